@@ -1,0 +1,71 @@
+/* libalae: devices and contexts.
+ *
+ * Device 0 is always the CPU, built into the library. Other backends (CUDA) are plugins
+ * loaded at run time. An alae_context is the unit of concurrency: calls on one context (and on
+ * the tensors created from it) must be serialized by the caller; different contexts may be used
+ * from different threads at once. alae_context_request_abort is the one call allowed on a busy
+ * context from another thread. */
+#ifndef ALAE_DEVICE_H
+#define ALAE_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "alae_export.h"
+#include "alae_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct alae_context alae_context;
+
+#define ALAE_DEVICE_CPU  0
+#define ALAE_DEVICE_CUDA 1
+
+/* Output struct: set struct_size = sizeof(alae_device_info) before the call; the library writes
+ * at most struct_size bytes, so older callers keep working when fields are appended. */
+typedef struct alae_device_info {
+    uint32_t struct_size;
+    int32_t kind;        /* ALAE_DEVICE_CPU or ALAE_DEVICE_CUDA */
+    char name[64];       /* "cpu", "cuda:0", ... */
+    char description[128]; /* CPU model and GEMM kernels, or GPU name */
+    uint64_t mem_total;  /* bytes; 0 if unknown */
+    uint64_t mem_free;   /* bytes; 0 if unknown */
+    int32_t threads;     /* default worker threads (CPU) */
+} alae_device_info;
+
+/* Number of devices (>= 1: the CPU is device 0). Thread-safe. */
+ALAE_API int32_t alae_device_count(void);
+/* Fills info for device index. ALAE_E_INVALID_ARG for a bad index, NULL info or struct_size 0. */
+ALAE_API alae_status alae_device_get_info(int32_t index, alae_device_info *info);
+
+/* Loads a backend plugin from an explicit path. ALAE_E_BACKEND_UNAVAILABLE with the loader's
+ * message if it cannot be loaded; ALAE_E_VERSION if its ABI does not match. */
+ALAE_API alae_status alae_backend_load(const char *path_utf8);
+
+/* Context parameters (alae_context_set_param). Keys are append-only. */
+#define ALAE_CTX_THREADS        1  /* worker threads, 1..256; default: online CPUs */
+#define ALAE_CTX_SEED           2  /* seed of the context's counter-based RNG (any int64) */
+#define ALAE_CTX_DETERMINISTIC  3  /* 0/1: bitwise-reproducible kernels (default 1 on CPU) */
+#define ALAE_CTX_POISON         4  /* 0/1: fill freed activation memory with NaN (debugging;
+                                      default 1 when the environment has ALAE_POISON=1) */
+
+/* Creates a context on a device. *out is set only on success. */
+ALAE_API alae_status alae_context_create(int32_t device_index, alae_context **out);
+/* Destroys a context; NULL is a no-op. Every object created from it must be destroyed first. */
+ALAE_API void alae_context_destroy(alae_context *ctx);
+/* Sets a context parameter; ALAE_E_INVALID_ARG for an unknown key or an out-of-range value. */
+ALAE_API alae_status alae_context_set_param(alae_context *ctx, int32_t key, int64_t value);
+/* Reads a context parameter into *value. */
+ALAE_API alae_status alae_context_get_param(const alae_context *ctx, int32_t key, int64_t *value);
+/* Waits until all work queued on the context has finished. */
+ALAE_API alae_status alae_context_synchronize(alae_context *ctx);
+/* Asks the call running on ctx (possibly in another thread) to stop; it returns ALAE_E_ABORTED
+ * at the next operation boundary and the context stays usable. The request is cleared when the
+ * next call on the context starts. NULL is a no-op. Thread-safe. */
+ALAE_API void alae_context_request_abort(alae_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ALAE_DEVICE_H */

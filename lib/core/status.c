@@ -1,0 +1,44 @@
+/* Status codes and the thread-local error message. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal/alae_internal.h"
+
+static _Thread_local char last_error[512];
+
+ALAE_API const char *alae_status_string(alae_status status) {
+    switch (status) {
+    case ALAE_OK: return "ok";
+    case ALAE_E_INVALID_ARG: return "invalid argument";
+    case ALAE_E_NOMEM: return "out of host memory";
+    case ALAE_E_DEVICE_NOMEM: return "out of device memory";
+    case ALAE_E_UNSUPPORTED: return "operation not supported";
+    case ALAE_E_BACKEND_UNAVAILABLE: return "backend unavailable";
+    case ALAE_E_BACKEND: return "device error";
+    case ALAE_E_DEVICE_LOST: return "device lost (context poisoned)";
+    case ALAE_E_IO: return "file input/output error";
+    case ALAE_E_FORMAT: return "malformed file";
+    case ALAE_E_VERSION: return "incompatible version";
+    case ALAE_E_SHAPE: return "shape mismatch";
+    case ALAE_E_STATE: return "call out of order";
+    case ALAE_E_ABORTED: return "aborted";
+    case ALAE_E_INTERNAL: return "internal error";
+    default: return "unknown status";
+    }
+}
+
+ALAE_API const char *alae_last_error(void) { return last_error; }
+
+void alaei_clear_error(void) { last_error[0] = '\0'; }
+
+alae_status alaei_fail(alae_status status, const char *func, const char *fmt, ...) {
+    int n = snprintf(last_error, sizeof last_error, "%s: ", func ? func : "alae");
+    if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+    va_end(ap);
+    alaei_log(status == ALAE_E_INTERNAL ? ALAE_LOG_ERROR : ALAE_LOG_DEBUG, "%s (%s)", last_error,
+              alae_status_string(status));
+    return status;
+}

@@ -1,0 +1,24 @@
+/* The plan object, shared by the planner and the executor. */
+#ifndef ALAE_PLAN_INTERNAL_H
+#define ALAE_PLAN_INTERNAL_H
+
+#include "internal/alae_graph.h"
+
+struct alaei_plan {
+    alae_context *ctx;
+    int32_t n_nodes;      /* copies of graph nodes 0..n_nodes-1 */
+    alaei_node *nodes;
+    int32_t *order;       /* the nodes that launch a kernel, in execution order */
+    int32_t n_order;
+    int32_t *memory_root; /* node whose memory a node uses (itself, or the source of a view) */
+    alaei_block *blocks;  /* per node id (in_arena = 0 for nodes without arena memory) */
+    void **bound;         /* data of INPUT nodes */
+    /* allocations freed after each step of order[], for NaN poisoning */
+    int32_t *free_start;  /* n_order + 1 offsets into free_list */
+    int32_t *free_list;   /* node ids owning the freed block */
+    void *arena;
+    size_t arena_bytes, naive_bytes;
+    int32_t n_blocks_total;
+};
+
+#endif

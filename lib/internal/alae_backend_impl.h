@@ -1,0 +1,163 @@
+/* The backend interface: a versioned table of functions beneath the graph executor.
+ *
+ * A backend implements forward kernels for the primitive ops below. Autodiff never needs
+ * backward kernels: every gradient is built from these same ops (see lib/graph/autodiff.c).
+ * Every tensor an op sees is dense and row-major with exactly four dimensions ne[0..3]
+ * (outermost first; lower-rank tensors have leading 1s). A backend stores elements as float
+ * (CPU, CUDA) or double (the reference backend): elem_size says which. */
+#ifndef ALAE_BACKEND_IMPL_H
+#define ALAE_BACKEND_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alae/alae.h"
+
+#define ALAEI_BACKEND_ABI_VERSION 1
+
+/* The primitive ops. Semantics (d = dst, a = src[0], b = src[1]; p = ip[], f = fp[]):
+ *
+ * FILL          d = f[0]
+ * RNG_NORMAL    d[i] = f[0] + f[1] * n(j), j = offset + i (i = flat index), offset = p[2] | p[3] << 32,
+ *               seed = p[0] | p[1] << 32; n(j) as alaei_philox_normal() computes it (bit-exact
+ *               across backends: a float rounded from a double computation).
+ * GEMM          d[b] = f[0] * op(a[b]) @ op(b[b]); op = transpose when p[0] (for a) / p[1] (for b).
+ *               Matrices are the two inner dims; the two outer dims are batch dims and each of a's
+ *               and b's batch dims is either d's or 1 (broadcast). d is M x N, op(a) M x K, op(b) K x N.
+ * ADD SUB MUL DIV  d = a (op) b with broadcasting: every dim of a and b equals d's or is 1.
+ * NEG EXP LOG SQRT RSQRT SQUARE SIGMOID SOFTPLUS ABS SIGN  elementwise on a (same shape);
+ *               softplus(x) = max(x, 0) + log1p(exp(-|x|)); sign(0) = 0.
+ * LEAKY_RELU    d = a > 0 ? a : f[0] * a
+ * LEAKY_MASK    d = a > 0 ? 1 : f[0]
+ * SCALE_SHIFT   d = f[0] * a + f[1]
+ * CLAMP         d = min(max(a, f[0]), f[1])     (inference only: it has no gradient rule)
+ * REDUCE_SUM    d = sum of a over the dims where d has 1 and a does not (every d dim is a's or 1)
+ * BROADCAST     d = a repeated along the dims where a has 1 (every a dim is d's or 1)
+ * IM2COL        a = [N, C, H, W] -> d = [1, N, C*KH*KW, OH*OW], p = {KH, KW, stride, pad};
+ *               OH = (H + 2 pad - KH) / stride + 1 (likewise OW);
+ *               d[0, n, (c*KH + i)*KW + j, oy*OW + ox] = a[n, c, oy*stride + i - pad, ox*stride + j - pad]
+ *               (0 outside the image).
+ * COL2IM        the adjoint of IM2COL: a = [1, N, C*KH*KW, OH*OW] -> d = [N, C, H, W] (d's shape
+ *               gives H and W), every column element added back to the pixel it was read from.
+ * UPSAMPLE2D    nearest: d[n, c, y, x] = a[n, c, y / p[0], x / p[0]]; d = [N, C, H*f, W*f]
+ * SUMPOOL2D     d[n, c, y, x] = sum over the f x f block a[n, c, y*f + i, x*f + j], f = p[0]
+ * FIR2D         depthwise correlation with a K x K kernel (K = p[0] <= 4, pad = p[1], kernel
+ *               row-major in f[0..K*K-1]): d[n, c, y, x] = sum_ij k[i, j] a[n, c, y + i - pad, x + j - pad]
+ *               (0 outside), d = [N, C, H + 2 pad - K + 1, W + 2 pad - K + 1]
+ * PERMUTE       d.ne[k] = a.ne[p[k]]; d[i0, i1, i2, i3] = a at index e with e[p[k]] = i_k
+ * SLICE         axis = p[0], start = p[1]: d[.., i, ..] = a[.., start + i, ..] (d.ne[axis] <= a.ne[axis])
+ * SLICE_ADJ     the adjoint of SLICE: d = 0 except d[.., start + i, ..] = a[.., i, ..]
+ * ADAM_STEP     in place on d = parameter p, with a = gradient, b = m, src[2] = v (all same shape):
+ *               m = f[1] m + (1 - f[1]) g; v = f[2] v + (1 - f[2]) g^2;
+ *               p -= f[0] * m / (sqrt(v) + f[3]), where f[0] already holds the bias-corrected rate.
+ *               (not a graph op: the optimizer runs it directly)
+ */
+typedef enum alaei_opcode {
+    ALAEI_OP_INPUT = 0, /* graph only: data bound from outside; never reaches a backend */
+    ALAEI_OP_RESHAPE,   /* graph only: a view of src[0] with another shape; never reaches a backend */
+    ALAEI_OP_FILL,
+    ALAEI_OP_RNG_NORMAL,
+    ALAEI_OP_GEMM,
+    ALAEI_OP_ADD,
+    ALAEI_OP_SUB,
+    ALAEI_OP_MUL,
+    ALAEI_OP_DIV,
+    ALAEI_OP_NEG,
+    ALAEI_OP_EXP,
+    ALAEI_OP_LOG,
+    ALAEI_OP_SQRT,
+    ALAEI_OP_RSQRT,
+    ALAEI_OP_SQUARE,
+    ALAEI_OP_SIGMOID,
+    ALAEI_OP_SOFTPLUS,
+    ALAEI_OP_ABS,
+    ALAEI_OP_SIGN,
+    ALAEI_OP_LEAKY_RELU,
+    ALAEI_OP_LEAKY_MASK,
+    ALAEI_OP_SCALE_SHIFT,
+    ALAEI_OP_CLAMP,
+    ALAEI_OP_REDUCE_SUM,
+    ALAEI_OP_BROADCAST,
+    ALAEI_OP_IM2COL,
+    ALAEI_OP_COL2IM,
+    ALAEI_OP_UPSAMPLE2D,
+    ALAEI_OP_SUMPOOL2D,
+    ALAEI_OP_FIR2D,
+    ALAEI_OP_PERMUTE,
+    ALAEI_OP_SLICE,
+    ALAEI_OP_SLICE_ADJ,
+    ALAEI_OP_ADAM_STEP,
+    ALAEI_OP_COUNT
+} alaei_opcode;
+
+/* Op name for messages ("GEMM"), or "?" for an unknown code. */
+const char *alaei_op_name(int32_t code);
+
+typedef struct alaei_tview {
+    void *data;
+    int64_t ne[4];
+} alaei_tview;
+
+#define ALAEI_OP_MAX_SRC 3
+#define ALAEI_OP_MAX_IP 8
+#define ALAEI_OP_MAX_FP 16
+
+typedef struct alaei_op {
+    int32_t code;
+    int32_t nsrc;
+    alaei_tview dst;
+    alaei_tview src[ALAEI_OP_MAX_SRC];
+    int32_t ip[ALAEI_OP_MAX_IP];
+    double fp[ALAEI_OP_MAX_FP];
+} alaei_op;
+
+/* What the core hands a backend (and, later, a plugin): logging and error reporting, so a
+ * backend never prints or exits on its own. */
+typedef struct alaei_host_services {
+    uint32_t struct_size;
+    void (*log)(int32_t level, const char *message);
+    /* records the thread-local error message and returns status */
+    alae_status (*fail)(alae_status status, const char *func, const char *fmt, ...);
+} alaei_host_services;
+
+typedef struct alaei_backend_vtbl {
+    uint32_t abi_version;   /* ALAEI_BACKEND_ABI_VERSION */
+    uint32_t struct_size;   /* sizeof(alaei_backend_vtbl) as the backend was built */
+    const char *name;       /* "cpu", "reference", "cuda" */
+    int32_t elem_size;      /* bytes per element: 4 (float) or 8 (double) */
+    /* devices */
+    int32_t (*device_count)(void);
+    alae_status (*device_info)(int32_t device, alae_device_info *out);
+    /* per-context state: thread pool or stream, BLAS handle, scratch */
+    alae_status (*ctx_create)(int32_t device, const alaei_host_services *host, void **bctx);
+    void (*ctx_destroy)(void *bctx);
+    alae_status (*set_threads)(void *bctx, int32_t threads);
+    alae_status (*synchronize)(void *bctx);
+    /* memory: device pointers are opaque to the core */
+    alae_status (*buf_alloc)(void *bctx, size_t bytes, void **out);
+    void (*buf_free)(void *bctx, void *ptr);
+    /* host <-> device copies convert between float (host) and the backend's element type */
+    alae_status (*write_f32)(void *bctx, void *dst, const float *src, size_t count);
+    alae_status (*read_f32)(void *bctx, float *dst, const void *src, size_t count);
+    /* device-to-device copy of count elements */
+    alae_status (*copy)(void *bctx, void *dst, const void *src, size_t count);
+    /* fills count elements with value (zeroing, NaN poisoning) */
+    alae_status (*fill)(void *bctx, void *dst, size_t count, double value);
+    /* compute */
+    int (*supports)(void *bctx, const alaei_op *op);
+    alae_status (*run_op)(void *bctx, const alaei_op *op);
+} alaei_backend_vtbl;
+
+/* The double-precision reference backend (plain loops): the test oracle. It lives in a separate
+ * static library (alae_reference) that only the tests link. */
+const alaei_backend_vtbl *alaei_reference_backend(void);
+
+/* The counter-based normal generator every backend shares: Philox4x32-10 keyed by seed, at
+ * counter j / 2; Box-Muller on the first two words; element j takes the cosine (even j) or the
+ * sine (odd j) branch. Computed in double, rounded to float. (lib/core/philox.c) */
+float alaei_philox_normal(uint64_t seed, uint64_t j);
+
+/* Helpers for kernels */
+static inline int64_t alaei_numel4(const int64_t ne[4]) { return ne[0] * ne[1] * ne[2] * ne[3]; }
+
+#endif /* ALAE_BACKEND_IMPL_H */

@@ -1,0 +1,131 @@
+/* The graph builder, reverse-mode autodiff, memory planner and executor (lib/graph/).
+ *
+ * A graph is an append-only list of nodes in topological order; a node id is its index.
+ * Builders take node ids and return the new node's id, or -1 once the graph has failed: the
+ * first error is sticky (alaei_graph_status / alaei_graph_error), so model code can build a
+ * whole network and check once at the end. Every node has four dims (leading 1s) plus the
+ * ndim it was declared with. */
+#ifndef ALAE_GRAPH_H
+#define ALAE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alae_backend_impl.h"
+#include "alae_internal.h"
+
+typedef struct alaei_node {
+    int32_t op;
+    int32_t ndim;
+    int64_t ne[4];
+    int32_t nsrc;
+    int32_t src[ALAEI_OP_MAX_SRC];
+    int32_t ip[ALAEI_OP_MAX_IP];
+    double fp[ALAEI_OP_MAX_FP];
+    char name[48];
+} alaei_node;
+
+typedef struct alaei_graph {
+    alaei_node *nodes;
+    int32_t n, cap;
+    alae_status status;
+    char error[256];
+} alaei_graph;
+
+alaei_graph *alaei_graph_create(void); /* NULL when out of memory */
+void alaei_graph_destroy(alaei_graph *g);
+alae_status alaei_graph_status(const alaei_graph *g);
+const char *alaei_graph_error(const alaei_graph *g);
+/* Copies the graph's error into the thread-local message and returns its status. */
+alae_status alaei_graph_fail_public(const alaei_graph *g, const char *func);
+const alaei_node *alaei_graph_node(const alaei_graph *g, int32_t id);
+int64_t alaei_graph_numel(const alaei_graph *g, int32_t id);
+
+/* ---- leaves ---- */
+int32_t alaei_input(alaei_graph *g, int32_t ndim, const int64_t *shape, const char *name);
+int32_t alaei_fill(alaei_graph *g, int32_t ndim, const int64_t *shape, double value);
+int32_t alaei_rng_normal(alaei_graph *g, int32_t ndim, const int64_t *shape, uint64_t seed,
+                         uint64_t offset, double mean, double stddev);
+
+/* ---- primitives (see alae_backend_impl.h for their semantics) ---- */
+int32_t alaei_gemm(alaei_graph *g, int32_t a, int32_t b, int trans_a, int trans_b, double alpha);
+int32_t alaei_binary(alaei_graph *g, int32_t op, int32_t a, int32_t b);
+int32_t alaei_add(alaei_graph *g, int32_t a, int32_t b);
+int32_t alaei_sub(alaei_graph *g, int32_t a, int32_t b);
+int32_t alaei_mul(alaei_graph *g, int32_t a, int32_t b);
+int32_t alaei_div(alaei_graph *g, int32_t a, int32_t b);
+int32_t alaei_unary(alaei_graph *g, int32_t op, int32_t a);
+int32_t alaei_leaky_relu(alaei_graph *g, int32_t a, double slope);
+int32_t alaei_leaky_mask(alaei_graph *g, int32_t a, double slope);
+int32_t alaei_scale_shift(alaei_graph *g, int32_t a, double scale, double shift);
+int32_t alaei_clamp(alaei_graph *g, int32_t a, double lo, double hi);
+/* ne: the target shape as four dims (leading 1s) */
+int32_t alaei_reduce_sum(alaei_graph *g, int32_t a, const int64_t ne[4]);
+int32_t alaei_broadcast(alaei_graph *g, int32_t a, const int64_t ne[4]);
+int32_t alaei_im2col(alaei_graph *g, int32_t x, int32_t kh, int32_t kw, int32_t stride, int32_t pad);
+int32_t alaei_col2im(alaei_graph *g, int32_t cols, const int64_t image_ne[4], int32_t kh, int32_t kw,
+                     int32_t stride, int32_t pad);
+int32_t alaei_upsample2d(alaei_graph *g, int32_t x, int32_t factor);
+int32_t alaei_sumpool2d(alaei_graph *g, int32_t x, int32_t factor);
+int32_t alaei_fir2d(alaei_graph *g, int32_t x, int32_t k, int32_t pad, const double *kernel);
+int32_t alaei_permute(alaei_graph *g, int32_t x, const int32_t perm[4]);
+int32_t alaei_slice(alaei_graph *g, int32_t x, int32_t axis, int64_t start, int64_t length);
+int32_t alaei_slice_adj(alaei_graph *g, int32_t x, const int64_t ne[4], int32_t axis, int64_t start);
+int32_t alaei_reshape(alaei_graph *g, int32_t x, int32_t ndim, const int64_t *shape);
+int32_t alaei_reshape4(alaei_graph *g, int32_t x, const int64_t ne[4]);
+
+/* ---- compositions used by the networks (lib/graph/compose.c) ---- */
+int32_t alaei_sum_all(alaei_graph *g, int32_t x);   /* -> scalar */
+int32_t alaei_mean_all(alaei_graph *g, int32_t x);  /* -> scalar */
+/* x [N, IN] @ w[OUT, IN]^T * scale + bias[OUT] (bias may be -1) */
+int32_t alaei_linear(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale);
+/* x [N, C, H, W] conv w [OUT, C, K, K] (* scale), stride, pad; bias [OUT] or -1 */
+int32_t alaei_conv2d(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale, int32_t stride,
+                     int32_t pad);
+/* concat along axis (two operands) */
+int32_t alaei_concat(alaei_graph *g, int32_t a, int32_t b, int32_t axis);
+
+/* Marks the graph failed (if it has not failed yet) and returns -1. */
+int32_t alaei_graph_set_error(alaei_graph *g, alae_status status, const char *fmt, ...) ALAEI_PRINTF(3, 4);
+
+/* ---- autodiff (lib/graph/autodiff.c) ----
+ * Appends to g the nodes computing d(y)/d(wrt[i]) for every i, written to grads[i]. y must be a
+ * scalar when seed < 0 (seed 1); otherwise seed is the incoming gradient, of y's shape. The
+ * gradient nodes are ordinary nodes built from the same primitives, so the result can itself be
+ * differentiated (gradients of gradients). An input that y does not depend on gets a zero node.
+ * Fails with ALAE_E_UNSUPPORTED naming the op if a path goes through an op without a gradient
+ * rule. */
+alae_status alaei_grad(alaei_graph *g, int32_t y, int32_t seed, int32_t n, const int32_t *wrt,
+                       int32_t *grads);
+
+/* ---- planning and execution (lib/graph/planner.c, exec.c) ---- */
+typedef struct alaei_plan alaei_plan;
+
+typedef struct alaei_block {
+    int32_t node;
+    size_t offset, bytes; /* in the arena; bytes == 0 for nodes without arena memory */
+    int32_t first, last;  /* step at which the node is written, and of its last reader */
+    int32_t shares_with;  /* node whose memory this node reuses in place or views, or -1 */
+    int32_t in_arena;
+} alaei_block;
+
+/* Plans the nodes needed to compute outputs[0..n_out-1] and allocates the activation arena on
+ * ctx's backend: any out-of-memory is reported here, before anything runs. Inputs, outputs and
+ * reshape views of them are never overwritten. */
+alae_status alaei_plan_create(alae_context *ctx, const alaei_graph *g, int32_t n_out,
+                              const int32_t *outputs, alaei_plan **out);
+void alaei_plan_destroy(alaei_plan *p);
+/* Binds an INPUT node to backend memory of at least its element count. */
+alae_status alaei_plan_bind(alaei_plan *p, int32_t node, void *data);
+/* Runs the planned nodes; allocates nothing. Polls ctx's abort flag between ops. */
+alae_status alaei_plan_run(alaei_plan *p);
+/* Backend memory of a node after a run (outputs stay valid until the next run). */
+void *alaei_plan_data(const alaei_plan *p, int32_t node);
+size_t alaei_plan_arena_bytes(const alaei_plan *p);
+/* What the activations would take with one buffer each (for the planner tests). */
+size_t alaei_plan_naive_bytes(const alaei_plan *p);
+int32_t alaei_plan_block_count(const alaei_plan *p);
+const alaei_block *alaei_plan_block(const alaei_plan *p, int32_t i);
+int32_t alaei_plan_op_count(const alaei_plan *p); /* kernels launched per run */
+
+#endif /* ALAE_GRAPH_H */
