@@ -7,7 +7,7 @@ set -eu
 lib=$1
 soversion=$2
 fail=0
-exports=$(nm -D --defined-only "$lib" | awk '$2 != "A" {print $3}')
+exports=$(nm -D --defined-only "$lib" | awk '$2 != "A" {sub(/@.*/, "", $3); print $3}')
 count=$(printf '%s\n' "$exports" | grep -c . || true)
 bad=$(printf '%s\n' "$exports" | grep -v '^alae_' || true)
 if [ -n "$bad" ]; then
