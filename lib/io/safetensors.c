@@ -1,0 +1,1085 @@
+/* safetensors: strict reader and atomic writer. See safetensors.h and design.md 3.9. */
+#include "io/safetensors.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "io/atomic_file.h"
+#include "io/json_min.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* dtypes                                                                                     */
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtype_info[ALAEI_ST_DTYPE_COUNT] = {
+    [ALAEI_ST_BOOL] = {"BOOL", 1},       [ALAEI_ST_U8] = {"U8", 1},
+    [ALAEI_ST_I8] = {"I8", 1},           [ALAEI_ST_F8_E5M2] = {"F8_E5M2", 1},
+    [ALAEI_ST_F8_E4M3] = {"F8_E4M3", 1}, [ALAEI_ST_I16] = {"I16", 2},
+    [ALAEI_ST_U16] = {"U16", 2},         [ALAEI_ST_F16] = {"F16", 2},
+    [ALAEI_ST_BF16] = {"BF16", 2},       [ALAEI_ST_I32] = {"I32", 4},
+    [ALAEI_ST_U32] = {"U32", 4},         [ALAEI_ST_F32] = {"F32", 4},
+    [ALAEI_ST_F64] = {"F64", 8},         [ALAEI_ST_I64] = {"I64", 8},
+    [ALAEI_ST_U64] = {"U64", 8},
+};
+
+const char *alaei_st_dtype_name(alaei_st_dtype dt) {
+    return ((unsigned)dt < ALAEI_ST_DTYPE_COUNT) ? dtype_info[dt].name : "?";
+}
+
+size_t alaei_st_dtype_size(alaei_st_dtype dt) {
+    return ((unsigned)dt < ALAEI_ST_DTYPE_COUNT) ? dtype_info[dt].size : 0;
+}
+
+int alaei_st_dtype_from_name(const char *name, size_t len, alaei_st_dtype *out) {
+    if (!name) return 0;
+    for (int i = 0; i < ALAEI_ST_DTYPE_COUNT; i++) {
+        if (strlen(dtype_info[i].name) == len && memcmp(dtype_info[i].name, name, len) == 0) {
+            *out = (alaei_st_dtype)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* little helpers                                                                             */
+
+static uint64_t rd_le(const uint8_t *p, size_t k) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < k; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static int host_is_le(void) {
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Printable, bounded rendering of a (possibly hostile) name for messages. */
+static const char *shown(const char *s, size_t len, char buf[96]) {
+    size_t o = 0, max = 80;
+    for (size_t i = 0; i < len && o < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[o++] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+    }
+    if (len > max) {
+        buf[o++] = '.';
+        buf[o++] = '.';
+        buf[o++] = '.';
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static void format_shape(char *buf, size_t cap, int32_t ndim, const int64_t *shape) {
+    size_t o = 0;
+    int k = snprintf(buf, cap, "[");
+    if (k > 0) o = (size_t)k;
+    for (int32_t i = 0; i < ndim && o < cap; i++) {
+        k = snprintf(buf + o, cap - o, "%s%" PRId64, i ? "," : "", shape[i]);
+        if (k < 0) break;
+        o += (size_t)k;
+    }
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* reader                                                                                     */
+
+struct alaei_st_file {
+    size_t count;
+    alaei_st_tensor *tensors; /* sorted by name */
+    size_t meta_count;
+    const char **meta_keys;   /* sorted by key */
+    const char **meta_values;
+    char *strings;            /* names, keys and values */
+    uint8_t *data;            /* the data area */
+    size_t data_size;
+};
+
+void alaei_st_free(alaei_st_file *f) {
+    if (!f) return;
+    free(f->tensors);
+    free(f->meta_keys);
+    free(f->meta_values);
+    free(f->strings);
+    free(f->data);
+    free(f);
+}
+
+static int tensor_name_cmp(const void *a, const void *b) {
+    return strcmp(((const alaei_st_tensor *)a)->name, ((const alaei_st_tensor *)b)->name);
+}
+
+static int tensor_offset_cmp(const void *a, const void *b) {
+    const alaei_st_tensor *x = *(const alaei_st_tensor *const *)a;
+    const alaei_st_tensor *y = *(const alaei_st_tensor *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static const char *a_type(alaei_json_type t);
+
+/* Parses one tensor entry into t (name already set). */
+static alae_status parse_entry(const char *func, const alaei_json *v, alaei_st_tensor *t,
+                               size_t data_size) {
+    char nb[96];
+    const char *nm = shown(t->name, t->name_len, nb);
+    if (v->type != ALAEI_JSON_OBJECT)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': entry is %s, expected an object", nm,
+                          a_type(v->type));
+    const alaei_json *dt = NULL, *shape = NULL, *offs = NULL;
+    for (size_t i = 0; i < v->count; i++) {
+        const alaei_json *m = v->items[i];
+        if (strcmp(m->key, "dtype") == 0 && m->key_len == 5) dt = m;
+        else if (strcmp(m->key, "shape") == 0 && m->key_len == 5) shape = m;
+        else if (strcmp(m->key, "data_offsets") == 0 && m->key_len == 12) offs = m;
+        else {
+            char kb[96];
+            return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': unknown key '%s'", nm,
+                              shown(m->key, m->key_len, kb));
+        }
+    }
+    if (!dt) return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': missing \"dtype\"", nm);
+    if (!shape) return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': missing \"shape\"", nm);
+    if (!offs) return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': missing \"data_offsets\"", nm);
+
+    if (dt->type != ALAEI_JSON_STRING)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': dtype is %s, expected a string", nm,
+                          a_type(dt->type));
+    if (!alaei_st_dtype_from_name(dt->str, dt->len, &t->dtype)) {
+        char db[96];
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': unknown dtype '%s'", nm,
+                          shown(dt->str, dt->len, db));
+    }
+
+    if (shape->type != ALAEI_JSON_ARRAY)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': shape is %s, expected an array", nm,
+                          a_type(shape->type));
+    if (shape->count > ALAEI_ST_MAX_DIMS)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': shape has %zu dimensions, at most %d allowed",
+                          nm, shape->count, ALAEI_ST_MAX_DIMS);
+    t->ndim = (int32_t)shape->count;
+    size_t numel = 1;
+    int overflow = 0;
+    for (size_t i = 0; i < shape->count; i++) {
+        uint64_t d;
+        const char *why = alaei_json_to_u64(shape->items[i], &d);
+        if (why) return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': shape[%zu] %s", nm, i, why);
+        t->shape[i] = (int64_t)d; /* <= INT64_MAX by alaei_json_to_u64 */
+        if (d > SIZE_MAX || !alaei_mul_size(numel, (size_t)d, &numel)) overflow = 1;
+    }
+    /* a zero dimension makes the product 0 even if other dimensions overflowed alone */
+    for (int32_t i = 0; i < t->ndim; i++)
+        if (t->shape[i] == 0) {
+            overflow = 0;
+            numel = 0;
+        }
+    size_t esize = alaei_st_dtype_size(t->dtype), nbytes = 0;
+    if (overflow || !alaei_mul_size(numel, esize, &nbytes)) {
+        char sb[200];
+        format_shape(sb, sizeof sb, t->ndim, t->shape);
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': shape %s of %s overflows the size", nm,
+                          sb, alaei_st_dtype_name(t->dtype));
+    }
+    t->numel = numel;
+
+    if (offs->type != ALAEI_JSON_ARRAY || offs->count != 2)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets must be an array [begin, end]", nm);
+    uint64_t be[2];
+    for (int i = 0; i < 2; i++) {
+        const char *why = alaei_json_to_u64(offs->items[i], &be[i]);
+        if (why)
+            return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets[%d] %s", nm, i, why);
+    }
+    if (be[0] > be[1])
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                          "] are reversed (begin > end)", nm, be[0], be[1]);
+    if (be[1] > data_size)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                          "] go past the end of the %zu-byte data area", nm, be[0], be[1], data_size);
+    if (be[1] - be[0] != (uint64_t)nbytes) {
+        char sb[200];
+        format_shape(sb, sizeof sb, t->ndim, t->shape);
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                          "] span %" PRIu64 " bytes but shape %s of %s needs %zu", nm, be[0], be[1],
+                          be[1] - be[0], sb, alaei_st_dtype_name(t->dtype), nbytes);
+    }
+    t->begin = be[0];
+    t->end = be[1];
+    t->nbytes = nbytes;
+    return ALAE_OK;
+}
+
+/* "an object", "a string", ... for messages */
+static const char *a_type(alaei_json_type t) {
+    switch (t) {
+    case ALAEI_JSON_NULL: return "null";
+    case ALAEI_JSON_FALSE:
+    case ALAEI_JSON_TRUE: return "a boolean";
+    case ALAEI_JSON_INT: return "an integer";
+    case ALAEI_JSON_NUMBER: return "a number";
+    case ALAEI_JSON_STRING: return "a string";
+    case ALAEI_JSON_ARRAY: return "an array";
+    case ALAEI_JSON_OBJECT: return "an object";
+    }
+    return "?";
+}
+
+static int has_nul(const char *s, size_t n) { return memchr(s, 0, n) != NULL; }
+
+static int cstr_ptr_cmp(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Validates the header (hdr[0..hn)) for a data area of data_size bytes and builds the file
+ * without its data. */
+static alae_status parse_header(const char *func, const uint8_t *hdr, size_t hn, size_t data_size,
+                                alaei_st_file **out) {
+    size_t bad = 0;
+    if (!alaei_utf8_valid((const char *)hdr, hn, &bad))
+        return alaei_fail(ALAE_E_FORMAT, func, "header is not valid UTF-8 (byte %zu of the header)", bad);
+    if (hn == 0 || hdr[0] != '{')
+        return alaei_fail(ALAE_E_FORMAT, func, "header does not start with '{'");
+    /* root, metadata object and its values, and per tensor: entry, dtype, shape + 8 dims,
+     * offsets + 2 */
+    size_t max_nodes = 2 + ALAEI_ST_MAX_METADATA + (size_t)ALAEI_ST_MAX_TENSORS * 14 + 64;
+    alaei_json_doc *doc = NULL;
+    alaei_json_error jerr;
+    alae_status st = alaei_json_parse((const char *)hdr, hn, 3, max_nodes, &doc, &jerr);
+    if (st != ALAE_OK) {
+        if (st == ALAE_E_FORMAT)
+            return alaei_fail(st, func, "header JSON: %s of the header (file offset %zu)", jerr.msg,
+                              jerr.offset + 8);
+        return st;
+    }
+    const alaei_json *root = alaei_json_root(doc);
+    if (root->type != ALAEI_JSON_OBJECT) {
+        alaei_json_free(doc);
+        return alaei_fail(ALAE_E_FORMAT, func, "header is not a JSON object");
+    }
+    const alaei_json *meta = alaei_json_get(root, "__metadata__");
+    size_t ntensors = root->count - (meta ? 1 : 0);
+    if (ntensors > ALAEI_ST_MAX_TENSORS) {
+        alaei_json_free(doc);
+        return alaei_fail(ALAE_E_FORMAT, func, "header lists %zu tensors, at most %d allowed", ntensors,
+                          ALAEI_ST_MAX_TENSORS);
+    }
+    /* metadata: object of string -> string */
+    size_t nmeta = 0, strbytes = 0;
+    if (meta) {
+        if (meta->type != ALAEI_JSON_OBJECT) {
+            st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ is %s, expected an object of strings",
+                            a_type(meta->type));
+            alaei_json_free(doc);
+            return st;
+        }
+        if (meta->count > ALAEI_ST_MAX_METADATA) {
+            st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ has %zu entries, at most %d allowed",
+                            meta->count, ALAEI_ST_MAX_METADATA);
+            alaei_json_free(doc);
+            return st;
+        }
+        for (size_t i = 0; i < meta->count; i++) {
+            const alaei_json *m = meta->items[i];
+            char kb[96];
+            if (m->type != ALAEI_JSON_STRING) {
+                st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ '%s' is %s, expected a string",
+                                shown(m->key, m->key_len, kb), a_type(m->type));
+                alaei_json_free(doc);
+                return st;
+            }
+            if (has_nul(m->key, m->key_len) || has_nul(m->str, m->len)) {
+                st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ '%s' contains a NUL character",
+                                shown(m->key, m->key_len, kb));
+                alaei_json_free(doc);
+                return st;
+            }
+            strbytes += m->key_len + 1 + m->len + 1; /* bounded by the header size */
+        }
+        nmeta = meta->count;
+    }
+    /* tensors: parse every entry into a temporary array (bounded by 65536 entries) */
+    alaei_st_tensor *ts = calloc(ntensors ? ntensors : 1, sizeof *ts);
+    const alaei_st_tensor **order = calloc(ntensors ? ntensors : 1, sizeof *order);
+    if (!ts || !order) {
+        free(ts);
+        free(order);
+        alaei_json_free(doc);
+        return alaei_fail(ALAE_E_NOMEM, func, "out of memory for %zu tensor entries", ntensors);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < root->count; i++) {
+        const alaei_json *m = root->items[i];
+        if (m == meta) continue;
+        alaei_st_tensor *t = &ts[k++];
+        char nb[96];
+        t->name = m->key;
+        t->name_len = m->key_len;
+        if (m->key_len == 0) st = alaei_fail(ALAE_E_FORMAT, func, "a tensor has an empty name");
+        else if (m->key_len > ALAEI_ST_MAX_NAME)
+            st = alaei_fail(ALAE_E_FORMAT, func, "tensor name '%s' is %zu bytes, at most %d allowed",
+                            shown(m->key, m->key_len, nb), m->key_len, ALAEI_ST_MAX_NAME);
+        else if (has_nul(m->key, m->key_len))
+            st = alaei_fail(ALAE_E_FORMAT, func, "tensor name '%s' contains a NUL character",
+                            shown(m->key, m->key_len, nb));
+        else st = parse_entry(func, m, t, data_size);
+        if (st != ALAE_OK) {
+            free(ts);
+            free(order);
+            alaei_json_free(doc);
+            return st;
+        }
+        strbytes += m->key_len + 1;
+        order[k - 1] = t;
+    }
+    /* offsets: contiguous from 0, no gap, no overlap, covering the data area exactly */
+    qsort(order, ntensors, sizeof *order, tensor_offset_cmp);
+    uint64_t pos = 0;
+    for (size_t i = 0; i < ntensors; i++) {
+        const alaei_st_tensor *t = order[i];
+        char nb[96], pb[96];
+        if (t->begin != pos) {
+            if (t->begin < pos)
+                st = alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                                "] overlap tensor '%s' (which ends at %" PRIu64 ")",
+                                shown(t->name, t->name_len, nb), t->begin, t->end,
+                                shown(order[i - 1]->name, order[i - 1]->name_len, pb), pos);
+            else
+                st = alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                                "] leave a gap of %" PRIu64 " bytes after offset %" PRIu64,
+                                shown(t->name, t->name_len, nb), t->begin, t->end, t->begin - pos, pos);
+            free(ts);
+            free(order);
+            alaei_json_free(doc);
+            return st;
+        }
+        pos = t->end;
+    }
+    free(order);
+    if (pos != data_size) {
+        alaei_json_free(doc);
+        free(ts);
+        return alaei_fail(ALAE_E_FORMAT, func, "the tensors cover %" PRIu64 " bytes but the data area "
+                          "has %zu (incomplete or oversized buffer)", pos, data_size);
+    }
+
+    /* build the compact result; strings are copied out of the DOM */
+    alaei_st_file *f = calloc(1, sizeof *f);
+    char *strings = malloc(strbytes ? strbytes : 1);
+    const char **mk = calloc(nmeta ? nmeta : 1, sizeof *mk);
+    const char **mv = calloc(nmeta ? nmeta : 1, sizeof *mv);
+    if (!f || !strings || !mk || !mv) {
+        free(f);
+        free(strings);
+        free(mk);
+        free(mv);
+        free(ts);
+        alaei_json_free(doc);
+        return alaei_fail(ALAE_E_NOMEM, func, "out of memory");
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < ntensors; i++) {
+        memcpy(strings + o, ts[i].name, ts[i].name_len + 1);
+        ts[i].name = strings + o;
+        o += ts[i].name_len + 1;
+    }
+    /* metadata pairs stored key\0value\0, sorted by key through a permutation */
+    const char **pairs = mk; /* reuse: keys first */
+    for (size_t i = 0; i < nmeta; i++) {
+        const alaei_json *m = meta->items[i];
+        memcpy(strings + o, m->key, m->key_len + 1);
+        pairs[i] = strings + o;
+        o += m->key_len + 1;
+        memcpy(strings + o, m->str, m->len + 1);
+        o += m->len + 1;
+    }
+    qsort(mk, nmeta, sizeof *mk, cstr_ptr_cmp);
+    for (size_t i = 0; i < nmeta; i++) mv[i] = mk[i] + strlen(mk[i]) + 1;
+    alaei_json_free(doc);
+    qsort(ts, ntensors, sizeof *ts, tensor_name_cmp);
+    f->count = ntensors;
+    f->tensors = ts;
+    f->meta_count = nmeta;
+    f->meta_keys = mk;
+    f->meta_values = mv;
+    f->strings = strings;
+    f->data_size = data_size;
+    *out = f;
+    return ALAE_OK;
+}
+
+static void attach_data(alaei_st_file *f, uint8_t *data) {
+    f->data = data;
+    for (size_t i = 0; i < f->count; i++) f->tensors[i].data = data + f->tensors[i].begin;
+}
+
+/* Checks the 8-byte prefix against the total size; *hn = N, *data_size = size - 8 - N. */
+static alae_status check_prefix(const char *func, const uint8_t *p8, size_t total, size_t *hn,
+                                size_t *data_size) {
+    uint64_t n = rd_le(p8, 8);
+    if (n > ALAEI_ST_MAX_HEADER)
+        return alaei_fail(ALAE_E_FORMAT, func, "header length %" PRIu64 " exceeds the limit of %u bytes",
+                          n, (unsigned)ALAEI_ST_MAX_HEADER);
+    uint64_t need = n + 8; /* no overflow: n <= 100 MB */
+    if (need > (uint64_t)total)
+        return alaei_fail(ALAE_E_FORMAT, func, "header length %" PRIu64 " needs %" PRIu64
+                          " bytes but the file has %zu", n, need, total);
+    *hn = (size_t)n;
+    *data_size = total - (size_t)need;
+    return ALAE_OK;
+}
+
+alae_status alaei_st_parse(const void *buf, size_t n, alaei_st_file **out) {
+    ALAEI_CHECK_ARG(out);
+    if (!buf && n > 0) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "buf is NULL");
+    if (n < 8)
+        return alaei_fail(ALAE_E_FORMAT, __func__, "file is %zu bytes, shorter than the 8-byte header length", n);
+    const uint8_t *b = buf;
+    size_t hn = 0, ds = 0;
+    alae_status st = check_prefix(__func__, b, n, &hn, &ds);
+    if (st != ALAE_OK) return st;
+    alaei_st_file *f = NULL;
+    st = parse_header(__func__, b + 8, hn, ds, &f);
+    if (st != ALAE_OK) return st;
+    uint8_t *data = malloc(ds ? ds : 1);
+    if (!data) {
+        alaei_st_free(f);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "cannot allocate %zu bytes of tensor data", ds);
+    }
+    if (ds) memcpy(data, b + 8 + hn, ds);
+    attach_data(f, data);
+    *out = f;
+    return ALAE_OK;
+}
+
+/* Reads exactly n bytes at offset off; 1 on success, 0 with errno (0 = early end of file). */
+static int read_at(int fd, void *dst, size_t n, uint64_t off) {
+    uint8_t *p = dst;
+    while (n > 0) {
+        size_t chunk = n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n;
+        ssize_t r = pread(fd, p, chunk, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return 0;
+        }
+        if (r == 0) {
+            errno = 0;
+            return 0;
+        }
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 1;
+}
+
+static alae_status read_fail(const char *func, const char *path) {
+    if (errno == 0)
+        return alaei_fail(ALAE_E_IO, func, "'%s': unexpected end of file (was it truncated while reading?)", path);
+    return alaei_fail(ALAE_E_IO, func, "cannot read '%s': %s", path, strerror(errno));
+}
+
+alae_status alaei_st_open(const char *path, alaei_st_file **out) {
+    ALAEI_CHECK_ARG(path);
+    ALAEI_CHECK_ARG(out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return alaei_fail(ALAE_E_IO, __func__, "cannot open '%s': %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return alaei_fail(ALAE_E_IO, __func__, "cannot stat '%s': %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return alaei_fail(ALAE_E_IO, __func__, "'%s' is not a regular file", path);
+    }
+    if (sb.st_size < 0 || (uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX) {
+        close(fd);
+        return alaei_fail(ALAE_E_IO, __func__, "'%s' is too large for this platform", path);
+    }
+    size_t total = (size_t)sb.st_size;
+    if (total < 8) {
+        close(fd);
+        return alaei_fail(ALAE_E_FORMAT, __func__, "'%s' is %zu bytes, shorter than the 8-byte header length",
+                          path, total);
+    }
+    uint8_t p8[8];
+    if (!read_at(fd, p8, 8, 0)) {
+        alae_status st = read_fail(__func__, path);
+        close(fd);
+        return st;
+    }
+    size_t hn = 0, ds = 0;
+    alae_status st = check_prefix(__func__, p8, total, &hn, &ds);
+    if (st != ALAE_OK) {
+        close(fd);
+        return st;
+    }
+    uint8_t *hdr = malloc(hn ? hn : 1);
+    if (!hdr) {
+        close(fd);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "cannot allocate %zu bytes for the header", hn);
+    }
+    if (!read_at(fd, hdr, hn, 8)) {
+        st = read_fail(__func__, path);
+        free(hdr);
+        close(fd);
+        return st;
+    }
+    alaei_st_file *f = NULL;
+    st = parse_header(__func__, hdr, hn, ds, &f);
+    free(hdr);
+    if (st != ALAE_OK) {
+        close(fd);
+        return st;
+    }
+    uint8_t *data = malloc(ds ? ds : 1);
+    if (!data) {
+        close(fd);
+        alaei_st_free(f);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "cannot allocate %zu bytes of tensor data", ds);
+    }
+    if (!read_at(fd, data, ds, 8 + (uint64_t)hn)) {
+        st = read_fail(__func__, path);
+        free(data);
+        alaei_st_free(f);
+        close(fd);
+        return st;
+    }
+    close(fd);
+    attach_data(f, data);
+    *out = f;
+    return ALAE_OK;
+}
+
+size_t alaei_st_count(const alaei_st_file *f) { return f ? f->count : 0; }
+
+const alaei_st_tensor *alaei_st_at(const alaei_st_file *f, size_t i) {
+    return (f && i < f->count) ? &f->tensors[i] : NULL;
+}
+
+const alaei_st_tensor *alaei_st_find(const alaei_st_file *f, const char *name) {
+    if (!f || !name) return NULL;
+    size_t lo = 0, hi = f->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(f->tensors[mid].name, name);
+        if (c == 0) return &f->tensors[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+size_t alaei_st_metadata_count(const alaei_st_file *f) { return f ? f->meta_count : 0; }
+
+int alaei_st_metadata_at(const alaei_st_file *f, size_t i, const char **key, const char **value) {
+    if (!f || i >= f->meta_count) return 0;
+    if (key) *key = f->meta_keys[i];
+    if (value) *value = f->meta_values[i];
+    return 1;
+}
+
+const char *alaei_st_metadata_get(const alaei_st_file *f, const char *key) {
+    if (!f || !key) return NULL;
+    size_t lo = 0, hi = f->meta_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(f->meta_keys[mid], key);
+        if (c == 0) return f->meta_values[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do {
+                e++;
+                man <<= 1;
+            } while (!(man & 0x400u));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3FFu) << 13);
+        }
+    } else if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static const alaei_st_tensor *find_or_fail(const alaei_st_file *f, const char *name, const char *func,
+                                           alae_status *st) {
+    const alaei_st_tensor *t = alaei_st_find(f, name);
+    if (!t) {
+        char nb[96];
+        *st = alaei_fail(ALAE_E_FORMAT, func, "tensor '%s' not found", shown(name, strlen(name), nb));
+    }
+    return t;
+}
+
+alae_status alaei_st_get_f32(const alaei_st_file *f, const char *name, int32_t ndim,
+                             const int64_t *shape, float *dst) {
+    ALAEI_CHECK_ARG(f);
+    ALAEI_CHECK_ARG(name);
+    if (ndim < 0 || ndim > ALAEI_ST_MAX_DIMS)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "ndim %d is outside 0..%d", (int)ndim, ALAEI_ST_MAX_DIMS);
+    if (ndim > 0 && !shape) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "shape is NULL");
+    alae_status st = ALAE_OK;
+    const alaei_st_tensor *t = find_or_fail(f, name, __func__, &st);
+    if (!t) return st;
+    int same = t->ndim == ndim;
+    for (int32_t i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    char nb[96];
+    if (!same) {
+        char have[200], want[200];
+        format_shape(have, sizeof have, t->ndim, t->shape);
+        for (int32_t i = 0; i < ndim; i++)
+            if (shape[i] < 0)
+                return alaei_fail(ALAE_E_INVALID_ARG, __func__, "expected shape[%d] = %" PRId64 " is negative",
+                                  (int)i, shape[i]);
+        format_shape(want, sizeof want, ndim, shape);
+        return alaei_fail(ALAE_E_SHAPE, __func__, "tensor '%s' has shape %s, expected %s",
+                          shown(t->name, t->name_len, nb), have, want);
+    }
+    if (t->dtype != ALAEI_ST_F32 && t->dtype != ALAEI_ST_F64 && t->dtype != ALAEI_ST_F16 &&
+        t->dtype != ALAEI_ST_BF16)
+        return alaei_fail(ALAE_E_FORMAT, __func__, "tensor '%s' has dtype %s, expected F32 (or F64/F16/BF16)",
+                          shown(t->name, t->name_len, nb), alaei_st_dtype_name(t->dtype));
+    if (t->numel == 0) return ALAE_OK;
+    if (!dst) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "dst is NULL");
+    const uint8_t *p = t->data;
+    switch (t->dtype) {
+    case ALAEI_ST_F32:
+        if (host_is_le()) {
+            memcpy(dst, p, t->nbytes);
+        } else {
+            for (size_t i = 0; i < t->numel; i++) {
+                uint32_t b = (uint32_t)rd_le(p + 4 * i, 4);
+                memcpy(&dst[i], &b, 4);
+            }
+        }
+        break;
+    case ALAEI_ST_F64:
+        for (size_t i = 0; i < t->numel; i++) {
+            uint64_t b = rd_le(p + 8 * i, 8);
+            double d;
+            memcpy(&d, &b, 8);
+            dst[i] = (float)d;
+        }
+        break;
+    case ALAEI_ST_F16:
+        for (size_t i = 0; i < t->numel; i++) dst[i] = half_to_float((uint16_t)rd_le(p + 2 * i, 2));
+        break;
+    default: /* BF16 */
+        for (size_t i = 0; i < t->numel; i++) {
+            uint32_t b = (uint32_t)rd_le(p + 2 * i, 2) << 16;
+            memcpy(&dst[i], &b, 4);
+        }
+        break;
+    }
+    return ALAE_OK;
+}
+
+alae_status alaei_st_get_i64(const alaei_st_file *f, const char *name, int64_t *out) {
+    ALAEI_CHECK_ARG(f);
+    ALAEI_CHECK_ARG(name);
+    ALAEI_CHECK_ARG(out);
+    alae_status st = ALAE_OK;
+    const alaei_st_tensor *t = find_or_fail(f, name, __func__, &st);
+    if (!t) return st;
+    char nb[96];
+    if (t->numel != 1 || t->ndim > 1) {
+        char have[200];
+        format_shape(have, sizeof have, t->ndim, t->shape);
+        return alaei_fail(ALAE_E_SHAPE, __func__, "tensor '%s' has shape %s, expected a scalar ([] or [1])",
+                          shown(t->name, t->name_len, nb), have);
+    }
+    switch (t->dtype) {
+    case ALAEI_ST_I64: *out = (int64_t)rd_le(t->data, 8); return ALAE_OK;
+    case ALAEI_ST_I32: *out = (int32_t)(uint32_t)rd_le(t->data, 4); return ALAE_OK;
+    case ALAEI_ST_U64: {
+        uint64_t v = rd_le(t->data, 8);
+        if (v > (uint64_t)INT64_MAX)
+            return alaei_fail(ALAE_E_FORMAT, __func__, "tensor '%s' = %" PRIu64 " does not fit int64",
+                              shown(t->name, t->name_len, nb), v);
+        *out = (int64_t)v;
+        return ALAE_OK;
+    }
+    default:
+        return alaei_fail(ALAE_E_FORMAT, __func__, "tensor '%s' has dtype %s, expected I64",
+                          shown(t->name, t->name_len, nb), alaei_st_dtype_name(t->dtype));
+    }
+}
+
+alae_status alaei_st_get_u64(const alaei_st_file *f, const char *name, size_t count, uint64_t *dst) {
+    ALAEI_CHECK_ARG(f);
+    ALAEI_CHECK_ARG(name);
+    alae_status st = ALAE_OK;
+    const alaei_st_tensor *t = find_or_fail(f, name, __func__, &st);
+    if (!t) return st;
+    char nb[96];
+    if (t->dtype != ALAEI_ST_U64)
+        return alaei_fail(ALAE_E_FORMAT, __func__, "tensor '%s' has dtype %s, expected U64",
+                          shown(t->name, t->name_len, nb), alaei_st_dtype_name(t->dtype));
+    if (t->numel != count) {
+        char have[200];
+        format_shape(have, sizeof have, t->ndim, t->shape);
+        return alaei_fail(ALAE_E_SHAPE, __func__, "tensor '%s' has shape %s (%zu elements), expected %zu elements",
+                          shown(t->name, t->name_len, nb), have, t->numel, count);
+    }
+    if (count && !dst) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "dst is NULL");
+    for (size_t i = 0; i < count; i++) dst[i] = rd_le(t->data + 8 * i, 8);
+    return ALAE_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* writer                                                                                     */
+
+typedef struct {
+    char *name;
+    size_t name_len;
+    alaei_st_dtype dtype;
+    int32_t ndim;
+    int64_t shape[ALAEI_ST_MAX_DIMS];
+    const void *data;
+    size_t nbytes;
+} wentry;
+
+struct alaei_st_writer {
+    wentry *e;
+    size_t n, cap;
+    char **mkey, **mval;
+    size_t mn, mcap;
+};
+
+alae_status alaei_st_writer_create(alaei_st_writer **out) {
+    ALAEI_CHECK_ARG(out);
+    alaei_st_writer *w = calloc(1, sizeof *w);
+    if (!w) return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+    *out = w;
+    return ALAE_OK;
+}
+
+void alaei_st_writer_destroy(alaei_st_writer *w) {
+    if (!w) return;
+    for (size_t i = 0; i < w->n; i++) free(w->e[i].name);
+    for (size_t i = 0; i < w->mn; i++) {
+        free(w->mkey[i]);
+        free(w->mval[i]);
+    }
+    free(w->e);
+    free(w->mkey);
+    free(w->mval);
+    free(w);
+}
+
+static char *dup_str(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+alae_status alaei_st_writer_add(alaei_st_writer *w, const char *name, alaei_st_dtype dtype,
+                                int32_t ndim, const int64_t *shape, const void *data) {
+    ALAEI_CHECK_ARG(w);
+    ALAEI_CHECK_ARG(name);
+    size_t len = strlen(name);
+    char nb[96];
+    if (len == 0 || len > ALAEI_ST_MAX_NAME)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor name '%s' must be 1..%d bytes",
+                          shown(name, len, nb), ALAEI_ST_MAX_NAME);
+    if (!alaei_utf8_valid(name, len, NULL))
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor name '%s' is not valid UTF-8", shown(name, len, nb));
+    if (strcmp(name, "__metadata__") == 0)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "'__metadata__' is reserved");
+    if ((unsigned)dtype >= ALAEI_ST_DTYPE_COUNT)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor '%s': invalid dtype %d", shown(name, len, nb), (int)dtype);
+    if (ndim < 0 || ndim > ALAEI_ST_MAX_DIMS)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor '%s': ndim %d is outside 0..%d",
+                          shown(name, len, nb), (int)ndim, ALAEI_ST_MAX_DIMS);
+    if (ndim > 0 && !shape)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor '%s': shape is NULL", shown(name, len, nb));
+    size_t numel = 1;
+    int overflow = 0, zero = 0;
+    for (int32_t i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor '%s': shape[%d] = %" PRId64 " is negative",
+                              shown(name, len, nb), (int)i, shape[i]);
+        if (shape[i] == 0) zero = 1;
+        if ((uint64_t)shape[i] > SIZE_MAX || !alaei_mul_size(numel, (size_t)shape[i], &numel)) overflow = 1;
+    }
+    size_t nbytes = 0;
+    if (zero) numel = 0;
+    else if (overflow || !alaei_mul_size(numel, alaei_st_dtype_size(dtype), &nbytes))
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor '%s': size overflows", shown(name, len, nb));
+    if (nbytes > 0 && !data)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "tensor '%s': data is NULL", shown(name, len, nb));
+    if (w->n >= ALAEI_ST_MAX_TENSORS)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "more than %d tensors", ALAEI_ST_MAX_TENSORS);
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 16;
+        wentry *ne = realloc(w->e, nc * sizeof *ne);
+        if (!ne) return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+        w->e = ne;
+        w->cap = nc;
+    }
+    wentry *e = &w->e[w->n];
+    memset(e, 0, sizeof *e);
+    e->name = dup_str(name, len);
+    if (!e->name) return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+    e->name_len = len;
+    e->dtype = dtype;
+    e->ndim = ndim;
+    for (int32_t i = 0; i < ndim; i++) e->shape[i] = shape[i];
+    e->data = data;
+    e->nbytes = nbytes;
+    w->n++;
+    return ALAE_OK;
+}
+
+alae_status alaei_st_writer_set_metadata(alaei_st_writer *w, const char *key, const char *value) {
+    ALAEI_CHECK_ARG(w);
+    ALAEI_CHECK_ARG(key);
+    ALAEI_CHECK_ARG(value);
+    size_t kl = strlen(key), vl = strlen(value);
+    if (kl == 0) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "metadata key is empty");
+    if (!alaei_utf8_valid(key, kl, NULL) || !alaei_utf8_valid(value, vl, NULL))
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "metadata '%s' is not valid UTF-8", key);
+    char *v = dup_str(value, vl);
+    if (!v) return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+    for (size_t i = 0; i < w->mn; i++) {
+        if (strcmp(w->mkey[i], key) == 0) {
+            free(w->mval[i]);
+            w->mval[i] = v;
+            return ALAE_OK;
+        }
+    }
+    if (w->mn >= ALAEI_ST_MAX_METADATA) {
+        free(v);
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "more than %d metadata entries", ALAEI_ST_MAX_METADATA);
+    }
+    if (w->mn == w->mcap) {
+        size_t nc = w->mcap ? w->mcap * 2 : 8;
+        char **nk = realloc(w->mkey, nc * sizeof *nk);
+        if (nk) w->mkey = nk;
+        char **nv = nk ? realloc(w->mval, nc * sizeof *nv) : NULL;
+        if (nv) w->mval = nv;
+        if (!nk || !nv) {
+            free(v);
+            return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+        }
+        w->mcap = nc;
+    }
+    char *k = dup_str(key, kl);
+    if (!k) {
+        free(v);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+    }
+    w->mkey[w->mn] = k;
+    w->mval[w->mn] = v;
+    w->mn++;
+    return ALAE_OK;
+}
+
+/* A growable byte buffer; any failure is sticky. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    size_t need;
+    if (!alaei_add_size(b->len, n, &need) || need > (size_t)ALAEI_ST_MAX_HEADER + 64) {
+        b->oom = 2; /* too large */
+        return;
+    }
+    if (need > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (nc < need) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_json_string(sbuf *b, const char *s) {
+    sb_put(b, "\"", 1);
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        sb_put(b, run, (size_t)(s - run));
+        char esc[8];
+        switch (c) {
+        case '"': sb_str(b, "\\\""); break;
+        case '\\': sb_str(b, "\\\\"); break;
+        case '\n': sb_str(b, "\\n"); break;
+        case '\r': sb_str(b, "\\r"); break;
+        case '\t': sb_str(b, "\\t"); break;
+        case '\b': sb_str(b, "\\b"); break;
+        case '\f': sb_str(b, "\\f"); break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            sb_str(b, esc);
+        }
+        run = s + 1;
+    }
+    sb_put(b, run, (size_t)(s - run));
+    sb_put(b, "\"", 1);
+}
+
+static int wentry_name_cmp(const void *a, const void *b) {
+    return strcmp((*(const wentry *const *)a)->name, (*(const wentry *const *)b)->name);
+}
+
+static int wentry_layout_cmp(const void *a, const void *b) {
+    const wentry *x = *(const wentry *const *)a, *y = *(const wentry *const *)b;
+    size_t sx = alaei_st_dtype_size(x->dtype), sy = alaei_st_dtype_size(y->dtype);
+    if (sx != sy) return sx > sy ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int meta_idx_cmp(const void *a, const void *b) {
+    return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+static alae_status write_data(alaei_atomic_file *af, const wentry *e, const char *func) {
+    size_t es = alaei_st_dtype_size(e->dtype);
+    if (e->nbytes == 0) return ALAE_OK;
+    if (es == 1 || host_is_le()) return alaei_atomic_write(af, e->data, e->nbytes, func);
+    /* big-endian host: byte-swap through a small buffer */
+    uint8_t buf[4096];
+    const uint8_t *src = e->data;
+    size_t done = 0;
+    while (done < e->nbytes) {
+        size_t k = e->nbytes - done;
+        if (k > sizeof buf) k = sizeof buf;
+        for (size_t i = 0; i < k; i += es)
+            for (size_t j = 0; j < es; j++) buf[i + j] = src[done + i + es - 1 - j];
+        alae_status st = alaei_atomic_write(af, buf, k, func);
+        if (st != ALAE_OK) return st;
+        done += k;
+    }
+    return ALAE_OK;
+}
+
+alae_status alaei_st_writer_save(alaei_st_writer *w, const char *path) {
+    ALAEI_CHECK_ARG(w);
+    ALAEI_CHECK_ARG(path);
+    const wentry **order = calloc(w->n ? w->n : 1, sizeof *order);
+    char ***midx = calloc(w->mn ? w->mn : 1, sizeof *midx);
+    if (!order || !midx) {
+        free(order);
+        free(midx);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory");
+    }
+    for (size_t i = 0; i < w->n; i++) order[i] = &w->e[i];
+    qsort(order, w->n, sizeof *order, wentry_name_cmp);
+    for (size_t i = 1; i < w->n; i++) {
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0) {
+            char nb[96];
+            alae_status st = alaei_fail(ALAE_E_INVALID_ARG, __func__, "duplicate tensor name '%s'",
+                                        shown(order[i]->name, order[i]->name_len, nb));
+            free(order);
+            free(midx);
+            return st;
+        }
+    }
+    qsort(order, w->n, sizeof *order, wentry_layout_cmp);
+    for (size_t i = 0; i < w->mn; i++) midx[i] = &w->mkey[i];
+    qsort(midx, w->mn, sizeof *midx, meta_idx_cmp);
+
+    sbuf b = {0};
+    sb_put(&b, "{", 1);
+    if (w->mn > 0) {
+        sb_str(&b, "\"__metadata__\":{");
+        for (size_t i = 0; i < w->mn; i++) {
+            size_t k = (size_t)(midx[i] - w->mkey);
+            if (i) sb_put(&b, ",", 1);
+            sb_json_string(&b, w->mkey[k]);
+            sb_put(&b, ":", 1);
+            sb_json_string(&b, w->mval[k]);
+        }
+        sb_put(&b, "}", 1);
+    }
+    uint64_t off = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const wentry *e = order[i];
+        char num[64];
+        if (i || w->mn) sb_put(&b, ",", 1);
+        sb_json_string(&b, e->name);
+        sb_str(&b, ":{\"dtype\":\"");
+        sb_str(&b, alaei_st_dtype_name(e->dtype));
+        sb_str(&b, "\",\"shape\":[");
+        for (int32_t d = 0; d < e->ndim; d++) {
+            snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", e->shape[d]);
+            sb_str(&b, num);
+        }
+        /* offsets cannot overflow: each nbytes fits size_t and there are <= 65536 tensors */
+        snprintf(num, sizeof num, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + e->nbytes);
+        sb_str(&b, num);
+        off += e->nbytes;
+    }
+    sb_put(&b, "}", 1);
+    while (!b.oom && b.len % 8 != 0) sb_put(&b, " ", 1);
+    free(midx);
+    if (b.oom || b.len > ALAEI_ST_MAX_HEADER) {
+        int too_large = b.oom != 1;
+        free(b.p);
+        free(order);
+        if (too_large)
+            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the header would exceed %u bytes",
+                              (unsigned)ALAEI_ST_MAX_HEADER);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "out of memory for the header");
+    }
+    uint8_t p8[8];
+    for (int i = 0; i < 8; i++) p8[i] = (uint8_t)((uint64_t)b.len >> (8 * i));
+
+    alaei_atomic_file af;
+    alae_status st = alaei_atomic_open(&af, path, __func__);
+    if (st == ALAE_OK) st = alaei_atomic_write(&af, p8, 8, __func__);
+    if (st == ALAE_OK) st = alaei_atomic_write(&af, b.p, b.len, __func__);
+    for (size_t i = 0; st == ALAE_OK && i < w->n; i++) st = write_data(&af, order[i], __func__);
+    if (st == ALAE_OK) st = alaei_atomic_commit(&af, __func__);
+    else alaei_atomic_abort(&af);
+    free(b.p);
+    free(order);
+    return st;
+}
