@@ -12,7 +12,7 @@
 /* Ops whose output does not vary (almost everywhere) with their inputs: gradients stop there. */
 static int is_constant_op(int32_t op) {
     return op == ALAEI_OP_FILL || op == ALAEI_OP_RNG_NORMAL || op == ALAEI_OP_SIGN ||
-           op == ALAEI_OP_LEAKY_MASK;
+           op == ALAEI_OP_LEAKY_MASK || op == ALAEI_OP_DETACH;
 }
 
 typedef struct grad_state {

@@ -6,7 +6,7 @@
 #include "internal/alae_graph.h"
 
 static const char *const op_names[ALAEI_OP_COUNT] = {
-    "INPUT", "RESHAPE", "FILL", "RNG_NORMAL", "GEMM", "ADD", "SUB", "MUL", "DIV", "NEG", "EXP",
+    "INPUT", "RESHAPE", "DETACH", "FILL", "RNG_NORMAL", "GEMM", "ADD", "SUB", "MUL", "DIV", "NEG", "EXP",
     "LOG", "SQRT", "RSQRT", "SQUARE", "SIGMOID", "SOFTPLUS", "ABS", "SIGN", "LEAKY_RELU",
     "LEAKY_MASK", "SCALE_SHIFT", "CLAMP", "REDUCE_SUM", "BROADCAST", "IM2COL", "COL2IM",
     "UPSAMPLE2D", "SUMPOOL2D", "FIR2D", "PERMUTE", "SLICE", "SLICE_ADJ", "ADAM_STEP"};
@@ -411,4 +411,9 @@ int32_t alaei_reshape(alaei_graph *g, int32_t x, int32_t ndim, const int64_t *sh
     int32_t id = alaei_reshape4(g, x, ne);
     if (id >= 0 && id != x) N(g, id)->ndim = ndim;
     return id;
+}
+
+int32_t alaei_detach(alaei_graph *g, int32_t x) {
+    if (!valid_ids(g, 1, &x)) return -1;
+    return push(g, ALAEI_OP_DETACH, N(g, x)->ne, N(g, x)->ndim, 1, &x);
 }

@@ -87,7 +87,7 @@ static int is_elementwise_inplace(const alaei_node *d, const alaei_node *src0) {
     return elementwise && memcmp(d->ne, src0->ne, sizeof d->ne) == 0;
 }
 
-static int launches_kernel(int32_t op) { return op != ALAEI_OP_INPUT && op != ALAEI_OP_RESHAPE; }
+static int launches_kernel(int32_t op) { return !alaei_op_is_graph_only(op); }
 
 typedef struct planner {
     alaei_plan *p;
@@ -113,7 +113,8 @@ static void compute_lifetimes(planner *pl) {
     alaei_plan *p = pl->p;
     for (int32_t i = 0; i < p->n_nodes; i++) {
         const alaei_node *d = &p->nodes[i];
-        p->memory_root[i] = d->op == ALAEI_OP_RESHAPE ? p->memory_root[d->src[0]] : i;
+        int is_view = d->op == ALAEI_OP_RESHAPE || d->op == ALAEI_OP_DETACH;
+        p->memory_root[i] = is_view ? p->memory_root[d->src[0]] : i;
         pl->last_use[i] = i;
     }
     for (int32_t i = 0; i < p->n_nodes; i++) {

@@ -55,6 +55,7 @@
 typedef enum alaei_opcode {
     ALAEI_OP_INPUT = 0, /* graph only: data bound from outside; never reaches a backend */
     ALAEI_OP_RESHAPE,   /* graph only: a view of src[0] with another shape; never reaches a backend */
+    ALAEI_OP_DETACH,    /* graph only: a view of src[0] that autodiff treats as a constant */
     ALAEI_OP_FILL,
     ALAEI_OP_RNG_NORMAL,
     ALAEI_OP_GEMM,
@@ -89,6 +90,11 @@ typedef enum alaei_opcode {
     ALAEI_OP_ADAM_STEP,
     ALAEI_OP_COUNT
 } alaei_opcode;
+
+/* Ops that exist only in graphs (inputs and views): they never reach a backend. */
+static inline int alaei_op_is_graph_only(int32_t code) {
+    return code == ALAEI_OP_INPUT || code == ALAEI_OP_RESHAPE || code == ALAEI_OP_DETACH;
+}
 
 /* Op name for messages ("GEMM"), or "?" for an unknown code. */
 const char *alaei_op_name(int32_t code);

@@ -73,6 +73,8 @@ int32_t alaei_slice(alaei_graph *g, int32_t x, int32_t axis, int64_t start, int6
 int32_t alaei_slice_adj(alaei_graph *g, int32_t x, const int64_t ne[4], int32_t axis, int64_t start);
 int32_t alaei_reshape(alaei_graph *g, int32_t x, int32_t ndim, const int64_t *shape);
 int32_t alaei_reshape4(alaei_graph *g, int32_t x, const int64_t ne[4]);
+/* The same values as x, treated as a constant by autodiff (a stop-gradient view). */
+int32_t alaei_detach(alaei_graph *g, int32_t x);
 
 /* ---- compositions used by the networks (lib/graph/compose.c) ---- */
 int32_t alaei_sum_all(alaei_graph *g, int32_t x);   /* -> scalar */
