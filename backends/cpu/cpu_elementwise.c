@@ -187,6 +187,10 @@ typedef struct un_job {
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+static inline float leakyf(float x, float slope) {
+    float negative = x < 0.0f ? x : 0.0f;
+    return (x - negative) + slope * negative;
+}
 /* sign(0) = 0; NaN propagates */
 static inline float signf(float x) { return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x == x ? 0.0f : x; }
 
@@ -206,7 +210,9 @@ static void un_range(void *p, int64_t i0, int64_t i1) {
     case ALAEI_OP_SOFTPLUS: UN_LOOP(softplusf(x))
     case ALAEI_OP_ABS: UN_LOOP(fabsf(x))
     case ALAEI_OP_SIGN: UN_LOOP(signf(x))
-    case ALAEI_OP_LEAKY_RELU: UN_LOOP(x > 0.0f ? x : f0 * x)
+    /* split into negative and positive parts so it vectorises (a branch mispredicts on random
+     * signs); NaN and -0 come out as x > 0 ? x : f0 * x gives them */
+    case ALAEI_OP_LEAKY_RELU: UN_LOOP(leakyf(x, f0))
     case ALAEI_OP_LEAKY_MASK: UN_LOOP(x > 0.0f ? 1.0f : f0)
     case ALAEI_OP_SCALE_SHIFT: UN_LOOP(f0 * x + f1)
     /* min(max(x, lo), hi) written with comparisons, so a NaN input stays NaN */

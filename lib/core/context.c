@@ -27,11 +27,14 @@ alae_status alaei_context_create_on(const alaei_backend_vtbl *backend, int32_t d
      * activation memory for every context (the test suite runs this way). */
     const char *poison = getenv("ALAE_POISON");
     ctx->poison = poison && poison[0] == '1';
+    const char *profile = getenv("ALAE_PROFILE");
+    if (profile && profile[0] == '1') ctx->profile = calloc(1, sizeof *ctx->profile);
     atomic_init(&ctx->abort_requested, 0);
     alae_status s = backend->ctx_create(device, &alaei_host, &ctx->bctx);
     if (s == ALAE_OK) s = backend->set_threads(ctx->bctx, ctx->threads);
     if (s != ALAE_OK) {
         if (ctx->bctx) backend->ctx_destroy(ctx->bctx);
+        free(ctx->profile);
         free(ctx);
         return s;
     }
@@ -55,7 +58,9 @@ ALAE_API alae_status alae_context_create(int32_t device_index, alae_context **ou
 
 ALAE_API void alae_context_destroy(alae_context *ctx) {
     if (!ctx) return;
+    if (ctx->profile) alaei_profile_report(ctx);
     ctx->backend->ctx_destroy(ctx->bctx);
+    free(ctx->profile);
     free(ctx);
 }
 

@@ -1,6 +1,7 @@
 /* The executor: runs a plan's kernels in order on the context's backend. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "plan_internal.h"
 
@@ -50,6 +51,41 @@ static alae_status poison_released(const alaei_plan *p, int32_t step) {
     return ALAE_OK;
 }
 
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double op_flops(const alaei_op *op) {
+    if (op->code != ALAEI_OP_GEMM) return (double)alaei_numel4(op->dst.ne);
+    int64_t k = op->ip[0] ? op->src[0].ne[2] : op->src[0].ne[3];
+    return 2.0 * (double)alaei_numel4(op->dst.ne) * (double)k;
+}
+
+static alae_status run_profiled(alae_context *ctx, const alaei_op *op) {
+    double t0 = seconds_now();
+    alae_status s = ctx->backend->run_op(ctx->bctx, op);
+    if (op->code >= 0 && op->code < 64) {
+        ctx->profile->seconds[op->code] += seconds_now() - t0;
+        ctx->profile->flops[op->code] += op_flops(op);
+        ctx->profile->calls[op->code]++;
+    }
+    return s;
+}
+
+void alaei_profile_report(const alae_context *ctx) {
+    const alaei_profile *pr = ctx->profile;
+    double total = 0;
+    for (int i = 0; i < 64; i++) total += pr->seconds[i];
+    alaei_log(ALAE_LOG_WARN, "profile: %.3f s in kernels", total);
+    for (int i = 0; i < ALAEI_OP_COUNT; i++)
+        if (pr->calls[i])
+            alaei_log(ALAE_LOG_WARN, "profile: %-12s %8llu calls %8.3f s %5.1f%% %8.2f GFLOP/s (elements/s for non-GEMM)",
+                      alaei_op_name(i), (unsigned long long)pr->calls[i], pr->seconds[i],
+                      100.0 * pr->seconds[i] / (total > 0 ? total : 1), pr->flops[i] / (pr->seconds[i] + 1e-12) / 1e9);
+}
+
 alae_status alaei_plan_run(alaei_plan *p) {
     if (!p) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "plan is NULL");
     alae_context *ctx = p->ctx;
@@ -58,7 +94,7 @@ alae_status alaei_plan_run(alaei_plan *p) {
             return alaei_fail(ALAE_E_ABORTED, __func__, "aborted at op %d of %d", (int)step, (int)p->n_order);
         alaei_op op;
         alae_status s = describe(p, p->order[step], &op);
-        if (s == ALAE_OK) s = ctx->backend->run_op(ctx->bctx, &op);
+        if (s == ALAE_OK) s = ctx->profile ? run_profiled(ctx, &op) : ctx->backend->run_op(ctx->bctx, &op);
         if (s == ALAE_OK && ctx->poison) s = poison_released(p, step);
         if (s != ALAE_OK) return s;
     }

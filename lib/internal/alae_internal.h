@@ -65,7 +65,17 @@ struct alae_context {
     int32_t deterministic;
     int32_t poison;
     atomic_int abort_requested;
+    struct alaei_profile *profile; /* per-op timings when ALAE_PROFILE=1, else NULL */
 };
+
+/* Per-op time and FLOP counts of every plan run on a context (lib/graph/exec.c); printed to
+ * the log when the context is destroyed. */
+typedef struct alaei_profile {
+    double seconds[64];
+    double flops[64];
+    uint64_t calls[64];
+} alaei_profile;
+void alaei_profile_report(const alae_context *ctx);
 
 /* Creates a context on an explicit backend (the tests use it for the reference backend). */
 alae_status alaei_context_create_on(const struct alaei_backend_vtbl *backend, int32_t device,
