@@ -14,5 +14,9 @@
 #include "alae_status.h"
 #include "alae_device.h"
 #include "alae_tensor.h"
+#include "alae_model.h"
+#include "alae_optim.h"
+#include "alae_train.h"
+#include "alae_io.h"
 
 #endif /* ALAE_H */

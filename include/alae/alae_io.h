@@ -1,0 +1,55 @@
+/* libalae: data sets and files — IDX image collections, PNG image grids, NumPy arrays. */
+#ifndef ALAE_IO_H
+#define ALAE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "alae_export.h"
+#include "alae_status.h"
+#include "alae_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct alae_dataset alae_dataset;
+
+/* Opens an IDX image file (MNIST, Fashion-MNIST; raw or gzip, detected by content), with an
+ * optional IDX label file (labels_path may be NULL; its count must match). Every malformed file
+ * (bad magic, truncated, inconsistent sizes) fails with ALAE_E_FORMAT naming the file; missing
+ * files with ALAE_E_IO. *out is set only on success. */
+ALAE_API alae_status alae_dataset_open_idx(const char *images_path, const char *labels_path, alae_dataset **out);
+ALAE_API void alae_dataset_destroy(alae_dataset *ds);
+/* Number of images (0 for NULL). */
+ALAE_API int64_t alae_dataset_count(const alae_dataset *ds);
+/* Channels, height and width of the stored images. */
+ALAE_API alae_status alae_dataset_image_shape(const alae_dataset *ds, int32_t *channels, int32_t *height,
+                                              int32_t *width);
+/* The label of image index (ALAE_E_STATE if the data set has no labels). */
+ALAE_API alae_status alae_dataset_label(const alae_dataset *ds, int64_t index, int32_t *label);
+/* Writes images indices[0..n-1] into out [n, C, S, S] as floats: pixel/255 for data_range 0
+ * ([0, 1]), pixel/127.5 - 1 for data_range 1 ([-1, 1]). Images smaller than S are centred and
+ * padded with the value of a black pixel (as the reference pads 28x28 digits to 32x32); larger
+ * ones are an ALAE_E_SHAPE error. */
+ALAE_API alae_status alae_dataset_read(const alae_dataset *ds, const int64_t *indices, int64_t n, int32_t data_range,
+                                       alae_tensor *out);
+/* The order of epoch `epoch` of a shuffled pass over count items: perm[0..count-1], a
+ * permutation drawn from (seed, epoch) with xoshiro256**, identical on every platform. */
+ALAE_API alae_status alae_shuffle_order(uint64_t seed, uint64_t epoch, int64_t count, int64_t *perm);
+
+/* Writes images [n, channels, height, width] (channels 1 or 3) as one PNG grid with `columns`
+ * columns and 2-pixel gaps; values in [lo, hi] map to 0..255 (clamped). Atomic. */
+ALAE_API alae_status alae_image_grid_write_png(const char *path_utf8, const float *images, int64_t n, int64_t channels,
+                                               int64_t height, int64_t width, float lo, float hi, int32_t columns);
+/* Writes a NumPy .npy file (float32, C order). Atomic. */
+ALAE_API alae_status alae_npy_write_f32(const char *path_utf8, int32_t ndim, const int64_t *shape, const float *data);
+/* Reads a float32 .npy file: *ndim (<= 8), shape[0..7] and *data (release it with alae_free).
+ * Big-endian or Fortran-ordered files and other dtypes fail with a message. */
+ALAE_API alae_status alae_npy_read_f32(const char *path_utf8, int32_t *ndim, int64_t shape[8], float **data);
+/* Frees memory the library handed to the caller (alae_npy_read_f32's data). NULL is a no-op. */
+ALAE_API void alae_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ALAE_IO_H */

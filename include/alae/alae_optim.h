@@ -1,0 +1,33 @@
+/* libalae: optimizers. Adam as the ALAE reference uses it ("LREQAdam"): the step of every
+ * parameter is multiplied by its equalised-learning-rate coefficient. */
+#ifndef ALAE_OPTIM_H
+#define ALAE_OPTIM_H
+
+#include <stdint.h>
+#include "alae_export.h"
+#include "alae_status.h"
+#include "alae_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct alae_optimizer alae_optimizer;
+
+/* Optimizer keys (append-only) */
+#define ALAE_OPT_LR     1  /* learning rate (0.002), > 0 */
+#define ALAE_OPT_BETA1  2  /* first-moment decay (0: the reference has no first moment), [0, 1) */
+#define ALAE_OPT_BETA2  3  /* second-moment decay (0.99), [0, 1) */
+#define ALAE_OPT_EPS    4  /* added to sqrt(v) before the bias correction (1e-8), > 0 */
+
+/* Creates an Adam optimizer over the parts of model in part_mask (ALAE_PART_*): the reference
+ * trains E|D with one and F|G with another. It keeps a pointer to model. */
+ALAE_API alae_status alae_optimizer_create_adam(alae_model *model, int32_t part_mask, alae_optimizer **out);
+ALAE_API void alae_optimizer_destroy(alae_optimizer *opt);
+ALAE_API alae_status alae_optimizer_set(alae_optimizer *opt, int32_t key, double value);
+ALAE_API alae_status alae_optimizer_get(const alae_optimizer *opt, int32_t key, double *value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ALAE_OPTIM_H */
