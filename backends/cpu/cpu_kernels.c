@@ -63,28 +63,37 @@ alae_status cpu_op_gemm(cpu_ctx *ctx, const alaei_op *op) {
                                "op(a) is %lld x %lld and op(b) %lld x %lld (trans %d/%d) but dst is %lld x %lld",
                                (long long)am, (long long)k, (long long)bk, (long long)bn, ta, tb, (long long)m,
                                (long long)n);
-    for (int q = 0; q < 2; q++)
-        if ((a->ne[q] != d->ne[q] && a->ne[q] != 1) || (b->ne[q] != d->ne[q] && b->ne[q] != 1))
-            return cpu_shape_error(op, "batch dim %d: a has %lld, b %lld, dst %lld (each must be dst's or 1)", q,
+    int64_t e[2]; /* the batch dims iterated: the largest of a's, b's and d's */
+    for (int q = 0; q < 2; q++) {
+        e[q] = a->ne[q] > b->ne[q] ? a->ne[q] : b->ne[q];
+        if (d->ne[q] > e[q]) e[q] = d->ne[q];
+        if ((a->ne[q] != e[q] && a->ne[q] != 1) || (b->ne[q] != e[q] && b->ne[q] != 1) ||
+            (d->ne[q] != e[q] && d->ne[q] != 1))
+            return cpu_shape_error(op, "batch dim %d: a has %lld, b %lld, dst %lld (each must be the largest "
+                                   "or 1; dst 1 sums)", q,
                                    (long long)a->ne[q], (long long)b->ne[q], (long long)d->ne[q]);
+    }
     if (alaei_numel4(d->ne) == 0) return ALAE_OK;
     float alpha = (float)op->fp[0];
     const float *pa = a->data, *pb = b->data;
     float *pd = d->data;
     int64_t lda = a->ne[3], ldb = b->ne[3];
-    int64_t nb0 = d->ne[0], nb1 = d->ne[1];
+    int64_t nb0 = e[0], nb1 = e[1];
     int64_t a_mat = a->ne[2] * a->ne[3], b_mat = b->ne[2] * b->ne[3], d_mat = m * n;
     /* One big GEMM when b is shared by every batch and a's rows are contiguous across batches
      * (linear layers on [B0, B1, M, K] activations). */
-    if (!ta && b->ne[0] == 1 && b->ne[1] == 1 && a->ne[0] == nb0 && a->ne[1] == nb1)
+    if (!ta && b->ne[0] == 1 && b->ne[1] == 1 && a->ne[0] == nb0 && a->ne[1] == nb1 && d->ne[0] == nb0 &&
+        d->ne[1] == nb1)
         return cpu_sgemm(ctx, 0, tb, nb0 * nb1 * m, n, k, alpha, pa, lda, pb, ldb, 0.0f, pd, n);
     for (int64_t i0 = 0; i0 < nb0; i0++) {
         for (int64_t i1 = 0; i1 < nb1; i1++) {
             int64_t ai = (a->ne[0] > 1 ? i0 : 0) * a->ne[1] + (a->ne[1] > 1 ? i1 : 0);
             int64_t bi = (b->ne[0] > 1 ? i0 : 0) * b->ne[1] + (b->ne[1] > 1 ? i1 : 0);
-            int64_t di = i0 * nb1 + i1;
-            s = cpu_sgemm(ctx, ta, tb, m, n, k, alpha, pa + ai * a_mat, lda, pb + bi * b_mat, ldb, 0.0f,
-                          pd + di * d_mat, n);
+            int64_t di = (d->ne[0] > 1 ? i0 : 0) * d->ne[1] + (d->ne[1] > 1 ? i1 : 0);
+            /* a summed dim: the first product of each output matrix overwrites, later ones add */
+            int accumulate = (d->ne[0] == 1 && i0 > 0) || (d->ne[1] == 1 && i1 > 0);
+            s = cpu_sgemm(ctx, ta, tb, m, n, k, alpha, pa + ai * a_mat, lda, pb + bi * b_mat, ldb,
+                          accumulate ? 1.0f : 0.0f, pd + di * d_mat, n);
             if (s != ALAE_OK) return s;
         }
     }

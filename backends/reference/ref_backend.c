@@ -170,16 +170,23 @@ static alae_status op_gemm(const alaei_op *op, const char *name) {
                           "%s: op(a) is %lld x %lld and op(b) is %lld x %lld, d is %lld x %lld", name,
                           (long long)aM, (long long)aK, (long long)bK, (long long)bN, (long long)M,
                           (long long)N);
-    for (int k = 0; k < 2; k++)
-        if ((a->ne[k] != d->ne[k] && a->ne[k] != 1) || (b->ne[k] != d->ne[k] && b->ne[k] != 1))
+    int64_t e[2]; /* iterated batch dims; d's is e or 1 (summed) */
+    for (int k = 0; k < 2; k++) {
+        e[k] = a->ne[k] > b->ne[k] ? a->ne[k] : b->ne[k];
+        if (d->ne[k] > e[k]) e[k] = d->ne[k];
+        if ((a->ne[k] != e[k] && a->ne[k] != 1) || (b->ne[k] != e[k] && b->ne[k] != 1) ||
+            (d->ne[k] != e[k] && d->ne[k] != 1))
             return alaei_fail(ALAE_E_SHAPE, "reference",
                               "%s: batch dims of a " FMT_NE " / b " FMT_NE " do not broadcast to d " FMT_NE,
                               name, ARG_NE(a->ne), ARG_NE(b->ne), ARG_NE(d->ne));
+    }
     int64_t K = aK;
     const double *A = D(a), *B = D(b);
     double *C = D(d);
-    for (int64_t b0 = 0; b0 < d->ne[0]; b0++)
-        for (int64_t b1 = 0; b1 < d->ne[1]; b1++) {
+    for (int64_t i = 0; i < alaei_numel4(d->ne); i++) C[i] = 0.0;
+    for (int64_t b0 = 0; b0 < e[0]; b0++)
+        for (int64_t b1 = 0; b1 < e[1]; b1++) {
+            int64_t db0 = d->ne[0] == 1 ? 0 : b0, db1 = d->ne[1] == 1 ? 0 : b1;
             int64_t ab0 = a->ne[0] == 1 ? 0 : b0, ab1 = a->ne[1] == 1 ? 0 : b1;
             int64_t bb0 = b->ne[0] == 1 ? 0 : b0, bb1 = b->ne[1] == 1 ? 0 : b1;
             for (int64_t i = 0; i < M; i++)
@@ -190,7 +197,7 @@ static alae_status op_gemm(const alaei_op *op, const char *name) {
                         double y = tb ? B[off4(b->ne, bb0, bb1, j, k)] : B[off4(b->ne, bb0, bb1, k, j)];
                         acc += x * y;
                     }
-                    C[off4(d->ne, b0, b1, i, j)] = op->fp[0] * acc;
+                    C[off4(d->ne, db0, db1, i, j)] += op->fp[0] * acc;
                 }
         }
     return ALAE_OK;
@@ -307,7 +314,7 @@ static alae_status im2col_geometry(const alaei_op *op, const int64_t img[4], con
 static alae_status op_im2col(const alaei_op *op, const char *name, int adjoint) {
     const alaei_tview *img = adjoint ? &op->dst : &op->src[0];
     const alaei_tview *col = adjoint ? &op->src[0] : &op->dst;
-    int64_t OH, OW;
+    int64_t OH = 0, OW = 0;
     alae_status s = im2col_geometry(op, img->ne, col->ne, name, &OH, &OW);
     if (s != ALAE_OK) return s;
     int64_t KH = op->ip[0], KW = op->ip[1], S = op->ip[2], P = op->ip[3];

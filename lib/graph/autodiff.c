@@ -38,13 +38,15 @@ static void vjp_gemm(grad_state *st, const alaei_node *d, int32_t gd, const alae
     int ta = d->ip[0], tb = d->ip[1];
     double alpha = d->fp[0];
     int32_t a = d->src[0], b = d->src[1];
+    /* an operand broadcast along a batch dim gets its gradient summed over that dim, which the
+     * GEMM does itself (no batch-sized intermediate) */
     if (st->needed[a]) {
-        int32_t da = ta ? alaei_gemm(g, b, gd, tb, 1, alpha) : alaei_gemm(g, gd, b, 0, !tb, alpha);
-        accumulate(st, a, reduce_to(g, da, A->ne));
+        int32_t da = ta ? alaei_gemm_sum(g, b, gd, tb, 1, alpha, A->ne) : alaei_gemm_sum(g, gd, b, 0, !tb, alpha, A->ne);
+        accumulate(st, a, da);
     }
     if (st->needed[b]) {
-        int32_t db = tb ? alaei_gemm(g, gd, a, 1, ta, alpha) : alaei_gemm(g, a, gd, !ta, 0, alpha);
-        accumulate(st, b, reduce_to(g, db, B->ne));
+        int32_t db = tb ? alaei_gemm_sum(g, gd, a, 1, ta, alpha, B->ne) : alaei_gemm_sum(g, a, gd, !ta, 0, alpha, B->ne);
+        accumulate(st, b, db);
     }
 }
 

@@ -162,6 +162,11 @@ int32_t alaei_rng_normal(alaei_graph *g, int32_t ndim, const int64_t *shape, uin
 /* ---- primitives ---- */
 
 int32_t alaei_gemm(alaei_graph *g, int32_t a, int32_t b, int trans_a, int trans_b, double alpha) {
+    return alaei_gemm_sum(g, a, b, trans_a, trans_b, alpha, NULL);
+}
+
+int32_t alaei_gemm_sum(alaei_graph *g, int32_t a, int32_t b, int trans_a, int trans_b, double alpha,
+                       const int64_t *out_batch) {
     int32_t src[2] = {a, b};
     if (!valid_ids(g, 2, src)) return -1;
     const alaei_node *A = N(g, a), *B = N(g, b);
@@ -176,6 +181,12 @@ int32_t alaei_gemm(alaei_graph *g, int32_t a, int32_t b, int trans_a, int trans_
             return alaei_graph_set_error(g, ALAE_E_SHAPE, "GEMM: batch dimension %d differs (%lld vs %lld)", d,
                                          (long long)A->ne[d], (long long)B->ne[d]);
         ne[d] = A->ne[d] > B->ne[d] ? A->ne[d] : B->ne[d];
+        if (out_batch && out_batch[d] != ne[d]) {
+            if (out_batch[d] != 1)
+                return alaei_graph_set_error(g, ALAE_E_SHAPE, "GEMM: batch dimension %d of %lld cannot sum to %lld", d,
+                                             (long long)ne[d], (long long)out_batch[d]);
+            ne[d] = 1;
+        }
     }
     int32_t id = push(g, ALAEI_OP_GEMM, ne, max_ndim(max_ndim(A->ndim, B->ndim), 2), 2, src);
     if (id < 0) return -1;

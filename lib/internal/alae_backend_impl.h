@@ -22,8 +22,10 @@
  *               seed = p[0] | p[1] << 32; n(j) as alaei_philox_normal() computes it (bit-exact
  *               across backends: a float rounded from a double computation).
  * GEMM          d[b] = f[0] * op(a[b]) @ op(b[b]); op = transpose when p[0] (for a) / p[1] (for b).
- *               Matrices are the two inner dims; the two outer dims are batch dims and each of a's
- *               and b's batch dims is either d's or 1 (broadcast). d is M x N, op(a) M x K, op(b) K x N.
+ *               Matrices are the two inner dims; the two outer dims are batch dims. Per batch dim,
+ *               with e = the largest of a's, b's and d's: a's and b's are e or 1 (broadcast), and
+ *               d's is e, or 1 when the products are summed over that dim (the weight gradient of
+ *               a convolution is one such GEMM). d is M x N, op(a) M x K, op(b) K x N.
  * ADD SUB MUL DIV  d = a (op) b with broadcasting: every dim of a and b equals d's or is 1.
  * NEG EXP LOG SQRT RSQRT SQUARE SIGMOID SOFTPLUS ABS SIGN  elementwise on a (same shape);
  *               softplus(x) = max(x, 0) + log1p(exp(-|x|)); sign(0) = 0.

@@ -49,6 +49,9 @@ int32_t alaei_rng_normal(alaei_graph *g, int32_t ndim, const int64_t *shape, uin
 
 /* ---- primitives (see alae_backend_impl.h for their semantics) ---- */
 int32_t alaei_gemm(alaei_graph *g, int32_t a, int32_t b, int trans_a, int trans_b, double alpha);
+/* GEMM whose result has batch dims out_batch[0..1]: each is the broadcast size or 1 (summed). */
+int32_t alaei_gemm_sum(alaei_graph *g, int32_t a, int32_t b, int trans_a, int trans_b, double alpha,
+                       const int64_t *out_batch);
 int32_t alaei_binary(alaei_graph *g, int32_t op, int32_t a, int32_t b);
 int32_t alaei_add(alaei_graph *g, int32_t a, int32_t b);
 int32_t alaei_sub(alaei_graph *g, int32_t a, int32_t b);

@@ -344,6 +344,26 @@ static void cases_gemm(case_list *L) {
                 c->op.ip[1] = tb;
                 c->op.fp[0] = alphas[ai++ % 3];
             }
+            /* products summed over batch dims where d has 1 (convolution weight gradients) */
+            static const int64_t sums[][6] = {/* d0 d1 a0 a1 b0 b1 */
+                                              {1, 3, 2, 3, 2, 3}, {2, 1, 2, 3, 2, 3}, {1, 1, 2, 3, 2, 3},
+                                              {1, 1, 1, 3, 2, 3}, {1, 3, 2, 1, 1, 3}, {1, 1, 2, 1, 1, 3}};
+            for (size_t v = 0; small && v < sizeof sums / sizeof sums[0]; v++) {
+                const int64_t *q = sums[v];
+                op_case *c = new_case(L, ALAEI_OP_GEMM, 2);
+                set4(c->op.dst.ne, q[0], q[1], M, N);
+                if (ta)
+                    set4(c->op.src[0].ne, q[2], q[3], K, M);
+                else
+                    set4(c->op.src[0].ne, q[2], q[3], M, K);
+                if (tb)
+                    set4(c->op.src[1].ne, q[4], q[5], N, K);
+                else
+                    set4(c->op.src[1].ne, q[4], q[5], K, N);
+                c->op.ip[0] = ta;
+                c->op.ip[1] = tb;
+                c->op.fp[0] = alphas[ai++ % 3];
+            }
         }
     }
 }
