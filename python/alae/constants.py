@@ -1,0 +1,111 @@
+"""The integer constants of the C API, named as in the headers without the ``ALAE_`` prefix.
+
+Every ``#define ALAE_<NAME> <integer>`` of ``include/alae/*.h`` has a twin here with the same
+value (tests/python/test_bindings.py checks it); the values are pinned by the ABI policy, so new
+constants are only ever appended. Key names are also the setting names the high-level classes
+take: ``CFG_LATENT_DIM`` is the ``latent_dim=`` setting of :meth:`alae.Model.from_preset`.
+"""
+
+# alae_status.h: status codes (pinned forever)
+OK = 0
+E_INVALID_ARG = -1
+E_NOMEM = -2
+E_DEVICE_NOMEM = -3
+E_UNSUPPORTED = -4
+E_BACKEND_UNAVAILABLE = -5
+E_BACKEND = -6
+E_DEVICE_LOST = -7
+E_IO = -8
+E_FORMAT = -9
+E_VERSION = -10
+E_SHAPE = -11
+E_STATE = -12
+E_ABORTED = -13
+E_INTERNAL = -99
+
+# alae_status.h: log levels
+LOG_DEBUG = 0
+LOG_INFO = 1
+LOG_WARN = 2
+LOG_ERROR = 3
+LOG_NONE = 4
+
+# alae_device.h: device kinds and context parameters
+DEVICE_CPU = 0
+DEVICE_CUDA = 1
+CTX_THREADS = 1
+CTX_SEED = 2
+CTX_DETERMINISTIC = 3
+CTX_POISON = 4
+
+# alae_tensor.h
+DTYPE_F32 = 0
+DTYPE_F16 = 1
+DTYPE_BF16 = 2
+DTYPE_I32 = 3
+DTYPE_U8 = 4
+TENSOR_MAX_DIMS = 4
+
+# alae_model.h: architectures, parts and configuration keys
+ARCH_MLP = 1
+ARCH_STYLE = 2
+PART_F = 1
+PART_G = 2
+PART_E = 4
+PART_D = 8
+PART_ALL = 15
+CFG_ARCH = 1
+CFG_LATENT_DIM = 2
+CFG_MAPPING_LAYERS = 3
+CFG_HIDDEN = 4
+CFG_IMAGE_SIZE = 5
+CFG_CHANNELS = 6
+CFG_NET_SIZE = 7
+CFG_DATA_RANGE = 8
+CFG_G_SLOPE = 9
+CFG_E_SLOPE = 10
+CFG_E_OUT_SLOPE = 11
+CFG_D_LAYERS = 12
+CFG_START_CHANNELS = 13
+CFG_MAX_CHANNELS = 14
+
+# alae_model.h: inference settings of a model (alae_model_set / alae_model_get) and noise modes
+MODEL_LOD = 1
+MODEL_BLEND = 2
+MODEL_TRUNCATION_PSI = 3
+MODEL_TRUNCATION_CUTOFF = 4
+MODEL_NOISE = 5
+MODEL_STYLE_COUNT = 6
+MODEL_RESOLUTION = 7
+MODEL_LEVELS = 8
+NOISE_OFF = 0
+NOISE_PER_SAMPLE = 1
+NOISE_BATCH_CONSTANT = 2
+
+# alae_optim.h: optimizer keys
+OPT_LR = 1
+OPT_BETA1 = 2
+OPT_BETA2 = 3
+OPT_EPS = 4
+
+# alae_train.h: trainer keys and latent losses
+TRAIN_R1_GAMMA = 1
+TRAIN_LATENT_LOSS = 2
+TRAIN_LATENT_LOSS_WEIGHT = 3
+TRAIN_EMA_HALF_LIFE = 4
+TRAIN_DLATENT_BETA = 5
+TRAIN_SEED = 6
+LATENT_L2 = 0
+LATENT_L1 = 1
+
+
+def keys_with_prefix(prefix):
+    """{setting name: key} for the constants named ``<prefix><NAME>``: ``keys_with_prefix("CFG_")``
+    gives ``{"arch": 1, "latent_dim": 2, ...}``. The high-level classes take their settings by
+    these names, so a key appended to a header needs only its constant here."""
+    return {name[len(prefix):].lower(): value for name, value in globals().items()
+            if name.startswith(prefix) and isinstance(value, int)}
+
+
+STATUS_NAMES = {value: "ALAE_" + name for name, value in dict(globals()).items()
+                if (name == "OK" or name.startswith("E_")) and isinstance(value, int)}
