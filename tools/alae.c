@@ -1,77 +1,64 @@
-/* alae: the command-line tool of libalae. */
+/* alae: the command-line tool of libalae. Each command lives in a tools/cli_*.c file. */
 #include <alae/alae.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "cli.h"
 
 static void print_usage(FILE *out) {
     fprintf(out,
             "usage: alae <command> [options]\n"
             "\n"
             "commands:\n"
-            "  info        print the library version, the devices and the GEMM kernels in use\n"
-            "  version     print the library version\n"
+            "  train        train an ALAE on IDX images (writes a model, a training state, a log, images)\n"
+            "  sample       write a grid of images generated from random latents\n"
+            "  encode       encode IDX images into latents (.npy)\n"
+            "  decode       write a grid of images decoded from latents (.npy)\n"
+            "  reconstruct  write a grid of IDX images above their reconstructions\n"
+            "  info         print the library version, the devices and the GEMM kernels in use,\n"
+            "               or with --model a model's configuration and parameter counts\n"
+            "  version      print the library version\n"
             "\n"
             "Run 'alae <command> --help' for a command's options.\n");
 }
 
-static int wants_help(int argc, char **argv) {
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"train", cli_cmd_train},   {"sample", cli_cmd_sample},           {"encode", cli_cmd_encode},
+    {"decode", cli_cmd_decode}, {"reconstruct", cli_cmd_reconstruct}, {"info", cli_cmd_info},
+};
+
+static int command_version(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
-}
-
-static int reject_extra_arguments(const char *command, int argc, char **argv) {
-    if (argc == 0) return 0;
-    fprintf(stderr, "alae %s: unexpected argument '%s' (see 'alae %s --help')\n", command, argv[0], command);
-    return 2;
-}
-
-static int command_info(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
-        printf("usage: alae info\n\nPrints the library version, every device with its memory, and the\n"
-               "matrix-multiplication kernels the CPU backend uses.\n");
-        return 0;
-    }
-    int rc = reject_extra_arguments("info", argc, argv);
-    if (rc) return rc;
-    printf("libalae %s (headers %s)\n", alae_version_string(), ALAE_VERSION_STRING);
-    int32_t n = alae_device_count();
-    printf("devices: %d\n", (int)n);
-    for (int32_t i = 0; i < n; i++) {
-        alae_device_info info;
-        memset(&info, 0, sizeof info);
-        info.struct_size = sizeof info;
-        if (alae_device_get_info(i, &info) != ALAE_OK) {
-            fprintf(stderr, "alae info: device %d: %s\n", (int)i, alae_last_error());
-            return 1;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: alae version\n\nPrints the version of the loaded libalae.\n");
+            return CLI_OK;
         }
-        printf("  [%d] %-10s %s\n", (int)i, info.name, info.description);
-        printf("       memory %.1f GiB total, %.1f GiB free; %d threads\n", info.mem_total / 1073741824.0,
-               info.mem_free / 1073741824.0, (int)info.threads);
-    }
-    return 0;
+    if (argc > 0) return cli_usage_error("version", "unexpected argument '%s'", argv[0]);
+    printf("%s\n", alae_version_string());
+    return CLI_OK;
 }
 
 int main(int argc, char **argv) {
     if (alae_check_version(ALAE_VERSION_NUMBER) != ALAE_OK) {
         fprintf(stderr, "alae: %s\n", alae_last_error());
-        return 1;
+        return CLI_RUNTIME;
     }
     if (argc < 2) {
         print_usage(stderr);
-        return 2;
+        return CLI_USAGE;
     }
     const char *command = argv[1];
     if (!strcmp(command, "--help") || !strcmp(command, "-h") || !strcmp(command, "help")) {
         print_usage(stdout);
-        return 0;
+        return CLI_OK;
     }
-    if (!strcmp(command, "version") || !strcmp(command, "--version")) {
-        printf("%s\n", alae_version_string());
-        return 0;
-    }
-    if (!strcmp(command, "info")) return command_info(argc - 2, argv + 2);
+    if (!strcmp(command, "version") || !strcmp(command, "--version")) return command_version(argc - 2, argv + 2);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(command, commands[i].name)) return commands[i].run(argc - 2, argv + 2);
     fprintf(stderr, "alae: unknown command '%s'\n\n", command);
     print_usage(stderr);
-    return 2;
+    return CLI_USAGE;
 }

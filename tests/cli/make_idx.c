@@ -1,0 +1,87 @@
+/* Writes the synthetic IDX files the CLI test trains on, into the directory argv[1]:
+ *   tiny.idx      256 28x28 unsigned-byte images of digit-like strokes (rings and bars)
+ *   tiny.idx.gz   the same file gzipped
+ *   trunc.idx     tiny.idx cut off in the middle of its pixels
+ *   badmagic.idx  a header with a wrong magic number */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define COUNT 256
+#define SIDE 28
+#define HEADER 16
+#define TOTAL (HEADER + COUNT * SIDE * SIDE)
+
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static double next_unit(uint32_t *state) {
+    *state = *state * 1664525u + 1013904223u;
+    return (double)(*state >> 8) / 16777216.0;
+}
+
+/* A ring (even i) or a slanted bar (odd i) with a soft 2-pixel stroke. */
+static void draw(unsigned char *img, int i, uint32_t *rng) {
+    double cx = 10 + 8 * next_unit(rng), cy = 10 + 8 * next_unit(rng), r = 4 + 5 * next_unit(rng);
+    double angle = 3.14159265 * next_unit(rng), ca = cos(angle), sa = sin(angle);
+    for (int y = 0; y < SIDE; y++)
+        for (int x = 0; x < SIDE; x++) {
+            double dx = x - cx, dy = y - cy, d;
+            if (i % 2 == 0) {
+                d = fabs(sqrt(dx * dx + dy * dy) - r);
+            } else {
+                double along = dx * ca + dy * sa, across = -dx * sa + dy * ca;
+                d = fabs(along) > r + 2 ? 99 : fabs(across);
+            }
+            double v = d < 2.5 ? 1.0 - d / 2.5 : 0.0;
+            img[y * SIDE + x] = (unsigned char)(255.0 * v + 0.5);
+        }
+}
+
+static int write_file(const char *dir, const char *name, const unsigned char *data, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, n, f) == n;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "make_idx: cannot write %s\n", path);
+    return ok;
+}
+
+static int write_gz(const char *dir, const char *name, const unsigned char *data, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    gzFile g = gzopen(path, "wb9");
+    int ok = g && gzwrite(g, data, (unsigned)n) == (int)n;
+    if (g && gzclose(g) != Z_OK) ok = 0;
+    if (!ok) fprintf(stderr, "make_idx: cannot write %s\n", path);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_idx DIR\n");
+        return 2;
+    }
+    unsigned char *buf = malloc(TOTAL);
+    if (!buf) return 1;
+    put_be32(buf, 0x00000803u);
+    put_be32(buf + 4, COUNT);
+    put_be32(buf + 8, SIDE);
+    put_be32(buf + 12, SIDE);
+    uint32_t rng = 12345;
+    for (int i = 0; i < COUNT; i++) draw(buf + HEADER + (size_t)i * SIDE * SIDE, i, &rng);
+    int ok = write_file(argv[1], "tiny.idx", buf, TOTAL) && write_gz(argv[1], "tiny.idx.gz", buf, TOTAL) &&
+             write_file(argv[1], "trunc.idx", buf, TOTAL / 2);
+    put_be32(buf, 0x00000801u);
+    ok = ok && write_file(argv[1], "badmagic.idx", buf, HEADER + SIDE * SIDE);
+    free(buf);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,172 @@
+#!/bin/sh
+# End-to-end test of the alae command-line tool.
+# Usage: test_cli.sh ALAE MAKE_IDX WORKDIR
+set -eu
+
+ALAE=$1
+MAKE_IDX=$2
+WORK=$3
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+"$MAKE_IDX" .
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# train_tiny OUT [more options...]: the tiny mnist-fc run of the contract.
+train_tiny() {
+    out=$1
+    shift
+    "$ALAE" train --preset mnist-fc --data tiny.idx --out "$out" --batch 16 --threads 1 --report-every 2 \
+        --save-every 3 --seed 5 "$@" 2>"$out.err" || fail "train $out: $(cat "$out.err")"
+}
+
+# expect_fail RC PATTERN COMMAND...: COMMAND must exit with RC (1 or 2; never a crash) and say
+# PATTERN on stderr.
+expect_fail() {
+    want=$1
+    pattern=$2
+    shift 2
+    rc=0
+    "$@" >fail.out 2>fail.err || rc=$?
+    [ "$rc" -ne 0 ] || fail "succeeded: $*"
+    [ "$rc" -lt 128 ] || fail "crashed with status $rc: $*"
+    [ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want: $* ($(cat fail.err))"
+    grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
+}
+
+is_png() {
+    [ -s "$1" ] || fail "$1 is missing or empty"
+    [ "$(od -An -tx1 -N8 "$1" | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$1 is not a PNG"
+}
+
+rows() { # data rows of a log.csv
+    echo $(($(wc -l <"$1") - 1))
+}
+
+HEADER=step,images,loss_d,loss_g,loss_ae,r1,seconds
+
+echo "== train: 6 steps, report every 2, save every 3"
+train_tiny A --steps 6
+for f in model.safetensors train-state.safetensors log.csv samples.png reconstructions.png; do
+    [ -s "A/$f" ] || fail "A/$f is missing"
+done
+is_png A/samples.png
+is_png A/reconstructions.png
+[ "$(head -n 1 A/log.csv)" = "$HEADER" ] || fail "bad log.csv header: $(head -n 1 A/log.csv)"
+[ "$(rows A/log.csv)" -eq 3 ] || fail "A/log.csv has $(rows A/log.csv) rows, expected 3"
+[ "$(tail -n 1 A/log.csv | cut -d, -f1,2)" = "6,96" ] || fail "last row of A/log.csv: $(tail -n 1 A/log.csv)"
+
+echo "== resume: 3 steps + --resume to 6 (gzipped copy of the data) == 6 steps"
+"$ALAE" train --preset mnist-fc --data tiny.idx.gz --out B --steps 3 --batch 16 --threads 1 --report-every 2 \
+    --save-every 3 --seed 5 2>B.err || fail "train B: $(cat B.err)"
+"$ALAE" train --preset mnist-fc --data tiny.idx.gz --out B --steps 6 --batch 16 --threads 1 --report-every 2 \
+    --save-every 3 --seed 5 --resume 2>B.err || fail "train B --resume: $(cat B.err)"
+[ "$(grep -c "^$HEADER\$" B/log.csv)" -eq 1 ] || fail "B/log.csv: the header is not there once"
+[ "$(tail -n 1 B/log.csv | cut -d, -f1)" = 6 ] || fail "B/log.csv does not end at step 6"
+"$ALAE" encode --model A/model.safetensors --data tiny.idx --out a.npy
+"$ALAE" encode --model B/model.safetensors --data tiny.idx --out b.npy
+cmp a.npy b.npy || fail "the resumed run differs from the uninterrupted one"
+grep -q "'shape': (256, 50)" a.npy || fail "a.npy is not [256, 50]"
+"$ALAE" encode --model A/model.safetensors --data tiny.idx.gz --out a10.npy --n 10
+grep -q "'shape': (10, 50)" a10.npy || fail "a10.npy is not [10, 50]"
+
+echo "== sample, decode, reconstruct, info"
+"$ALAE" sample --model A/model.safetensors --n 16 --seed 3 --out s1.png
+"$ALAE" sample --model A/model.safetensors --n 16 --seed 3 --out s2.png
+is_png s1.png
+cmp s1.png s2.png || fail "sample is not reproducible"
+"$ALAE" decode --model A/model.safetensors --codes a10.npy --out d.png
+is_png d.png
+"$ALAE" reconstruct --model A/model.safetensors --data tiny.idx --n 12 --out r.png
+is_png r.png
+"$ALAE" info --model A/model.safetensors >info.txt
+for word in latent_dim image_size data_range d_layers "F (mapping)" "G (generator)" "E (encoder)" \
+    "D (discriminator)" total; do
+    grep -q "$word" info.txt || fail "info --model lacks '$word'"
+done
+"$ALAE" info | grep -q libalae || fail "info without --model lacks the version"
+
+echo "== --set, --epochs, mnist-fc-paper"
+"$ALAE" train --preset mnist-fc-paper --data tiny.idx --out C --epochs 1 --batch 128 --threads 1 \
+    --set latent_dim=8 --set hidden=64 --lr 0.001 2>C.err || fail "train C: $(cat C.err)"
+[ "$(tail -n 1 C/log.csv | cut -d, -f1,2)" = "2,256" ] || fail "C: 1 epoch of 256 images is not 2 steps"
+"$ALAE" info --model C/model.safetensors | grep -q "latent_dim *8\$" || fail "--set latent_dim=8 not applied"
+"$ALAE" info --model C/model.safetensors | grep -q "image_size *28\$" || fail "mnist-fc-paper is not 28x28"
+
+echo "== SIGINT: finish the step, save, exit 130"
+"$ALAE" train --preset mnist-fc --data tiny.idx --out I --steps 100000 --batch 16 --threads 1 \
+    --report-every 1 --save-every 100000 --set hidden=64 >/dev/null 2>I.err &
+pid=$!
+tries=0
+until [ -f I/log.csv ] && [ "$(rows I/log.csv)" -ge 2 ]; do
+    tries=$((tries + 1))
+    [ "$tries" -le 60 ] || { kill -KILL "$pid"; fail "the interrupt run never logged a step"; }
+    sleep 1
+done
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 130 ] || fail "SIGINT: exit status $rc, expected 130 ($(cat I.err))"
+[ -s I/train-state.safetensors ] || fail "SIGINT: no state saved"
+is_png I/samples.png
+"$ALAE" train --preset mnist-fc --data tiny.idx --out I --steps 100000 --batch 16 --threads 1 --resume \
+    --set hidden=32 >/dev/null 2>I.err && fail "resuming with another configuration succeeded"
+
+echo "== --help"
+for cmd in train sample encode decode reconstruct info version; do
+    "$ALAE" "$cmd" --help >help.txt || fail "$cmd --help failed"
+    grep -q "usage: alae $cmd" help.txt || fail "$cmd --help prints no usage"
+done
+"$ALAE" --help | grep -q "usage: alae" || fail "alae --help"
+
+echo "== bad inputs"
+printf 'not a safetensors file at all' >junk.safetensors
+printf 'not an npy file' >junk.npy
+# A train command line that never trains: each use below fails first.
+T() { "$ALAE" train --preset mnist-fc --out E --steps 2 "$@"; }
+expect_fail 1 "missing.idx" T --data missing.idx
+expect_fail 2 "unknown preset" "$ALAE" train --preset mnist-xx --data tiny.idx --out E
+expect_fail 2 "bogus" T --data tiny.idx --set bogus=3
+expect_fail 2 "key=value" T --data tiny.idx --set latent_dim
+expect_fail 2 "latent_dim" T --data tiny.idx --set latent_dim=0
+expect_fail 2 "arch" T --data tiny.idx --set arch=2
+expect_fail 2 "--steps" "$ALAE" train --preset mnist-fc --data tiny.idx --out E --steps abc
+expect_fail 2 "--steps" "$ALAE" train --preset mnist-fc --data tiny.idx --out E --steps 12x
+expect_fail 2 "--steps" "$ALAE" train --preset mnist-fc --data tiny.idx --out E --steps -4
+expect_fail 2 "--steps" "$ALAE" train --preset mnist-fc --data tiny.idx --out E --steps ""
+expect_fail 2 "--batch" T --data tiny.idx --batch 0
+expect_fail 2 "--lr" T --data tiny.idx --lr -0.1
+expect_fail 2 "--lr" T --data tiny.idx --lr nan
+expect_fail 2 "--seed" T --data tiny.idx --seed -1
+expect_fail 2 "--threads" T --data tiny.idx --threads 0
+expect_fail 2 "not both" T --data tiny.idx --epochs 2
+expect_fail 2 "needs a value" T --data tiny.idx --report-every
+expect_fail 2 "unknown option" T --data tiny.idx --bogus 1
+expect_fail 2 "--out is required" "$ALAE" train --preset mnist-fc --data tiny.idx
+expect_fail 1 "trunc.idx" T --data trunc.idx
+expect_fail 1 "badmagic.idx" T --data badmagic.idx
+expect_fail 1 "fewer than one batch" T --data tiny.idx --batch 512
+expect_fail 1 "larger than the model" T --data tiny.idx --set image_size=16
+expect_fail 1 "channels" T --data tiny.idx --set channels=3
+expect_fail 1 "already holds a training state" "$ALAE" train --preset mnist-fc --data tiny.idx --out A --steps 6
+expect_fail 1 "does not exist" "$ALAE" train --preset mnist-fc --data tiny.idx --out nothing-here --resume
+expect_fail 1 "junk.safetensors" "$ALAE" sample --model junk.safetensors --out x.png
+expect_fail 1 "missing.safetensors" "$ALAE" info --model missing.safetensors
+expect_fail 1 "train-state.safetensors" "$ALAE" encode --model A/train-state.safetensors --data tiny.idx --out x.npy
+expect_fail 1 "trunc.idx" "$ALAE" encode --model A/model.safetensors --data trunc.idx --out x.npy
+expect_fail 1 "fewer than" "$ALAE" encode --model A/model.safetensors --data tiny.idx --out x.npy --n 1000
+expect_fail 1 "junk.npy" "$ALAE" decode --model A/model.safetensors --codes junk.npy --out x.png
+expect_fail 1 "latent_dim" "$ALAE" decode --model C/model.safetensors --codes a10.npy --out x.png
+expect_fail 1 "missing.idx" "$ALAE" reconstruct --model A/model.safetensors --data missing.idx --out x.png
+expect_fail 2 "--n" "$ALAE" sample --model A/model.safetensors --n 0 --out x.png
+expect_fail 2 "--out is required" "$ALAE" sample --model A/model.safetensors
+expect_fail 2 "unexpected argument" "$ALAE" info extra
+expect_fail 2 "unknown command" "$ALAE" bogus
+[ ! -e x.png ] && [ ! -e x.npy ] || fail "a failed command left an output file"
+
+echo "all CLI tests passed"

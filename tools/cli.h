@@ -1,0 +1,146 @@
+/* alae command-line tool: helpers shared by the commands. Everything here uses the public API
+ * only (the tool links the shared libalae, which exports nothing but alae_*). */
+#ifndef ALAE_CLI_H
+#define ALAE_CLI_H
+
+#include <alae/alae.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses. */
+#define CLI_OK 0
+#define CLI_RUNTIME 1 /* the library or a file failed */
+#define CLI_USAGE 2   /* a bad command line */
+#define CLI_GO (-1)   /* cli_parse: carry on with the command */
+
+/* ---- options ---- */
+
+typedef enum cli_kind {
+    CLI_STR,  /* dest: const char ** */
+    CLI_INT,  /* dest: int64_t *, lo <= value <= hi */
+    CLI_REAL, /* dest: double *, lo < value <= hi, finite */
+    CLI_FLAG, /* dest: int *, set to 1; takes no value */
+    CLI_LIST  /* dest: cli_list *, repeatable */
+} cli_kind;
+
+#define CLI_LIST_MAX 64
+typedef struct cli_list {
+    const char *items[CLI_LIST_MAX];
+    int n;
+} cli_list;
+
+typedef struct cli_opt {
+    const char *name; /* "--steps" */
+    cli_kind kind;
+    void *dest;
+    double lo, hi;
+    int given; /* set by cli_parse */
+} cli_opt;
+
+/* Parses "--name value" and "--name=value" into opts. Prints `usage` to stdout and returns 0 when
+ * argv holds --help or -h; prints a usage error and returns CLI_USAGE for anything it cannot
+ * take; returns CLI_GO otherwise. */
+int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int n_opts);
+/* Whether the option called name was given (0 for unknown names). */
+int cli_given(const cli_opt *opts, int n_opts, const char *name);
+/* Checks that each of the n names (options of kind CLI_STR) was given; CLI_GO or CLI_USAGE. */
+int cli_require(const char *cmd, const cli_opt *opts, int n_opts, const char *const *names, int n);
+
+/* ---- messages ---- */
+
+/* "alae <cmd>: <message> (see 'alae <cmd> --help')" on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...);
+/* "alae <cmd>: <message>" on stderr; returns CLI_RUNTIME. */
+int cli_error(const char *cmd, const char *fmt, ...);
+/* "alae <cmd>: <alae_last_error()>" on stderr (the status text if the message is empty); returns
+ * CLI_RUNTIME. Call it right after the failing library call. */
+int cli_fail(const char *cmd, alae_status s);
+/* Like cli_fail, for a failure about the file at path: names the file when the library's message
+ * does not (some of its messages about malformed files omit the path). */
+int cli_fail_file(const char *cmd, alae_status s, const char *path);
+
+/* ---- models and data ---- */
+
+/* What the commands need to know about a model's images and latents. */
+typedef struct cli_geom {
+    int32_t latent;   /* latent_dim */
+    int32_t channels; /* image channels */
+    int32_t size;     /* image side */
+    int32_t range;    /* ALAE_CFG_DATA_RANGE: 0 = [0, 1], 1 = [-1, 1] */
+    float lo, hi;     /* the pixel range for image grids */
+} cli_geom;
+
+alae_status cli_config_geometry(const alae_model_config *cfg, cli_geom *g);
+alae_status cli_model_geometry(const alae_model *model, cli_geom *g);
+/* Floats in one image / one latent of the geometry. */
+int64_t cli_image_floats(const cli_geom *g);
+
+/* A CPU context with `threads` workers (0: the library's default). */
+alae_status cli_context(int64_t threads, alae_context **out);
+/* A context plus the model loaded from path; prints the error and returns CLI_RUNTIME on failure
+ * (both out-parameters then stay NULL), CLI_GO on success. */
+int cli_load_model(const char *cmd, const char *path, int64_t threads, alae_context **ctx, alae_model **model);
+
+/* A model entry point: alae_model_encode, alae_model_sample, ... */
+typedef alae_status (*cli_model_fn)(alae_model *, const alae_tensor *, alae_tensor *);
+
+/* The shape of one item (one latent, one image) without the batch dimension. */
+typedef struct cli_shape {
+    int32_t ndim;
+    int64_t dims[3];
+} cli_shape;
+cli_shape cli_latent_shape(const cli_geom *g);
+cli_shape cli_image_shape(const cli_geom *g);
+
+/* Runs fn over n items in batches of CLI_BATCH: in holds n items of in_shape, out receives n items
+ * of out_shape. ctx must be the model's context (the public API has no getter for it). */
+#define CLI_BATCH 256
+alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
+                      const cli_shape *in_shape, float *out, const cli_shape *out_shape);
+/* Reads images start..start+n-1 of ds into host [n, C, S, S] in the geometry's data range. */
+alae_status cli_read_images(alae_context *ctx, const alae_dataset *ds, const cli_geom *g, int64_t start, int64_t n,
+                            float *host);
+/* Checks that the images of ds fit the model (channels, at most image_size per side; smaller
+ * ones are centred and padded); prints the error and returns CLI_RUNTIME if not, else CLI_GO. */
+int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, const cli_geom *g);
+/* Encodes images 0..n-1 of ds (in batches of CLI_BATCH) into codes [n, latent]. */
+alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
+                               int64_t n, float *codes);
+/* Draws n standard normal latents [n, latent] from a context seeded with seed. */
+alae_status cli_normal_latents(alae_context *ctx, uint64_t seed, int64_t n, int32_t latent, float *host);
+
+/* Writes n images as a grid with `columns` columns (0: ceil(sqrt(n))). */
+alae_status cli_write_grid(const char *path, const float *images, int64_t n, const cli_geom *g, int32_t columns);
+/* Writes n originals above their n reconstructions, `columns` per row; the originals' last row is
+ * padded with blank tiles so that each reconstruction sits in the column of its original. */
+alae_status cli_write_pairs(const char *path, const float *originals, const float *reconstructions, int64_t n,
+                            const cli_geom *g, int32_t columns);
+
+/* ---- system ---- */
+
+/* Creates a directory and its parents (like mkdir -p); 0 on success, else an errno value. */
+int cli_mkdirs(const char *path);
+/* Whether a file exists. */
+int cli_exists(const char *path);
+/* Monotonic seconds. */
+double cli_now(void);
+/* malloc of n * size bytes with overflow checks; NULL on failure. */
+void *cli_alloc(int64_t n, size_t size);
+
+/* ---- commands ---- */
+
+int cli_cmd_train(int argc, char **argv);
+int cli_cmd_sample(int argc, char **argv);
+int cli_cmd_encode(int argc, char **argv);
+int cli_cmd_decode(int argc, char **argv);
+int cli_cmd_reconstruct(int argc, char **argv);
+int cli_cmd_info(int argc, char **argv);
+
+/* The setting names alae_model_config_key knows (alae_model.h lists them; the API cannot). */
+extern const char *const cli_setting_names[];
+extern const int cli_setting_count;
+
+/* The largest seed the library accepts everywhere (the trainer stores it as a double). */
+#define CLI_SEED_MAX 9007199254740992.0
+
+#endif /* ALAE_CLI_H */

@@ -1,0 +1,393 @@
+/* alae command-line tool: option parsing, messages and the model and data helpers. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* ---- messages ---- */
+
+static void vreport(const char *cmd, const char *fmt, va_list ap) {
+    fprintf(stderr, "alae %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'alae %s --help')\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(cmd, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_RUNTIME;
+}
+
+int cli_fail(const char *cmd, alae_status s) {
+    const char *msg = alae_last_error();
+    return cli_error(cmd, "%s", msg && *msg ? msg : alae_status_string(s));
+}
+
+int cli_fail_file(const char *cmd, alae_status s, const char *path) {
+    const char *msg = alae_last_error();
+    if (!msg || !*msg) msg = alae_status_string(s);
+    if (strstr(msg, path)) return cli_error(cmd, "%s", msg);
+    return cli_error(cmd, "%s: %s", path, msg);
+}
+
+/* ---- options ---- */
+
+static int is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
+static cli_opt *find_opt(cli_opt *opts, int n_opts, const char *name, size_t len) {
+    for (int i = 0; i < n_opts; i++)
+        if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len)) return &opts[i];
+    return NULL;
+}
+
+static int parse_int(const char *cmd, const cli_opt *o, const char *text) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    int digits = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && text[1] >= '0' && text[1] <= '9');
+    if (!digits || *end || errno == ERANGE)
+        return cli_usage_error(cmd, "%s: '%s' is not an integer", o->name, text);
+    if ((double)v < o->lo || (double)v > o->hi)
+        return cli_usage_error(cmd, "%s: %lld is out of range (%.0f..%.0f)", o->name, v, o->lo, o->hi);
+    *(int64_t *)o->dest = v;
+    return CLI_GO;
+}
+
+static int parse_real(const char *cmd, const cli_opt *o, const char *text) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    int starts_ok = text[0] && !strchr(" \t\n", text[0]);
+    if (!starts_ok || end == text || *end || !isfinite(v))
+        return cli_usage_error(cmd, "%s: '%s' is not a finite number", o->name, text);
+    if (!(v > o->lo && v <= o->hi))
+        return cli_usage_error(cmd, "%s: %g is out of range (more than %g, at most %g)", o->name, v, o->lo, o->hi);
+    *(double *)o->dest = v;
+    return CLI_GO;
+}
+
+static int take_value(const char *cmd, cli_opt *o, const char *text) {
+    switch (o->kind) {
+    case CLI_STR:
+        if (!*text) return cli_usage_error(cmd, "%s: the value is empty", o->name);
+        *(const char **)o->dest = text;
+        return CLI_GO;
+    case CLI_INT: return parse_int(cmd, o, text);
+    case CLI_REAL: return parse_real(cmd, o, text);
+    case CLI_LIST: {
+        cli_list *l = o->dest;
+        if (l->n >= CLI_LIST_MAX) return cli_usage_error(cmd, "%s: more than %d given", o->name, CLI_LIST_MAX);
+        l->items[l->n++] = text;
+        return CLI_GO;
+    }
+    case CLI_FLAG: break;
+    }
+    return cli_usage_error(cmd, "%s takes no value", o->name);
+}
+
+/* Takes argv[*i] (and its value); advances *i past what it used. */
+static int take_option(const char *cmd, int argc, char **argv, int *i, cli_opt *opts, int n_opts) {
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) return cli_usage_error(cmd, "unexpected argument '%s'", arg);
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    cli_opt *o = find_opt(opts, n_opts, arg, len);
+    if (!o) return cli_usage_error(cmd, "unknown option '%.*s'", (int)len, arg);
+    if (o->given && o->kind != CLI_LIST) return cli_usage_error(cmd, "%s is given twice", o->name);
+    o->given = 1;
+    (*i)++;
+    if (o->kind == CLI_FLAG) {
+        if (eq) return cli_usage_error(cmd, "%s takes no value", o->name);
+        *(int *)o->dest = 1;
+        return CLI_GO;
+    }
+    if (eq) return take_value(cmd, o, eq + 1);
+    if (*i >= argc) return cli_usage_error(cmd, "%s needs a value", o->name);
+    return take_value(cmd, o, argv[(*i)++]);
+}
+
+int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int n_opts) {
+    for (int i = 0; i < argc; i++)
+        if (is_help(argv[i])) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+    for (int i = 0; i < argc;) {
+        int rc = take_option(cmd, argc, argv, &i, opts, n_opts);
+        if (rc != CLI_GO) return rc;
+    }
+    return CLI_GO;
+}
+
+int cli_given(const cli_opt *opts, int n_opts, const char *name) {
+    for (int i = 0; i < n_opts; i++)
+        if (!strcmp(opts[i].name, name)) return opts[i].given;
+    return 0;
+}
+
+int cli_require(const char *cmd, const cli_opt *opts, int n_opts, const char *const *names, int n) {
+    for (int k = 0; k < n; k++)
+        if (!cli_given(opts, n_opts, names[k])) return cli_usage_error(cmd, "%s is required", names[k]);
+    return CLI_GO;
+}
+
+/* ---- models ---- */
+
+const char *const cli_setting_names[] = {"arch",        "latent_dim",     "mapping_layers", "hidden",
+                                         "image_size",  "channels",       "net_size",       "data_range",
+                                         "g_slope",     "e_slope",        "e_out_slope",    "d_layers",
+                                         "start_channels", "max_channels"};
+const int cli_setting_count = (int)(sizeof cli_setting_names / sizeof cli_setting_names[0]);
+
+static alae_status get_int(const alae_model_config *cfg, int32_t key, int32_t *out) {
+    double v;
+    alae_status s = alae_model_config_get(cfg, key, &v);
+    if (s == ALAE_OK) *out = (int32_t)v;
+    return s;
+}
+
+alae_status cli_config_geometry(const alae_model_config *cfg, cli_geom *g) {
+    alae_status s = get_int(cfg, ALAE_CFG_LATENT_DIM, &g->latent);
+    if (s == ALAE_OK) s = get_int(cfg, ALAE_CFG_CHANNELS, &g->channels);
+    if (s == ALAE_OK) s = get_int(cfg, ALAE_CFG_IMAGE_SIZE, &g->size);
+    if (s == ALAE_OK) s = get_int(cfg, ALAE_CFG_DATA_RANGE, &g->range);
+    g->lo = g->range ? -1.0f : 0.0f;
+    g->hi = 1.0f;
+    return s;
+}
+
+alae_status cli_model_geometry(const alae_model *model, cli_geom *g) {
+    alae_model_config *cfg;
+    alae_status s = alae_model_get_config(model, &cfg);
+    if (s != ALAE_OK) return s;
+    s = cli_config_geometry(cfg, g);
+    alae_model_config_destroy(cfg);
+    double side; /* the image side at the model's level of detail (the configured one for MLPs) */
+    if (s == ALAE_OK && alae_model_get(model, ALAE_MODEL_RESOLUTION, &side) == ALAE_OK) g->size = (int32_t)side;
+    return s;
+}
+
+int64_t cli_image_floats(const cli_geom *g) { return (int64_t)g->channels * g->size * g->size; }
+
+alae_status cli_context(int64_t threads, alae_context **out) {
+    alae_context *ctx;
+    alae_status s = alae_context_create(ALAE_DEVICE_CPU, &ctx);
+    if (s != ALAE_OK) return s;
+    if (threads > 0 && (s = alae_context_set_param(ctx, ALAE_CTX_THREADS, threads)) != ALAE_OK) {
+        alae_context_destroy(ctx);
+        return s;
+    }
+    *out = ctx;
+    return ALAE_OK;
+}
+
+int cli_load_model(const char *cmd, const char *path, int64_t threads, alae_context **ctx, alae_model **model) {
+    alae_status s = cli_context(threads, ctx);
+    if (s != ALAE_OK) return cli_fail(cmd, s);
+    s = alae_model_load(*ctx, path, model);
+    if (s != ALAE_OK) {
+        int rc = cli_fail_file(cmd, s, path);
+        alae_context_destroy(*ctx);
+        *ctx = NULL;
+        return rc;
+    }
+    return CLI_GO;
+}
+
+/* ---- batched inference ---- */
+
+static int64_t item_floats(int32_t ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int32_t i = 0; i < ndim; i++) n *= dims[i];
+    return n;
+}
+
+static alae_status make_tensor(alae_context *ctx, int64_t n, int32_t ndim, const int64_t *dims, alae_tensor **out) {
+    int64_t shape[ALAE_TENSOR_MAX_DIMS] = {n};
+    for (int32_t i = 0; i < ndim && i + 1 < ALAE_TENSOR_MAX_DIMS; i++) shape[i + 1] = dims[i];
+    return alae_tensor_create(ctx, ALAE_DTYPE_F32, ndim + 1, shape, out);
+}
+
+/* One batch: in [n, in_dims] -> fn -> out [n, out_dims]. */
+static alae_status apply_batch(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
+                               const cli_shape *in_shape, float *out, const cli_shape *out_shape) {
+    alae_tensor *x = NULL, *y = NULL;
+    alae_status s = make_tensor(ctx, n, in_shape->ndim, in_shape->dims, &x);
+    if (s == ALAE_OK) s = make_tensor(ctx, n, out_shape->ndim, out_shape->dims, &y);
+    if (s == ALAE_OK) s = alae_tensor_write(x, in, (size_t)(n * item_floats(in_shape->ndim, in_shape->dims)) * sizeof(float));
+    if (s == ALAE_OK) s = fn(model, x, y);
+    if (s == ALAE_OK) s = alae_tensor_read(y, out, (size_t)(n * item_floats(out_shape->ndim, out_shape->dims)) * sizeof(float));
+    alae_tensor_destroy(x);
+    alae_tensor_destroy(y);
+    return s;
+}
+
+alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
+                      const cli_shape *in_shape, float *out, const cli_shape *out_shape) {
+    int64_t in_len = item_floats(in_shape->ndim, in_shape->dims);
+    int64_t out_len = item_floats(out_shape->ndim, out_shape->dims);
+    alae_status s = ALAE_OK;
+    for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
+        int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
+        s = apply_batch(ctx, model, fn, k, in + at * in_len, in_shape, out + at * out_len, out_shape);
+    }
+    return s;
+}
+
+cli_shape cli_latent_shape(const cli_geom *g) {
+    cli_shape sh = {1, {g->latent, 0, 0}};
+    return sh;
+}
+
+cli_shape cli_image_shape(const cli_geom *g) {
+    cli_shape sh = {3, {g->channels, g->size, g->size}};
+    return sh;
+}
+
+/* ---- data ---- */
+
+/* Reads images start..start+n-1 of ds into a new tensor *x [n, C, S, S]. */
+static alae_status read_batch(alae_context *ctx, const alae_dataset *ds, const cli_geom *g, int64_t start, int64_t n,
+                              alae_tensor **x) {
+    int64_t *idx = cli_alloc(n, sizeof *idx);
+    if (!idx) return ALAE_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) idx[i] = start + i;
+    cli_shape sh = cli_image_shape(g);
+    alae_status s = make_tensor(ctx, n, sh.ndim, sh.dims, x);
+    if (s == ALAE_OK) s = alae_dataset_read(ds, idx, n, g->range, *x);
+    free(idx);
+    return s;
+}
+
+alae_status cli_read_images(alae_context *ctx, const alae_dataset *ds, const cli_geom *g, int64_t start, int64_t n,
+                            float *host) {
+    alae_tensor *x = NULL;
+    alae_status s = read_batch(ctx, ds, g, start, n, &x);
+    if (s == ALAE_OK) s = alae_tensor_read(x, host, (size_t)(n * cli_image_floats(g)) * sizeof(float));
+    alae_tensor_destroy(x);
+    return s;
+}
+
+static alae_status encode_batch(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
+                                int64_t start, int64_t n, float *codes) {
+    alae_tensor *x = NULL, *w = NULL;
+    cli_shape sh = cli_latent_shape(g);
+    alae_status s = read_batch(ctx, ds, g, start, n, &x);
+    if (s == ALAE_OK) s = make_tensor(ctx, n, sh.ndim, sh.dims, &w);
+    if (s == ALAE_OK) s = alae_model_encode(model, x, w);
+    if (s == ALAE_OK) s = alae_tensor_read(w, codes, (size_t)(n * g->latent) * sizeof(float));
+    alae_tensor_destroy(x);
+    alae_tensor_destroy(w);
+    return s;
+}
+
+alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
+                               int64_t n, float *codes) {
+    alae_status s = ALAE_OK;
+    for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
+        int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
+        s = encode_batch(ctx, model, ds, g, at, k, codes + at * g->latent);
+    }
+    return s;
+}
+
+alae_status cli_normal_latents(alae_context *ctx, uint64_t seed, int64_t n, int32_t latent, float *host) {
+    int64_t shape[2] = {n, latent};
+    alae_tensor *z = NULL;
+    alae_status s = alae_context_set_param(ctx, ALAE_CTX_SEED, (int64_t)seed);
+    if (s == ALAE_OK) s = alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, shape, &z);
+    if (s == ALAE_OK) s = alae_tensor_fill_normal(z, 0.0f, 1.0f);
+    if (s == ALAE_OK) s = alae_tensor_read(z, host, (size_t)(n * latent) * sizeof(float));
+    alae_tensor_destroy(z);
+    return s;
+}
+
+/* ---- image grids ---- */
+
+alae_status cli_write_grid(const char *path, const float *images, int64_t n, const cli_geom *g, int32_t columns) {
+    if (columns <= 0) columns = (int32_t)ceil(sqrt((double)n));
+    if (columns < 1) columns = 1;
+    return alae_image_grid_write_png(path, images, n, g->channels, g->size, g->size, g->lo, g->hi, columns);
+}
+
+alae_status cli_write_pairs(const char *path, const float *originals, const float *reconstructions, int64_t n,
+                            const cli_geom *g, int32_t columns) {
+    if (columns > n) columns = (int32_t)n;
+    int64_t rows = (n + columns - 1) / columns, len = cli_image_floats(g), padded = rows * columns;
+    float *grid = cli_alloc(padded + n, (size_t)len * sizeof(float));
+    if (!grid) return ALAE_E_NOMEM;
+    memcpy(grid, originals, (size_t)(n * len) * sizeof(float));
+    for (int64_t k = n * len; k < padded * len; k++) grid[k] = g->lo;
+    memcpy(grid + padded * len, reconstructions, (size_t)(n * len) * sizeof(float));
+    alae_status s = cli_write_grid(path, grid, padded + n, g, columns);
+    free(grid);
+    return s;
+}
+
+/* ---- system ---- */
+
+int cli_mkdirs(const char *path) {
+    size_t len = strlen(path);
+    char *p = malloc(len + 1);
+    if (!p) return ENOMEM;
+    memcpy(p, path, len + 1);
+    int err = 0;
+    for (size_t i = 1; i <= len && !err; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char saved = p[i];
+        p[i] = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) err = errno;
+        else if (stat(p, &st) != 0) err = errno;
+        else if (!S_ISDIR(st.st_mode)) err = ENOTDIR;
+        p[i] = saved;
+    }
+    free(p);
+    return err;
+}
+
+int cli_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *cli_alloc(int64_t n, size_t size) {
+    if (n <= 0 || size == 0 || (uint64_t)n > SIZE_MAX / size) return NULL;
+    return malloc((size_t)n * size);
+}
+
+int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, const cli_geom *g) {
+    int32_t channels = 0, height = 0, width = 0;
+    alae_status s = alae_dataset_image_shape(ds, &channels, &height, &width);
+    if (s != ALAE_OK) return cli_fail_file(cmd, s, path);
+    if (channels != g->channels)
+        return cli_error(cmd, "%s has %d-channel images but the model has %d channels", path, (int)channels,
+                         (int)g->channels);
+    if (height > g->size || width > g->size)
+        return cli_error(cmd, "%s has %dx%d images, larger than the model's image_size %d", path, (int)height,
+                         (int)width, (int)g->size);
+    return CLI_GO;
+}

@@ -1,0 +1,233 @@
+/* alae command-line tool: the inference commands sample, encode, decode and reconstruct. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_GRID 65536 /* images in one PNG grid */
+
+/* A loaded model with its context and geometry. */
+typedef struct session {
+    alae_context *ctx;
+    alae_model *model;
+    cli_geom g;
+} session;
+
+static int session_open(const char *cmd, const char *path, int64_t threads, session *ss) {
+    memset(ss, 0, sizeof *ss);
+    int rc = cli_load_model(cmd, path, threads, &ss->ctx, &ss->model);
+    if (rc != CLI_GO) return rc;
+    alae_status s = cli_model_geometry(ss->model, &ss->g);
+    return s == ALAE_OK ? CLI_GO : cli_fail(cmd, s);
+}
+
+static void session_close(session *ss) {
+    alae_model_destroy(ss->model);
+    alae_context_destroy(ss->ctx);
+}
+
+/* Opens an IDX data set and checks that its images fit the model and that it holds at least
+ * `need` images (need 0: any, >= 1). */
+static int open_data(const char *cmd, const char *path, const cli_geom *g, int64_t need, alae_dataset **ds) {
+    alae_status s = alae_dataset_open_idx(path, NULL, ds);
+    if (s != ALAE_OK) return cli_fail_file(cmd, s, path);
+    int64_t count = alae_dataset_count(*ds);
+    int rc = cli_check_data(cmd, *ds, path, g);
+    if (rc == CLI_GO && (count < 1 || count < need))
+        rc = cli_error(cmd, "%s holds %lld images, fewer than the %lld asked for", path, (long long)count,
+                       (long long)(need > 1 ? need : 1));
+    if (rc != CLI_GO) {
+        alae_dataset_destroy(*ds);
+        *ds = NULL;
+    }
+    return rc;
+}
+
+/* ---- sample ---- */
+
+static const char sample_usage[] =
+    "usage: alae sample --model M [--n 64] [--seed S] [--threads T] --out grid.png\n"
+    "\n"
+    "Draws N latents z ~ N(0, I) from the seed and writes the images G(F(z)) of the model as a\n"
+    "PNG grid with ceil(sqrt(N)) columns.\n"
+    "\n"
+    "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
+    "  --n N          number of images, 1..65536 (64)\n"
+    "  --seed S       seed of the latents, 0..2^53 (0)\n"
+    "  --threads T    worker threads, 1..256 (all CPUs)\n"
+    "  --out FILE     the PNG to write\n";
+
+int cli_cmd_sample(int argc, char **argv) {
+    const char *cmd = "sample", *model_path = NULL, *out = NULL;
+    int64_t n = 64, seed = 0, threads = 0;
+    cli_opt opts[] = {
+        {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--out", CLI_STR, &out, 0, 0, 0},
+        {"--n", CLI_INT, &n, 1, MAX_GRID, 0},       {"--seed", CLI_INT, &seed, 0, CLI_SEED_MAX, 0},
+        {"--threads", CLI_INT, &threads, 1, 256, 0},
+    };
+    const char *required[] = {"--model", "--out"};
+    int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, sample_usage, argc, argv, opts, nopt);
+    if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 2);
+    if (rc != CLI_GO) return rc;
+    session ss;
+    if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
+    cli_shape zs = cli_latent_shape(&ss.g), xs = cli_image_shape(&ss.g);
+    float *z = cli_alloc(n, (size_t)ss.g.latent * sizeof(float));
+    float *x = cli_alloc(n, (size_t)cli_image_floats(&ss.g) * sizeof(float));
+    alae_status s = z && x ? cli_normal_latents(ss.ctx, (uint64_t)seed, n, ss.g.latent, z) : ALAE_E_NOMEM;
+    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_sample, n, z, &zs, x, &xs);
+    if (s == ALAE_OK) s = cli_write_grid(out, x, n, &ss.g, 0);
+    rc = s == ALAE_OK ? CLI_OK : cli_fail(cmd, s);
+    free(z);
+    free(x);
+    session_close(&ss);
+    return rc;
+}
+
+/* ---- encode ---- */
+
+static const char encode_usage[] =
+    "usage: alae encode --model M --data IMAGES.idx[.gz] --out codes.npy [--n N] [--threads T]\n"
+    "\n"
+    "Encodes the first N images of an IDX file (all by default), in file order, into their\n"
+    "latents w = E(x) and writes them as a float32 .npy array [N, latent_dim].\n"
+    "\n"
+    "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
+    "  --data FILE    IDX images (MNIST, Fashion-MNIST; raw or gzip)\n"
+    "  --out FILE     the .npy file to write\n"
+    "  --n N          encode only the first N images\n"
+    "  --threads T    worker threads, 1..256 (all CPUs)\n";
+
+int cli_cmd_encode(int argc, char **argv) {
+    const char *cmd = "encode", *model_path = NULL, *data = NULL, *out = NULL;
+    int64_t n = 0, threads = 0;
+    cli_opt opts[] = {
+        {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--data", CLI_STR, &data, 0, 0, 0},
+        {"--out", CLI_STR, &out, 0, 0, 0},          {"--n", CLI_INT, &n, 1, 1e12, 0},
+        {"--threads", CLI_INT, &threads, 1, 256, 0},
+    };
+    const char *required[] = {"--model", "--data", "--out"};
+    int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, encode_usage, argc, argv, opts, nopt);
+    if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 3);
+    if (rc != CLI_GO) return rc;
+    alae_dataset *ds = NULL;
+    session ss;
+    if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
+    if ((rc = open_data(cmd, data, &ss.g, n, &ds)) != CLI_GO) {
+        session_close(&ss);
+        return rc;
+    }
+    if (n == 0) n = alae_dataset_count(ds);
+    float *codes = cli_alloc(n, (size_t)ss.g.latent * sizeof(float));
+    alae_status s = codes ? cli_encode_dataset(ss.ctx, ss.model, ds, &ss.g, n, codes) : ALAE_E_NOMEM;
+    int64_t shape[2] = {n, ss.g.latent};
+    if (s == ALAE_OK) s = alae_npy_write_f32(out, 2, shape, codes);
+    rc = s == ALAE_OK ? CLI_OK : cli_fail(cmd, s);
+    free(codes);
+    alae_dataset_destroy(ds);
+    session_close(&ss);
+    return rc;
+}
+
+/* ---- decode ---- */
+
+static const char decode_usage[] =
+    "usage: alae decode --model M --codes codes.npy --out grid.png [--threads T]\n"
+    "\n"
+    "Decodes latents w (a float32 .npy array [N, latent_dim], as 'alae encode' writes) into the\n"
+    "images G(w) and writes them as a PNG grid with ceil(sqrt(N)) columns.\n"
+    "\n"
+    "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
+    "  --codes FILE   the latents, [N, latent_dim] float32, N <= 65536\n"
+    "  --out FILE     the PNG to write\n"
+    "  --threads T    worker threads, 1..256 (all CPUs)\n";
+
+static int check_codes(const char *cmd, const char *path, int32_t ndim, const int64_t *shape, int32_t latent) {
+    if (ndim != 2 || shape[1] != latent)
+        return cli_error(cmd, "%s must hold a [N, %d] array (the model's latent_dim is %d)", path, (int)latent,
+                         (int)latent);
+    if (shape[0] < 1 || shape[0] > MAX_GRID)
+        return cli_error(cmd, "%s holds %lld codes; 1..%d fit in one grid", path, (long long)shape[0], MAX_GRID);
+    return CLI_GO;
+}
+
+int cli_cmd_decode(int argc, char **argv) {
+    const char *cmd = "decode", *model_path = NULL, *codes_path = NULL, *out = NULL;
+    int64_t threads = 0;
+    cli_opt opts[] = {
+        {"--model", CLI_STR, &model_path, 0, 0, 0},
+        {"--codes", CLI_STR, &codes_path, 0, 0, 0},
+        {"--out", CLI_STR, &out, 0, 0, 0},
+        {"--threads", CLI_INT, &threads, 1, 256, 0},
+    };
+    const char *required[] = {"--model", "--codes", "--out"};
+    int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, decode_usage, argc, argv, opts, nopt);
+    if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 3);
+    if (rc != CLI_GO) return rc;
+    session ss;
+    if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
+    int32_t ndim = 0;
+    int64_t shape[8];
+    float *codes = NULL, *x = NULL;
+    alae_status s = alae_npy_read_f32(codes_path, &ndim, shape, &codes);
+    if (s != ALAE_OK) {
+        rc = cli_fail_file(cmd, s, codes_path);
+    } else if ((rc = check_codes(cmd, codes_path, ndim, shape, ss.g.latent)) == CLI_GO) {
+        cli_shape ws = cli_latent_shape(&ss.g), xs = cli_image_shape(&ss.g);
+        x = cli_alloc(shape[0], (size_t)cli_image_floats(&ss.g) * sizeof(float));
+        s = x ? cli_apply(ss.ctx, ss.model, alae_model_generate, shape[0], codes, &ws, x, &xs) : ALAE_E_NOMEM;
+        if (s == ALAE_OK) s = cli_write_grid(out, x, shape[0], &ss.g, 0);
+        rc = s == ALAE_OK ? CLI_OK : cli_fail(cmd, s);
+    }
+    alae_free(codes);
+    free(x);
+    session_close(&ss);
+    return rc;
+}
+
+/* ---- reconstruct ---- */
+
+static const char reconstruct_usage[] =
+    "usage: alae reconstruct --model M --data IMAGES.idx[.gz] [--n 32] --out grid.png [--threads T]\n"
+    "\n"
+    "Writes the first N images of an IDX file (top rows) above their reconstructions G(E(x))\n"
+    "(bottom rows) as a PNG grid with 8 columns.\n"
+    "\n"
+    "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
+    "  --data FILE    IDX images (MNIST, Fashion-MNIST; raw or gzip)\n"
+    "  --n N          number of images, 1..65536 (32)\n"
+    "  --out FILE     the PNG to write\n"
+    "  --threads T    worker threads, 1..256 (all CPUs)\n";
+
+int cli_cmd_reconstruct(int argc, char **argv) {
+    const char *cmd = "reconstruct", *model_path = NULL, *data = NULL, *out = NULL;
+    int64_t n = 32, threads = 0;
+    cli_opt opts[] = {
+        {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--data", CLI_STR, &data, 0, 0, 0},
+        {"--out", CLI_STR, &out, 0, 0, 0},          {"--n", CLI_INT, &n, 1, MAX_GRID, 0},
+        {"--threads", CLI_INT, &threads, 1, 256, 0},
+    };
+    const char *required[] = {"--model", "--data", "--out"};
+    int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, reconstruct_usage, argc, argv, opts, nopt);
+    if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 3);
+    if (rc != CLI_GO) return rc;
+    alae_dataset *ds = NULL;
+    session ss;
+    if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
+    if ((rc = open_data(cmd, data, &ss.g, n, &ds)) != CLI_GO) {
+        session_close(&ss);
+        return rc;
+    }
+    cli_shape xs = cli_image_shape(&ss.g);
+    float *x = cli_alloc(n, (size_t)cli_image_floats(&ss.g) * sizeof(float));
+    float *rec = cli_alloc(n, (size_t)cli_image_floats(&ss.g) * sizeof(float));
+    alae_status s = x && rec ? cli_read_images(ss.ctx, ds, &ss.g, 0, n, x) : ALAE_E_NOMEM;
+    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_reconstruct, n, x, &xs, rec, &xs);
+    if (s == ALAE_OK) s = cli_write_pairs(out, x, rec, n, &ss.g, 8);
+    rc = s == ALAE_OK ? CLI_OK : cli_fail(cmd, s);
+    free(x);
+    free(rec);
+    alae_dataset_destroy(ds);
+    session_close(&ss);
+    return rc;
+}

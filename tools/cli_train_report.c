@@ -1,0 +1,191 @@
+/* alae command-line tool: train's log.csv, progress bar (on a terminal) and progress lines. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli_train.h"
+
+#define LOG_HEADER "step,images,loss_d,loss_g,loss_ae,r1,seconds\n"
+#define BAR_WIDTH 24
+
+/* ---- log.csv ---- */
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    for (size_t got = 1; buf && got > 0;) {
+        if (cap - len < 2) {
+            char *grown = realloc(buf, cap * 2);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+    }
+    fclose(f);
+    if (buf) buf[len] = '\0';
+    return buf;
+}
+
+/* A complete row "step,images,loss_d,loss_g,loss_ae,r1,seconds" (7 fields, newline-ended). */
+static int parse_row(const char *line, size_t len, int64_t *step, double *seconds) {
+    int commas = 0;
+    for (size_t i = 0; i < len; i++) commas += line[i] == ',';
+    if (commas != 6 || line[len] != '\n') return 0;
+    char *end;
+    *step = strtoll(line, &end, 10);
+    if (end == line || *end != ',') return 0;
+    const char *last = line + len;
+    while (last > line && last[-1] != ',') last--;
+    *seconds = strtod(last, &end);
+    return end != last;
+}
+
+/* Rewrites the log keeping the rows up to step `upto`; seconds_before gets the last one's time. */
+static int trim_log(train_run *r, const char *old, int64_t upto) {
+    if (fputs(LOG_HEADER, r->log) < 0) return 0;
+    const char *line = strchr(old, '\n'); /* skip the old header */
+    while (line && *++line) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        int64_t step;
+        double seconds;
+        if (parse_row(line, len, &step, &seconds) && step <= upto) {
+            if (fwrite(line, 1, len + 1, r->log) != len + 1) return 0;
+            r->seconds_before = seconds;
+        }
+        line = nl;
+    }
+    return 1;
+}
+
+int report_open(train_run *r) {
+    char *old = r->a.resume ? read_text(r->path_log) : NULL;
+    r->log = fopen(r->path_log, "w");
+    int ok = r->log != NULL;
+    if (ok && old)
+        ok = trim_log(r, old, (int64_t)alae_trainer_step_count(r->tr));
+    else if (ok)
+        ok = fputs(LOG_HEADER, r->log) >= 0;
+    free(old);
+    if (!ok || fflush(r->log) != 0) return cli_error("train", "cannot write %s", r->path_log);
+    r->tty = isatty(fileno(stderr));
+    return CLI_GO;
+}
+
+void report_close(train_run *r) {
+    if (r->log) fclose(r->log);
+    r->log = NULL;
+}
+
+/* ---- progress ---- */
+
+static void format_duration(double seconds, char *buf, size_t cap) {
+    long s = seconds > 0 && seconds < 3.6e8 ? (long)(seconds + 0.5) : 0;
+    if (s >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", s / 60, s % 60);
+}
+
+static void draw_bar(train_run *r, int64_t step) {
+    int64_t done = step - r->first_step, todo = r->total - r->first_step;
+    double frac = todo > 0 ? (double)done / (double)todo : 1.0;
+    char bar[BAR_WIDTH + 1], eta[32];
+    int fill = (int)(frac * BAR_WIDTH);
+    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '-';
+    bar[BAR_WIDTH] = '\0';
+    format_duration(r->rate > 0 ? (double)(r->total - step) * (double)r->a.batch / r->rate : 0, eta, sizeof eta);
+    double n = r->iv.steps > 0 ? (double)r->iv.steps : 1.0;
+    fprintf(stderr, "\rstep %lld/%lld [%s] %3d%%  D %.3f  G %.3f  AE %.4f  %.0f img/s  ETA %s\x1b[K", (long long)step,
+            (long long)r->total, bar, (int)(frac * 100), r->iv.loss_d / n, r->iv.loss_g / n, r->iv.loss_ae / n,
+            r->rate, eta);
+    fflush(stderr);
+    r->last_draw = cli_now();
+}
+
+/* Images per second over the current interval; partial: only once it has a few steps. */
+static void update_rate(train_run *r, double now, int partial) {
+    double dt = now - r->iv.start;
+    if (r->iv.steps > 0 && dt > 0 && (!partial || r->iv.steps >= 4 || r->rate == 0))
+        r->rate = (double)r->iv.steps * (double)r->a.batch / dt;
+}
+
+/* ---- rows ---- */
+
+static int write_row(train_run *r, int64_t step) {
+    double now = cli_now(), n = (double)r->iv.steps;
+    double seconds = r->seconds_before + (now - r->run_start);
+    update_rate(r, now, 0);
+    fprintf(r->log, "%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.3f\n", (long long)step, (long long)(step * r->a.batch),
+            r->iv.loss_d / n, r->iv.loss_g / n, r->iv.loss_ae / n, r->iv.r1 / n, seconds);
+    if (fflush(r->log) != 0 || ferror(r->log)) return cli_error("train", "cannot write %s", r->path_log);
+    if (!r->tty)
+        fprintf(stderr, "step %lld/%lld  images %lld  loss_d %.4f  loss_g %.4f  loss_ae %.4g  r1 %.4g  %.0f img/s  %.1f s\n",
+                (long long)step, (long long)r->total, (long long)(step * r->a.batch), r->iv.loss_d / n,
+                r->iv.loss_g / n, r->iv.loss_ae / n, r->iv.r1 / n, r->rate, seconds);
+    else
+        draw_bar(r, step);
+    memset(&r->iv, 0, sizeof r->iv);
+    r->iv.start = now;
+    return CLI_GO;
+}
+
+void report_start(train_run *r) {
+    uint64_t params = 0;
+    int64_t threads = 0;
+    alae_model_param_count(r->model, ALAE_PART_ALL, &params);
+    alae_context_get_param(r->ctx, ALAE_CTX_THREADS, &threads);
+    r->first_step = (int64_t)alae_trainer_step_count(r->tr);
+    fprintf(stderr,
+            "alae train: %s, %.2fM parameters; %lld images, %lld steps per epoch, batch %lld; %s step %lld to %lld; "
+            "threads: %lld; step memory: %.0f MiB\n",
+            r->a.preset, (double)params / 1e6, (long long)r->count, (long long)r->bpe, (long long)r->a.batch,
+            r->a.resume ? "resuming at" : "from", (long long)r->first_step, (long long)r->total, (long long)threads,
+            (double)r->step_bytes / 1048576.0);
+    r->run_start = r->iv.start = cli_now();
+}
+
+int report_step(train_run *r, const alae_step_stats *st) {
+    r->iv.loss_d += st->loss_d;
+    r->iv.loss_g += st->loss_g;
+    r->iv.loss_ae += st->loss_ae;
+    r->iv.r1 += st->r1;
+    r->iv.steps++;
+    int64_t step = (int64_t)st->step;
+    if (step % r->a.report_every == 0) return write_row(r, step);
+    double now = cli_now();
+    if (r->tty && now - r->last_draw >= 0.1) {
+        update_rate(r, now, 1);
+        draw_bar(r, step);
+    }
+    return CLI_GO;
+}
+
+int report_flush(train_run *r) {
+    return r->iv.steps > 0 ? write_row(r, (int64_t)alae_trainer_step_count(r->tr)) : CLI_GO;
+}
+
+void report_end(train_run *r, int signal) {
+    int64_t step = (int64_t)alae_trainer_step_count(r->tr), done = step - r->first_step;
+    double dt = cli_now() - r->run_start;
+    if (r->tty) fputc('\n', stderr);
+    if (signal)
+        fprintf(stderr, "alae train: stopped by signal %d at step %lld; saved %s (continue with --resume)\n", signal,
+                (long long)step, r->path_state);
+    else if (done == 0)
+        fprintf(stderr, "alae train: the state is already at step %lld of %lld; wrote the outputs again\n",
+                (long long)step, (long long)r->total);
+    else
+        fprintf(stderr, "alae train: %lld steps in %.1f s (%.0f img/s); wrote %s/{model.safetensors,"
+                        "train-state.safetensors,log.csv,samples.png,reconstructions.png}\n",
+                (long long)done, dt, dt > 0 ? (double)done * (double)r->a.batch / dt : 0.0, r->a.out);
+}
