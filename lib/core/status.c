@@ -42,3 +42,17 @@ alae_status alaei_fail(alae_status status, const char *func, const char *fmt, ..
               alae_status_string(status));
     return status;
 }
+
+alae_status alaei_fail_as(alae_status status, const char *public_func, const char *subject) {
+    char detail[sizeof last_error];
+    const char *text = last_error;
+    /* drop a leading "alaei_<name>: " naming an internal function */
+    if (strncmp(text, "alaei_", 6) == 0) {
+        const char *colon = strstr(text, ": ");
+        if (colon) text = colon + 2;
+    }
+    snprintf(detail, sizeof detail, "%s", text);
+    if (subject && !strstr(detail, subject))
+        return alaei_fail(status, public_func, "%s: %s", subject, detail);
+    return alaei_fail(status, public_func, "%s", detail);
+}

@@ -19,6 +19,9 @@
 /* Records the thread-local message "<func>: <formatted text>", logs it at ALAE_LOG_DEBUG and
  * returns status, so a failure is one line: return alaei_fail(ALAE_E_INVALID_ARG, __func__, ...). */
 alae_status alaei_fail(alae_status status, const char *func, const char *fmt, ...) ALAEI_PRINTF(3, 4);
+/* Re-records the current message as a failure of public_func: an internal function's name at
+ * its head is dropped, and subject (a file name; may be NULL) is added if absent. */
+alae_status alaei_fail_as(alae_status status, const char *public_func, const char *subject);
 /* Clears the thread-local message (each public entry point calls it first). */
 void alaei_clear_error(void);
 

@@ -37,7 +37,8 @@ alae_status alaei_atomic_open(alaei_atomic_file *af, const char *path, const cha
     int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (fd < 0) {
         int e = errno;
-        alae_status st = alaei_fail(ALAE_E_IO, func, "cannot create '%s': %s", af->tmp_path, strerror(e));
+        alae_status st = alaei_fail(ALAE_E_IO, func, "cannot write '%s' (temporary file '%s'): %s", af->path,
+                                    af->tmp_path, strerror(e));
         release(af);
         return st;
     }
@@ -46,7 +47,7 @@ alae_status alaei_atomic_open(alaei_atomic_file *af, const char *path, const cha
         int e = errno;
         close(fd);
         unlink(af->tmp_path);
-        alae_status st = alaei_fail(ALAE_E_IO, func, "cannot open '%s': %s", af->tmp_path, strerror(e));
+        alae_status st = alaei_fail(ALAE_E_IO, func, "cannot write '%s': %s", af->path, strerror(e));
         release(af);
         return st;
     }
@@ -64,8 +65,7 @@ void alaei_atomic_abort(alaei_atomic_file *af) {
 }
 
 static alae_status fail_abort(alaei_atomic_file *af, const char *func, const char *what, int e) {
-    alae_status st = alaei_fail(ALAE_E_IO, func, "%s '%s': %s", what,
-                                af->tmp_path ? af->tmp_path : "?", strerror(e));
+    alae_status st = alaei_fail(ALAE_E_IO, func, "%s '%s': %s", what, af->path ? af->path : "?", strerror(e));
     alaei_atomic_abort(af);
     return st;
 }
@@ -110,7 +110,7 @@ alae_status alaei_atomic_commit(alaei_atomic_file *af, const char *func) {
     if (fclose(fp) != 0) {
         int e = errno ? errno : EIO;
         unlink(af->tmp_path);
-        alae_status st = alaei_fail(ALAE_E_IO, func, "cannot close '%s': %s", af->tmp_path, strerror(e));
+        alae_status st = alaei_fail(ALAE_E_IO, func, "cannot write '%s': %s", af->path, strerror(e));
         release(af);
         return st;
     }

@@ -18,7 +18,9 @@ ALAE_API alae_status alae_dataset_open_idx(const char *images_path, const char *
     alae_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
     alae_status s = alaei_idx_load(images_path, &ds->images);
-    if (s == ALAE_OK && labels_path) s = alaei_idx_load_labels(labels_path, &ds->labels);
+    if (s != ALAE_OK) s = alaei_fail_as(s, __func__, images_path);
+    if (s == ALAE_OK && labels_path && (s = alaei_idx_load_labels(labels_path, &ds->labels)) != ALAE_OK)
+        s = alaei_fail_as(s, __func__, labels_path);
     if (s == ALAE_OK && ds->labels && ds->labels->count != ds->images->count)
         s = alaei_fail(ALAE_E_FORMAT, __func__, "%s has %zu labels but %s has %zu images", labels_path,
                        ds->labels->count, images_path, ds->images->count);
@@ -115,7 +117,8 @@ ALAE_API alae_status alae_image_grid_write_png(const char *path_utf8, const floa
     alaei_clear_error();
     ALAEI_CHECK_ARG(path_utf8);
     ALAEI_CHECK_ARG(images);
-    return alaei_write_png_grid(path_utf8, images, n, channels, height, width, lo, hi, columns);
+    alae_status s = alaei_write_png_grid(path_utf8, images, n, channels, height, width, lo, hi, columns);
+    return s == ALAE_OK ? s : alaei_fail_as(s, __func__, path_utf8);
 }
 
 ALAE_API alae_status alae_npy_write_f32(const char *path_utf8, int32_t ndim, const int64_t *shape, const float *data) {
@@ -123,7 +126,8 @@ ALAE_API alae_status alae_npy_write_f32(const char *path_utf8, int32_t ndim, con
     ALAEI_CHECK_ARG(path_utf8);
     ALAEI_CHECK_ARG(data);
     if (ndim > 0) ALAEI_CHECK_ARG(shape);
-    return alaei_write_npy_f32(path_utf8, ndim, shape, data);
+    alae_status s = alaei_write_npy_f32(path_utf8, ndim, shape, data);
+    return s == ALAE_OK ? s : alaei_fail_as(s, __func__, path_utf8);
 }
 
 ALAE_API alae_status alae_npy_read_f32(const char *path_utf8, int32_t *ndim, int64_t shape[8], float **data) {
@@ -134,7 +138,7 @@ ALAE_API alae_status alae_npy_read_f32(const char *path_utf8, int32_t *ndim, int
     ALAEI_CHECK_ARG(data);
     alaei_npy_f32 a;
     alae_status s = alaei_read_npy_f32(path_utf8, &a);
-    if (s != ALAE_OK) return s;
+    if (s != ALAE_OK) return alaei_fail_as(s, __func__, path_utf8);
     *ndim = a.ndim;
     for (int i = 0; i < 8; i++) shape[i] = i < a.ndim ? a.shape[i] : 0;
     *data = a.data;
