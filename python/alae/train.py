@@ -13,6 +13,7 @@ from .model import Model, part_mask
 
 _OPT_KEYS = _k.keys_with_prefix("OPT_")      # lr, beta1, beta2, eps
 _TRAIN_KEYS = _k.keys_with_prefix("TRAIN_")  # r1_gamma, latent_loss, latent_loss_weight, ...
+_LEVEL_KEYS = _k.keys_with_prefix("LEVEL_")  # batch, lr
 _LATENT_LOSSES = {"l2": _k.LATENT_L2, "l1": _k.LATENT_L1}
 
 
@@ -137,8 +138,39 @@ class Trainer(Handle):
         return int(v) if v.is_integer() else v
 
     def to_dict(self):
-        """Every trainer setting, {name: value}."""
-        return {name: self[name] for name in _TRAIN_KEYS}
+        """Every trainer setting the library knows, {name: value}."""
+        out = {}
+        for name in _TRAIN_KEYS:
+            try:
+                out[name] = self[name]
+            except AlaeError as e:
+                if e.code != _k.E_INVALID_ARG:
+                    raise
+        return out
+
+    # ---- the progressive-growing schedule (StyleALAE) ----
+
+    def set_level(self, lod, name, value):
+        """Sets an entry of the per-level schedule table: set_level(3, "batch", 32),
+        set_level(3, "lr", 0.0015) (ALAE_LEVEL_* keys)."""
+        with self._lock:
+            _lib.get().alae_trainer_set_level(self._ptr, int(lod), _key(_LEVEL_KEYS, name, "level"), float(value))
+
+    def get_level(self, lod, name):
+        """Reads an entry of the per-level schedule table."""
+        value = c_double()
+        with self._lock:
+            _lib.get().alae_trainer_get_level(self._ptr, int(lod), _key(_LEVEL_KEYS, name, "level"), byref(value))
+        v = value.value
+        return int(v) if v.is_integer() else v
+
+    def set_position(self, epoch, images_in_epoch=0):
+        """Moves the schedule to images_in_epoch images into epoch (call it at the start of every
+        epoch, or after load() with the saved position): sets the level, the fade-in and the
+        learning rate of the level; the batch to draw is then trainer["batch"] images of
+        trainer["lod"]'s size."""
+        with self._lock:
+            _lib.get().alae_trainer_set_position(self._ptr, int(epoch), int(images_in_epoch))
 
     def reserve(self, batch):
         """Plans and allocates the step graphs for a batch size now (so that steps of that size

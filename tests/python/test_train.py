@@ -105,3 +105,21 @@ def test_trainer_with_own_optimizers(small_model, batch):
     with pytest.raises(alae.AlaeError) as e:
         alae.Trainer(small_model, opt_fg=ed, opt_ed=fg)
     assert e.value.code == alae.E_INVALID_ARG
+
+
+def test_schedule_api(small_model):
+    """The progressive-growing schedule (StyleALAE), where the loaded library has it: the MLP has
+    one level, so its table has one row."""
+    with alae.Trainer(small_model, seed=0) as tr:
+        try:
+            tr.set_level(0, "batch", 16)
+        except alae.AlaeError as e:
+            if e.code == alae.E_UNSUPPORTED:
+                pytest.skip("the loaded library has no alae_trainer_set_level yet")
+            raise
+        assert tr.get_level(0, "batch") == 16
+        tr.set_position(0, 0)
+        assert tr["lod"] == 0 and tr["epoch"] == 0
+        with pytest.raises(alae.AlaeError) as e:
+            tr.set_level(5, "batch", 16)
+        assert e.value.code == alae.E_INVALID_ARG
