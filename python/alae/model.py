@@ -48,14 +48,15 @@ def presets():
     """The names of the presets the loaded library knows (read from its error message for an
     unknown preset, as the C API has no enumeration)."""
     out = c_void_p()
+    lib_ = _lib.get()  # a library that cannot be loaded is an error, not an empty list
     try:
-        _lib.get().alae_model_config_create(b"", byref(out))
+        lib_.alae_model_config_create(b"", byref(out))
     except AlaeError as e:
         match = re.search(r"\(known: ([^)]*)\)", e.message)
         if match:
             return [name.strip() for name in match.group(1).split(",") if name.strip()]
         return []
-    _lib.get().alae_model_config_destroy(out.value)
+    lib_.alae_model_config_destroy(out.value)
     return []
 
 
