@@ -6,6 +6,7 @@
  * seed and its state file holds its position, so a run resumed from DIR/train-state.safetensors
  * repeats an uninterrupted one bit for bit (same seed, one thread). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static const char train_usage[] =
     "usage: alae train --preset mnist-fc|mnist-fc-paper --data IMAGES.idx[.gz] --out DIR\n"
     "                  [--steps N | --epochs E] [--batch 128] [--seed S] [--threads T] [--resume]\n"
     "                  [--lr 0.002] [--report-every 100] [--save-every 1000] [--set key=value ...]\n"
+    "                  [--on-divergence stop|rollback]\n"
     "\n"
     "Trains an ALAE on the images of an IDX file and writes into DIR:\n"
     "  model.safetensors        the smoothed (EMA) model, for sample/encode/decode/reconstruct/info\n"
@@ -44,7 +46,11 @@ static const char train_usage[] =
     "  --save-every N     steps between saves (1000)\n"
     "  --set KEY=VALUE    a model setting by name (repeatable): latent_dim, mapping_layers,\n"
     "                     hidden, image_size, channels, net_size, data_range, g_slope, e_slope,\n"
-    "                     e_out_slope, d_layers\n";
+    "                     e_out_slope, d_layers\n"
+    "  --on-divergence W  when a loss becomes NaN or infinite: 'stop' (default) ends with an error\n"
+    "                     naming the step and the loss, leaving the last saved state intact;\n"
+    "                     'rollback' reloads that state, halves the learning rates and goes on\n"
+    "                     (at most 5 times)\n";
 
 /* ---- SIGINT / SIGTERM: finish the step, save, exit 128 + signal ---- */
 
@@ -85,6 +91,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"--report-every", CLI_INT, &a->report_every, 1, CLI_SEED_MAX, 0},
         {"--save-every", CLI_INT, &a->save_every, 1, CLI_SEED_MAX, 0},
         {"--set", CLI_LIST, &a->sets, 0, 0, 0},
+        {"--on-divergence", CLI_STR, &a->on_divergence, 0, 0, 0},
     };
     const char *required[] = {"--preset", "--data", "--out"};
     int n = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse("train", train_usage, argc, argv, opts, n);
@@ -93,6 +100,9 @@ static int parse_args(int argc, char **argv, train_args *a) {
     if (cli_given(opts, n, "--steps") && cli_given(opts, n, "--epochs"))
         return cli_usage_error("train", "give --steps or --epochs, not both");
     a->lr_given = cli_given(opts, n, "--lr");
+    if (a->on_divergence && strcmp(a->on_divergence, "stop") != 0 && strcmp(a->on_divergence, "rollback") != 0)
+        return cli_usage_error("train", "--on-divergence must be 'stop' or 'rollback', not '%s'", a->on_divergence);
+    a->rollback = a->on_divergence && !strcmp(a->on_divergence, "rollback");
     return CLI_GO;
 }
 
@@ -257,7 +267,60 @@ static int save_all(train_run *r) {
     alae_status s = alae_trainer_save(r->tr, r->path_state);
     if (s == ALAE_OK) s = alae_trainer_save_model(r->tr, r->path_model);
     if (s == ALAE_OK) s = write_previews(r);
+    if (s == ALAE_OK) r->saved_step = (int64_t)alae_trainer_step_count(r->tr);
     return s == ALAE_OK ? CLI_GO : cli_fail("train", s);
+}
+
+/* ---- divergence: a NaN or infinite loss ---- */
+
+#define CLI_MAX_ROLLBACKS 5
+
+/* The name of the first non-finite loss of a step, or NULL. */
+static const char *nonfinite_loss(const alae_step_stats *st, float *value) {
+    const float values[4] = {st->loss_d, st->loss_g, st->loss_ae, st->r1};
+    static const char *const names[4] = {"loss_d", "loss_g", "loss_ae", "r1"};
+    for (int i = 0; i < 4; i++)
+        if (!isfinite(values[i])) {
+            *value = values[i];
+            return names[i];
+        }
+    return NULL;
+}
+
+/* Reloads the last saved state with both learning rates halved. */
+static int roll_back(train_run *r, int64_t step, const char *loss, float value) {
+    if (++r->rollbacks > CLI_MAX_ROLLBACKS)
+        return cli_error("train", "step %lld: %s is %g again; gave up after %d rollbacks (the state of step %lld "
+                         "in %s is intact)", (long long)step, loss, (double)value, CLI_MAX_ROLLBACKS,
+                         (long long)r->saved_step, r->path_state);
+    double lr_fg, lr_ed; /* the rates that diverged, halved */
+    alae_status s = alae_optimizer_get(r->opt_fg, ALAE_OPT_LR, &lr_fg);
+    if (s == ALAE_OK) s = alae_optimizer_get(r->opt_ed, ALAE_OPT_LR, &lr_ed);
+    if (s == ALAE_OK) s = alae_trainer_load(r->tr, r->path_state);
+    lr_fg *= 0.5;
+    lr_ed *= 0.5;
+    if (s == ALAE_OK) s = alae_optimizer_set(r->opt_fg, ALAE_OPT_LR, lr_fg);
+    if (s == ALAE_OK) s = alae_optimizer_set(r->opt_ed, ALAE_OPT_LR, lr_ed);
+    if (s != ALAE_OK) return cli_fail_file("train", s, r->path_state);
+    fprintf(stderr, "\nalae train: step %lld: %s is %g; rolled back to step %lld with learning rates %g and %g\n",
+            (long long)step, loss, (double)value, (long long)r->saved_step, lr_fg, lr_ed);
+    r->perm_epoch = -1;
+    memset(&r->iv, 0, sizeof r->iv); /* the diverged steps do not count in the next log row */
+    r->iv.start = cli_now();
+    return CLI_GO;
+}
+
+static int diverged(train_run *r, int64_t step, const alae_step_stats *st) {
+    float value;
+    const char *loss = nonfinite_loss(st, &value);
+    if (!loss) return CLI_GO;
+    if (r->a.rollback) return roll_back(r, step, loss, value);
+    if (r->saved_step < 0)
+        return cli_error("train", "step %lld: %s is %g: training diverged and stopped; nothing was saved (try a "
+                         "lower --lr or --on-divergence rollback)", (long long)step, loss, (double)value);
+    return cli_error("train", "step %lld: %s is %g: training diverged and stopped; the state of step %lld in %s "
+                     "is intact (try a lower --lr, or --on-divergence rollback)", (long long)step, loss,
+                     (double)value, (long long)r->saved_step, r->path_state);
 }
 
 /* ---- the loop ---- */
@@ -280,11 +343,15 @@ static int train_step(train_run *r) {
     alae_status s = load_batch(r, step);
     if (s == ALAE_OK) s = alae_trainer_step(r->tr, r->batch, &st);
     if (s != ALAE_OK) return cli_error("train", "step %lld: %s", (long long)step + 1, alae_last_error());
+    if (!isfinite(st.loss_d) || !isfinite(st.loss_g) || !isfinite(st.loss_ae) || !isfinite(st.r1))
+        return diverged(r, step + 1, &st);
     return report_step(r, &st);
 }
 
 static int train_loop(train_run *r) {
     int rc = CLI_GO;
+    r->saved_step = r->a.resume ? (int64_t)alae_trainer_step_count(r->tr) : -1;
+    if (r->a.rollback && r->saved_step < 0) rc = save_all(r); /* something to roll back to */
     while (rc == CLI_GO && !caught_signal && (int64_t)alae_trainer_step_count(r->tr) < r->total) {
         rc = train_step(r);
         if (rc == CLI_GO && alae_trainer_step_count(r->tr) % (uint64_t)r->a.save_every == 0) rc = save_all(r);

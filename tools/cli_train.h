@@ -13,7 +13,8 @@ typedef struct train_args {
     const char *preset, *data, *out;
     int64_t steps, epochs, batch, seed, threads, report_every, save_every;
     double lr;
-    int resume, lr_given;
+    const char *on_divergence;
+    int resume, lr_given, rollback;
     cli_list sets;
 } train_args;
 
@@ -48,6 +49,8 @@ typedef struct train_run {
     int64_t first_step;   /* the trainer's step when this run began */
     double seconds_before; /* training time of earlier runs (from log.csv on --resume) */
     double run_start, last_draw, rate;
+    int64_t saved_step; /* the step of the state last written (or resumed from), -1 if none */
+    int rollbacks;
 } train_run;
 
 /* Opens DIR/log.csv: a new one with its header, or on --resume the old one without the rows
