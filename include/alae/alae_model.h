@@ -2,7 +2,19 @@
  *
  * An ALAE has four networks: F (z -> w, the mapping), G (w -> image, the generator),
  * E (image -> w, the encoder) and D (w -> logit, the discriminator). Images are float32 NCHW
- * tensors in the model's data range (ALAE_CFG_DATA_RANGE); latents are [N, latent_dim]. */
+ * tensors in the model's data range (ALAE_CFG_DATA_RANGE); latents are [N, latent_dim].
+ *
+ * Two architectures (alae-reference.md sections 2 and 3):
+ *  - ALAE_ARCH_MLP, the permutation-invariant MNIST model (presets "mnist-fc", "mnist-fc-paper");
+ *  - ALAE_ARCH_STYLE, StyleALAE (presets "mnist" 32x32x1, "celeba" 128x128x3, "celeba-hq256",
+ *    "bedroom" 256x256x3, "ffhq" 1024x1024x3; any power-of-two size through ALAE_CFG_IMAGE_SIZE).
+ *    G is a StyleGAN-like synthesis network with two style inputs per resolution level, so it
+ *    reads "styles" [N, style_count, latent_dim] (style_count = 2 x levels; row 2i and 2i+1 feed
+ *    level i, 4x4 being level 0); E sums per-layer affine maps of instance-norm statistics into w.
+ *    A model runs at a level of detail (ALAE_MODEL_LOD, default the top level: images of
+ *    ALAE_CFG_IMAGE_SIZE) and draws fresh noise maps on every generator call (ALAE_MODEL_NOISE),
+ *    from the context's random stream (ALAE_CTX_SEED), so generations are reproducible per
+ *    context seed and call order. */
 #ifndef ALAE_MODEL_H
 #define ALAE_MODEL_H
 
@@ -22,7 +34,7 @@ typedef struct alae_model alae_model;
 
 /* Architectures */
 #define ALAE_ARCH_MLP   1  /* the paper's permutation-invariant MNIST model */
-#define ALAE_ARCH_STYLE 2  /* StyleALAE (reserved: not available yet) */
+#define ALAE_ARCH_STYLE 2  /* StyleALAE */
 
 /* Parts, for masks */
 #define ALAE_PART_F 1
@@ -45,20 +57,52 @@ typedef struct alae_model alae_model;
 #define ALAE_CFG_G_SLOPE         9  /* leaky-ReLU slope inside G (0.2 or the paper's 0.01) */
 #define ALAE_CFG_E_SLOPE        10  /* leaky-ReLU slope inside E */
 #define ALAE_CFG_E_OUT_SLOPE    11  /* leaky-ReLU slope on E's output w */
-#define ALAE_CFG_D_LAYERS       12  /* layers of D, 1..32 (3) */
+#define ALAE_CFG_D_LAYERS       12  /* layers of D, 1..32 (3); StyleALAE's last is L -> 2L and the
+                                       logit is its unit L, as the reference's MappingD */
+#define ALAE_CFG_START_CHANNELS 13  /* StyleALAE: channels at the top level (reference
+                                       START_CHANNEL_COUNT), 1..65536; level i of G has
+                                       min(MAX, START * 2^(levels-1-i)) channels */
+#define ALAE_CFG_MAX_CHANNELS   14  /* StyleALAE: channel cap (MAX_CHANNEL_COUNT), 1..65536 */
+/* Keys by architecture. Both: ARCH, LATENT_DIM, MAPPING_LAYERS, IMAGE_SIZE (StyleALAE: a power
+ * of two >= 4), CHANNELS, DATA_RANGE, D_LAYERS. MLP only: HIDDEN, NET_SIZE, G_SLOPE, E_SLOPE,
+ * E_OUT_SLOPE. StyleALAE only: START_CHANNELS, MAX_CHANNELS. Setting or getting a key of the other
+ * architecture fails with ALAE_E_INVALID_ARG. */
 
-/* Creates a configuration from a preset: "mnist-fc" (the reference's mnist_fc: 32x32 padded
+/* Inference settings of a model (alae_model_set / alae_model_get; append-only keys). They are
+ * not part of the configuration; a model file records LOD and BLEND. */
+#define ALAE_MODEL_LOD               1  /* level of detail, 0..levels-1 (default: the top level);
+                                           images are 2^(LOD+2) px (MLP: one level, 0) */
+#define ALAE_MODEL_BLEND             2  /* fade-in of LOD over LOD-1, [0, 1] (1); < 1 needs LOD > 0 */
+#define ALAE_MODEL_TRUNCATION_PSI    3  /* truncation trick: style rows < CUTOFF become
+                                           avg + psi (w - avg) with avg the running mean of w;
+                                           [-2, 2], 1 = off (default; the reference's figures use 0.7) */
+#define ALAE_MODEL_TRUNCATION_CUTOFF 4  /* 0..style_count (8, the reference's) */
+#define ALAE_MODEL_NOISE             5  /* ALAE_NOISE_* (ALAE_NOISE_PER_SAMPLE) */
+#define ALAE_MODEL_STYLE_COUNT       6  /* read-only: style rows G reads (StyleALAE 2 x levels, MLP 1) */
+#define ALAE_MODEL_RESOLUTION        7  /* read-only: image side at the current LOD */
+#define ALAE_MODEL_LEVELS            8  /* read-only: levels of detail (MLP 1) */
+
+#define ALAE_NOISE_OFF            0  /* no noise inputs (deterministic generations) */
+#define ALAE_NOISE_PER_SAMPLE     1  /* fresh N(0,1) maps per sample and call (the reference) */
+#define ALAE_NOISE_BATCH_CONSTANT 2  /* one map per layer shared by the whole batch (for
+                                        interpolations; the reference's PPL setting) */
+
+/* Creates a configuration from a preset. MLP: "mnist-fc" (the reference's mnist_fc: 32x32 padded
  * digits in [-1, 1], resized to 28x28 inside E and G) or "mnist-fc-paper" (the paper's
- * model: 28x28 digits in [0, 1], slopes 0.01 where the paper has them). Unknown names fail with
- * ALAE_E_INVALID_ARG listing the presets. *out is set only on success. */
+ * model: 28x28 digits in [0, 1], slopes 0.01 where the paper has them). StyleALAE (images in
+ * [-1, 1]): "mnist" (32 px, 1 channel, START 64, MAX 256, latent 32, 4 mapping layers),
+ * "celeba" (128 px, 3 channels, 64/256, latent 256, 8 mapping layers), "celeba-hq256"
+ * (256 px, 64/512, latent 512), "bedroom" (256 px, 32/512, latent 512), "ffhq" (1024 px,
+ * 16/512, latent 512). Unknown names fail with ALAE_E_INVALID_ARG listing the presets. *out is
+ * set only on success. */
 ALAE_API alae_status alae_model_config_create(const char *preset, alae_model_config **out);
 ALAE_API void alae_model_config_destroy(alae_model_config *cfg);
 /* Sets a key; unknown keys, non-integers for integer keys and out-of-range values fail. */
 ALAE_API alae_status alae_model_config_set(alae_model_config *cfg, int32_t key, double value);
 ALAE_API alae_status alae_model_config_get(const alae_model_config *cfg, int32_t key, double *value);
 /* The key of a setting name ("latent_dim", "mapping_layers", "hidden", "image_size", "channels",
- * "net_size", "data_range", "g_slope", "e_slope", "e_out_slope", "d_layers"), for command lines
- * and bindings. ALAE_E_INVALID_ARG for unknown names. */
+ * "net_size", "data_range", "g_slope", "e_slope", "e_out_slope", "d_layers", "start_channels",
+ * "max_channels"), for command lines and bindings. ALAE_E_INVALID_ARG for unknown names. */
 ALAE_API alae_status alae_model_config_key(const char *name, int32_t *key);
 /* The inclusive range of values a key accepts. */
 ALAE_API alae_status alae_model_config_bounds(int32_t key, double *lo, double *hi);
@@ -74,18 +118,33 @@ ALAE_API alae_status alae_model_get_config(const alae_model *model, alae_model_c
 /* Number of parameters in the parts of part_mask (ALAE_PART_*). */
 ALAE_API alae_status alae_model_param_count(const alae_model *model, int32_t part_mask, uint64_t *out);
 
+/* Inference settings (ALAE_MODEL_*). Unknown keys, read-only keys and out-of-range values fail
+ * with ALAE_E_INVALID_ARG and leave the model unchanged. Not thread-safe with calls on the same
+ * model (the model belongs to its context's thread). */
+ALAE_API alae_status alae_model_set(alae_model *model, int32_t key, double value);
+ALAE_API alae_status alae_model_get(const alae_model *model, int32_t key, double *value);
+
 /* Inference. Batch sizes are taken from the inputs; outputs must have the matching shapes:
- * z, w: [N, latent_dim]; images: [N, channels, image_size, image_size]; logits: [N].
- * All run on the model's context and follow its threading rules. */
+ * z, w: [N, latent_dim]; images: [N, channels, S, S] with S = ALAE_MODEL_RESOLUTION (the image
+ * size at the top level); logits: [N]; styles: [N, ALAE_MODEL_STYLE_COUNT, latent_dim].
+ * All run on the model's context and follow its threading rules; StyleALAE generator calls
+ * advance the context's random stream by the noise they draw. Truncation (when
+ * ALAE_MODEL_TRUNCATION_PSI != 1) applies to the styles of generate, generate_styles and sample,
+ * never to reconstruct. ALAE_E_SHAPE names the tensor with a wrong shape. */
 ALAE_API alae_status alae_model_map(alae_model *model, const alae_tensor *z, alae_tensor *w);          /* F */
 ALAE_API alae_status alae_model_generate(alae_model *model, const alae_tensor *w, alae_tensor *x);     /* G */
 ALAE_API alae_status alae_model_encode(alae_model *model, const alae_tensor *x, alae_tensor *w);       /* E */
 ALAE_API alae_status alae_model_discriminate(alae_model *model, const alae_tensor *w, alae_tensor *logit); /* D */
 ALAE_API alae_status alae_model_reconstruct(alae_model *model, const alae_tensor *x, alae_tensor *x_rec); /* G(E(x)) */
 ALAE_API alae_status alae_model_sample(alae_model *model, const alae_tensor *z, alae_tensor *x);       /* G(F(z)) */
+/* G from per-layer styles [N, style_count, latent_dim]: row 2i and 2i+1 feed level i (style
+ * mixing: take rows from different w; the reference's coarse / middle / fine ranges are rows
+ * 0-3, 4-7 and 8 on). The MLP reads row 0. x: [N, channels, S, S]. */
+ALAE_API alae_status alae_model_generate_styles(alae_model *model, const alae_tensor *styles, alae_tensor *x);
 
-/* Writes the model (parameters, running mean of w, configuration in the metadata) as a
- * safetensors file, atomically: an interrupted save leaves any previous file intact. */
+/* Writes the model (parameters, running mean of w, configuration and the LOD / BLEND
+ * settings in the metadata) as a safetensors file, atomically: an interrupted save leaves any
+ * previous file intact. */
 ALAE_API alae_status alae_model_save(const alae_model *model, const char *path_utf8);
 /* Loads a model file written by alae_model_save (or alae_trainer_save_model). Every tensor's
  * shape is checked against the configuration in the file's metadata. */

@@ -1,10 +1,30 @@
-/* libalae: training — the three ALAE steps and the latent-matching loss API.
+/* libalae: training — the three ALAE steps, the latent-matching loss API and the
+ * progressive-growing schedule.
  *
  * One alae_trainer_step runs a full ALAE iteration on a batch of real images, exactly as the
  * reference: (1) the D-step on E and D: softplus(D(E(G(F(z))))) + softplus(-D(E(x))) plus the
  * R1 penalty (gamma/2)||grad_x D(E(x))||^2, differentiated exactly; (2) the G-step on F and G:
  * softplus(-D(E(G(F(z))))); (3) the latent step: the latent-matching loss between E(G(w)) and
- * the detached w = F(z), reaching E, G and F. Then the smoothed (EMA) copy is updated. */
+ * the detached w = F(z), reaching E, G and F. Then the smoothed (EMA) copy is updated.
+ *
+ * StyleALAE adds (alae-reference.md 3.6, 4.1-4.3):
+ *  - levels of detail: the networks run at ALAE_TRAIN_LOD (images of 2^(LOD+2) px) and, during
+ *    a transition (ALAE_TRAIN_BLEND < 1), fade the new level in: G blends its RGB outputs, E
+ *    its features after fromRGB and the first block's style contributions, and the real batch
+ *    is blended with its 2x-downsampled copy. Changing the level wipes both optimizers' Adam
+ *    state, as the reference does.
+ *  - style mixing (probability ALAE_TRAIN_STYLE_MIXING, 0.9) in the D- and G-steps: one coin
+ *    and one crossover row in 1..2(LOD+1) per batch, rows from the crossover on from a second
+ *    latent; never in the latent step. The running mean of w uses the unmixed w.
+ *  - fresh noise maps in every generator call, from the trainer's random stream.
+ *  - the reference's schedule: alae_trainer_set_position(epoch, images) sets the level, the
+ *    fade-in factor (1 - cos(pi t)) / 2 over the first half of each level's epochs, and both
+ *    optimizers' learning rate from a per-level table; every step then advances the images
+ *    seen by its batch size and updates the fade-in. Defaults come from the model's preset
+ *    (its configs/<preset>.yaml, 1-GPU batch sizes).
+ * Step graphs are planned once per (batch size, level, transition or not, real image size,
+ * mixing on or off); the fade-in factor is an input of the graphs, so a whole transition runs
+ * on one set of plans. */
 #ifndef ALAE_TRAIN_H
 #define ALAE_TRAIN_H
 
@@ -28,6 +48,25 @@ typedef struct alae_trainer alae_trainer;
 #define ALAE_TRAIN_EMA_HALF_LIFE       4  /* half-life of the smoothed copy in images (10000); 0 = no smoothing */
 #define ALAE_TRAIN_DLATENT_BETA        5  /* decay of the running mean of w (0.995) */
 #define ALAE_TRAIN_SEED                6  /* seed of the trainer's latent samples (0) */
+#define ALAE_TRAIN_LOD                 7  /* level of detail being trained, 0..levels-1 (the top level);
+                                             a change wipes both optimizers' state, sets BLEND to 1
+                                             and stops following the schedule */
+#define ALAE_TRAIN_BLEND               8  /* fade-in factor of LOD, [0, 1] (1); < 1 needs LOD > 0;
+                                             setting it stops following the schedule */
+#define ALAE_TRAIN_STYLE_MIXING        9  /* style-mixing probability, [0, 1] (StyleALAE 0.9; the MLP
+                                             reads one style row, so mixing has no effect there) */
+#define ALAE_TRAIN_EPOCHS_PER_LOD     10  /* schedule: epochs per level, 0..10^6 (preset; 0 = the top
+                                             level from the start, no fade-in) */
+#define ALAE_TRAIN_DATASET_SIZE       11  /* schedule: images per epoch for the fade-in ramp, >= 1
+                                             (preset: the reference dataset's size) */
+#define ALAE_TRAIN_EPOCHS             12  /* schedule: total epochs (preset), for callers' loops */
+#define ALAE_TRAIN_EPOCH              13  /* read-only: epoch of the schedule position */
+#define ALAE_TRAIN_EPOCH_IMAGES       14  /* read-only: images seen in that epoch */
+#define ALAE_TRAIN_BATCH              15  /* read-only: the batch size of LOD in the level table */
+
+/* Per-level table of the schedule (alae_trainer_set_level / get_level) */
+#define ALAE_LEVEL_BATCH 1  /* batch size of the level, 1..2^20 */
+#define ALAE_LEVEL_LR    2  /* learning rate of both optimizers at the level, >= 0 (0: leave it) */
 
 #define ALAE_LATENT_L2 0  /* mean of squared differences (the reference) */
 #define ALAE_LATENT_L1 1  /* mean of absolute differences */
@@ -49,20 +88,39 @@ ALAE_API alae_status alae_trainer_create(alae_model *model, alae_optimizer *opt_
 ALAE_API void alae_trainer_destroy(alae_trainer *trainer);
 ALAE_API alae_status alae_trainer_set(alae_trainer *trainer, int32_t key, double value);
 ALAE_API alae_status alae_trainer_get(const alae_trainer *trainer, int32_t key, double *value);
-/* Plans the step graphs for a batch size and allocates all their memory, so that a later step
- * of that batch size allocates nothing; *bytes_needed (may be NULL) receives the total. */
+/* The per-level schedule table (lod in 0..levels-1, keys ALAE_LEVEL_*). ALAE_E_INVALID_ARG for a
+ * bad level, key or value; the trainer is unchanged then. */
+ALAE_API alae_status alae_trainer_set_level(alae_trainer *trainer, int32_t lod, int32_t key, double value);
+ALAE_API alae_status alae_trainer_get_level(const alae_trainer *trainer, int32_t lod, int32_t key, double *value);
+/* Moves the schedule to `images_in_epoch` images into `epoch` (call it with 0 images at the
+ * start of every epoch, or with the saved position after alae_trainer_load): sets LOD
+ * (min(levels - 1, epoch / EPOCHS_PER_LOD)), BLEND and, when the level's ALAE_LEVEL_LR is > 0,
+ * both optimizers' ALAE_OPT_LR. Entering another level wipes the optimizers' state. From then
+ * on every alae_trainer_step adds its batch size to the images seen and updates BLEND; the
+ * caller draws ALAE_TRAIN_BATCH real images at 2^(LOD+2) px (or at the model's image size:
+ * the trainer then average-pools them). Not thread-safe with other calls on the trainer. */
+ALAE_API alae_status alae_trainer_set_position(alae_trainer *trainer, uint64_t epoch, uint64_t images_in_epoch);
+/* Plans the step graphs for a batch size (at the current level, fade-in phase and style-mixing
+ * setting, for real images at the level's size) and allocates all their memory, so that a later
+ * step of that batch size allocates nothing; *bytes_needed (may be NULL) receives the total. */
 ALAE_API alae_status alae_trainer_reserve(alae_trainer *trainer, int64_t batch, size_t *bytes_needed);
-/* One training iteration on real images [N, C, S, S] (N >= 1). stats may be NULL. */
+/* One training iteration on real images [N, C, S, S] (N >= 1), S the size of the current level
+ * (2^(LOD+2) for StyleALAE) or the model's image size (then average-pooled to the level; the
+ * reference instead reads offline box-downsampled 8-bit images). stats may be NULL. */
 ALAE_API alae_status alae_trainer_step(alae_trainer *trainer, const alae_tensor *real, alae_step_stats *stats);
 /* Iterations done so far. */
 ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *trainer);
-/* Writes the smoothed (EMA) model, for inference, as a model file (see alae_model_save). */
+/* Writes the smoothed (EMA) model, for inference, as a model file (see alae_model_save); the
+ * file records the trainer's LOD and BLEND as the model's inference level. */
 ALAE_API alae_status alae_trainer_save_model(const alae_trainer *trainer, const char *path_utf8);
-/* Copies the smoothed (EMA) parameters into a new model (the caller destroys it). */
+/* Copies the smoothed (EMA) parameters and the running mean of w into a new model on the
+ * trainer's context (the caller destroys it), its ALAE_MODEL_LOD / BLEND set to the trainer's,
+ * so that samples during progressive training come out at the level being trained. */
 ALAE_API alae_status alae_trainer_smoothed_model(const alae_trainer *trainer, alae_model **out);
 /* Writes / reads the whole training state (parameters, smoothed copy, optimizer moments and
- * step counts, latent generator position, settings), atomically. A run resumed from it
- * continues exactly as an uninterrupted one (same seed, one thread). Loading checks that the
+ * step counts, latent generator position, settings, level, fade-in and schedule position),
+ * atomically. A run resumed from it continues exactly as an uninterrupted one (same seed, one
+ * thread): unlike the reference, resuming keeps the optimizers' state. Loading checks that the
  * file's configuration matches the trainer's model. */
 ALAE_API alae_status alae_trainer_save(const alae_trainer *trainer, const char *path_utf8);
 ALAE_API alae_status alae_trainer_load(alae_trainer *trainer, const char *path_utf8);

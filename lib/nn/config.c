@@ -1,4 +1,5 @@
-/* Model configurations: presets, keyed settings with bounds, JSON for file metadata. */
+/* Model configurations: presets, keyed settings with bounds, JSON for file metadata, and the
+ * geometry (levels, channel widths) the networks derive from them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,26 +7,33 @@
 
 #include "model_internal.h"
 
+#define FOR_MLP 1
+#define FOR_STYLE 2
+#define FOR_BOTH (FOR_MLP | FOR_STYLE)
+
 typedef struct key_info {
     int32_t key;
     const char *name;
     double lo, hi;
     int integer;
+    int archs; /* FOR_* */
 } key_info;
 
 static const key_info keys[] = {
-    {ALAE_CFG_ARCH, "arch", 1, 2, 1},
-    {ALAE_CFG_LATENT_DIM, "latent_dim", 1, 4096, 1},
-    {ALAE_CFG_MAPPING_LAYERS, "mapping_layers", 1, 32, 1},
-    {ALAE_CFG_HIDDEN, "hidden", 1, 65536, 1},
-    {ALAE_CFG_IMAGE_SIZE, "image_size", 2, 4096, 1},
-    {ALAE_CFG_CHANNELS, "channels", 1, 4, 1},
-    {ALAE_CFG_NET_SIZE, "net_size", 2, 4096, 1},
-    {ALAE_CFG_DATA_RANGE, "data_range", 0, 1, 1},
-    {ALAE_CFG_G_SLOPE, "g_slope", 0, 1, 0},
-    {ALAE_CFG_E_SLOPE, "e_slope", 0, 1, 0},
-    {ALAE_CFG_E_OUT_SLOPE, "e_out_slope", 0, 1, 0},
-    {ALAE_CFG_D_LAYERS, "d_layers", 1, 32, 1},
+    {ALAE_CFG_ARCH, "arch", 1, 2, 1, FOR_BOTH},
+    {ALAE_CFG_LATENT_DIM, "latent_dim", 1, 4096, 1, FOR_BOTH},
+    {ALAE_CFG_MAPPING_LAYERS, "mapping_layers", 1, 32, 1, FOR_BOTH},
+    {ALAE_CFG_HIDDEN, "hidden", 1, 65536, 1, FOR_MLP},
+    {ALAE_CFG_IMAGE_SIZE, "image_size", 2, 4096, 1, FOR_BOTH},
+    {ALAE_CFG_CHANNELS, "channels", 1, 4, 1, FOR_BOTH},
+    {ALAE_CFG_NET_SIZE, "net_size", 2, 4096, 1, FOR_MLP},
+    {ALAE_CFG_DATA_RANGE, "data_range", 0, 1, 1, FOR_BOTH},
+    {ALAE_CFG_G_SLOPE, "g_slope", 0, 1, 0, FOR_MLP},
+    {ALAE_CFG_E_SLOPE, "e_slope", 0, 1, 0, FOR_MLP},
+    {ALAE_CFG_E_OUT_SLOPE, "e_out_slope", 0, 1, 0, FOR_MLP},
+    {ALAE_CFG_D_LAYERS, "d_layers", 1, 32, 1, FOR_BOTH},
+    {ALAE_CFG_START_CHANNELS, "start_channels", 1, 65536, 1, FOR_STYLE},
+    {ALAE_CFG_MAX_CHANNELS, "max_channels", 1, 65536, 1, FOR_STYLE},
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -34,6 +42,12 @@ static const key_info *find_key(int32_t key) {
         if (keys[i].key == key) return &keys[i];
     return NULL;
 }
+
+static int arch_bit(int32_t arch) { return arch == ALAE_ARCH_STYLE ? FOR_STYLE : FOR_MLP; }
+
+static const char *arch_name(int32_t arch) { return arch == ALAE_ARCH_STYLE ? "ALAE_ARCH_STYLE" : "ALAE_ARCH_MLP"; }
+
+/* ---- presets ---- */
 
 static void preset_mnist_fc_paper(alae_model_config *c) {
     memset(c, 0, sizeof *c);
@@ -61,17 +75,62 @@ static void preset_mnist_fc(alae_model_config *c) {
     c->e_out_slope = 0.2;
 }
 
+/* StyleALAE presets: the reference's configs/<name>.yaml (alae-reference.md 3.2) */
+typedef struct style_preset {
+    const char *name;
+    int32_t image_size, channels, start_channels, max_channels, latent_dim, mapping_layers;
+} style_preset;
+
+static const style_preset style_presets[] = {
+    {"mnist", 32, 1, 64, 256, 32, 4},
+    {"celeba", 128, 3, 64, 256, 256, 8},
+    {"celeba-hq256", 256, 3, 64, 512, 512, 8},
+    {"bedroom", 256, 3, 32, 512, 512, 8},
+    {"ffhq", 1024, 3, 16, 512, 512, 8},
+};
+#define N_STYLE_PRESETS ((int)(sizeof style_presets / sizeof style_presets[0]))
+
+static void preset_style(alae_model_config *c, const style_preset *p) {
+    memset(c, 0, sizeof *c);
+    c->arch = ALAE_ARCH_STYLE;
+    snprintf(c->preset, sizeof c->preset, "%s", p->name);
+    c->latent_dim = p->latent_dim;
+    c->mapping_layers = p->mapping_layers;
+    c->image_size = p->image_size;
+    c->channels = p->channels;
+    c->data_range = 1; /* [-1, 1] */
+    c->d_layers = 3;   /* MappingD: hard-coded 3 layers in the reference's Model */
+    c->start_channels = p->start_channels;
+    c->max_channels = p->max_channels;
+}
+
+/* Fills c from a preset name; returns 0 for an unknown name. */
+static int preset_by_name(const char *name, alae_model_config *c) {
+    if (!strcmp(name, "mnist-fc")) {
+        preset_mnist_fc(c);
+        return 1;
+    }
+    if (!strcmp(name, "mnist-fc-paper")) {
+        preset_mnist_fc_paper(c);
+        return 1;
+    }
+    for (int i = 0; i < N_STYLE_PRESETS; i++)
+        if (!strcmp(name, style_presets[i].name)) {
+            preset_style(c, &style_presets[i]);
+            return 1;
+        }
+    return 0;
+}
+
 ALAE_API alae_status alae_model_config_create(const char *preset, alae_model_config **out) {
     alaei_clear_error();
     ALAEI_CHECK_ARG(preset);
     ALAEI_CHECK_ARG(out);
     alae_model_config c;
-    if (!strcmp(preset, "mnist-fc"))
-        preset_mnist_fc(&c);
-    else if (!strcmp(preset, "mnist-fc-paper"))
-        preset_mnist_fc_paper(&c);
-    else
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown preset '%s' (known: mnist-fc, mnist-fc-paper)",
+    if (!preset_by_name(preset, &c))
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__,
+                          "unknown preset '%s' (known: mnist-fc, mnist-fc-paper, mnist, celeba, celeba-hq256, "
+                          "bedroom, ffhq)",
                           preset);
     alae_model_config *cfg = malloc(sizeof *cfg);
     if (!cfg) return alaei_fail(ALAE_E_NOMEM, __func__, "no memory for a configuration");
@@ -81,6 +140,8 @@ ALAE_API alae_status alae_model_config_create(const char *preset, alae_model_con
 }
 
 ALAE_API void alae_model_config_destroy(alae_model_config *cfg) { free(cfg); }
+
+/* ---- keyed access ---- */
 
 static double *double_field(alae_model_config *c, int32_t key) {
     switch (key) {
@@ -102,20 +163,39 @@ static int32_t *int_field(alae_model_config *c, int32_t key) {
     case ALAE_CFG_NET_SIZE: return &c->net_size;
     case ALAE_CFG_DATA_RANGE: return &c->data_range;
     case ALAE_CFG_D_LAYERS: return &c->d_layers;
+    case ALAE_CFG_START_CHANNELS: return &c->start_channels;
+    case ALAE_CFG_MAX_CHANNELS: return &c->max_channels;
     default: return NULL;
     }
+}
+
+static int is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+/* The key of cfg's architecture, or a failure naming why not. */
+static alae_status applicable_key(const alae_model_config *cfg, int32_t key, const key_info **out, const char *func) {
+    const key_info *k = find_key(key);
+    if (!k) return alaei_fail(ALAE_E_INVALID_ARG, func, "unknown configuration key %d", (int)key);
+    if (!(k->archs & arch_bit(cfg->arch)))
+        return alaei_fail(ALAE_E_INVALID_ARG, func, "'%s' is not a setting of %s models", k->name,
+                          arch_name(cfg->arch));
+    *out = k;
+    return ALAE_OK;
 }
 
 ALAE_API alae_status alae_model_config_set(alae_model_config *cfg, int32_t key, double value) {
     alaei_clear_error();
     ALAEI_CHECK_ARG(cfg);
-    const key_info *k = find_key(key);
-    if (!k) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown configuration key %d", (int)key);
+    const key_info *k = NULL;
+    alae_status s = applicable_key(cfg, key, &k, __func__);
+    if (s != ALAE_OK) return s;
     if (key == ALAE_CFG_ARCH)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "'arch' is fixed by the preset");
     if (!isfinite(value) || value < k->lo || value > k->hi || (k->integer && value != floor(value)))
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "%s = %g is not %s in [%g, %g]", k->name, value,
                           k->integer ? "an integer" : "a number", k->lo, k->hi);
+    if (cfg->arch == ALAE_ARCH_STYLE && key == ALAE_CFG_IMAGE_SIZE && (value < 4 || !is_power_of_two((int64_t)value)))
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__,
+                          "image_size = %g: a StyleALAE needs a power of two from 4 to 4096", value);
     if (k->integer)
         *int_field(cfg, key) = (int32_t)value;
     else
@@ -127,8 +207,9 @@ ALAE_API alae_status alae_model_config_get(const alae_model_config *cfg, int32_t
     alaei_clear_error();
     ALAEI_CHECK_ARG(cfg);
     ALAEI_CHECK_ARG(value);
-    const key_info *k = find_key(key);
-    if (!k) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown configuration key %d", (int)key);
+    const key_info *k = NULL;
+    alae_status s = applicable_key(cfg, key, &k, __func__);
+    if (s != ALAE_OK) return s;
     alae_model_config *c = (alae_model_config *)cfg;
     *value = k->integer ? (double)*int_field(c, key) : *double_field(c, key);
     return ALAE_OK;
@@ -157,9 +238,40 @@ ALAE_API alae_status alae_model_config_bounds(int32_t key, double *lo, double *h
     return ALAE_OK;
 }
 
-alae_status alaei_config_validate(const alae_model_config *c, const char *func) {
-    if (c->arch != ALAE_ARCH_MLP)
-        return alaei_fail(ALAE_E_UNSUPPORTED, func, "architecture %d is not available in this version", (int)c->arch);
+/* ---- geometry ---- */
+
+int32_t alaei_layer_count(const alae_model_config *c) {
+    if (c->arch != ALAE_ARCH_STYLE) return 1;
+    int32_t levels = 0;
+    for (int64_t size = 4; size <= c->image_size; size *= 2) levels++;
+    return levels;
+}
+
+int32_t alaei_style_count(const alae_model_config *c) {
+    return c->arch == ALAE_ARCH_STYLE ? 2 * alaei_layer_count(c) : 1;
+}
+
+int64_t alaei_level_size(const alae_model_config *c, int32_t lod) {
+    return c->arch == ALAE_ARCH_STYLE ? (int64_t)4 << lod : c->image_size;
+}
+
+static int64_t capped_channels(const alae_model_config *c, int32_t doublings) {
+    int64_t ch = c->start_channels;
+    for (int32_t i = 0; i < doublings && ch < c->max_channels; i++) ch *= 2;
+    return ch < c->max_channels ? ch : c->max_channels;
+}
+
+int64_t alaei_style_g_channels(const alae_model_config *c, int32_t block) {
+    return capped_channels(c, alaei_layer_count(c) - 1 - block);
+}
+
+int64_t alaei_style_e_in_channels(const alae_model_config *c, int32_t block) { return capped_channels(c, block); }
+
+int64_t alaei_style_e_out_channels(const alae_model_config *c, int32_t block) { return capped_channels(c, block + 1); }
+
+/* ---- validation ---- */
+
+static alae_status validate_mlp(const alae_model_config *c, const char *func) {
     int64_t pixels = (int64_t)c->channels * c->net_size * c->net_size;
     if (pixels > 16 * 1024 * 1024 || (int64_t)c->hidden * pixels > ((int64_t)1 << 32))
         return alaei_fail(ALAE_E_INVALID_ARG, func, "an MLP over %dx%dx%d images with %d hidden units is too large",
@@ -167,7 +279,47 @@ alae_status alaei_config_validate(const alae_model_config *c, const char *func) 
     return ALAE_OK;
 }
 
+/* Parameters of the largest StyleALAE we accept (a 4-byte float each: 16 GiB). */
+#define STYLE_MAX_PARAMS ((int64_t)1 << 32)
+
+static alae_status validate_style(const alae_model_config *c, const char *func) {
+    if (c->image_size < 4 || c->image_size > 4096 || !is_power_of_two(c->image_size))
+        return alaei_fail(ALAE_E_INVALID_ARG, func, "image_size = %d: a StyleALAE needs a power of two from 4 to 4096",
+                          (int)c->image_size);
+    if (c->start_channels < 1 || c->max_channels < 1)
+        return alaei_fail(ALAE_E_INVALID_ARG, func, "start_channels and max_channels must be >= 1");
+    /* the dominant terms: two 3x3 convs per block in G and E, and the style affines */
+    int64_t total = 0, L = c->latent_dim;
+    for (int32_t i = 0; i < alaei_layer_count(c); i++) {
+        int64_t g = alaei_style_g_channels(c, i), ei = alaei_style_e_in_channels(c, i);
+        int64_t eo = alaei_style_e_out_channels(c, i);
+        total += 18 * g * g + 4 * L * g + 9 * ei * (ei + eo) + 2 * L * (ei + eo);
+        if (total > STYLE_MAX_PARAMS)
+            return alaei_fail(ALAE_E_INVALID_ARG, func,
+                              "a StyleALAE of %d px with start_channels %d, max_channels %d, latent %d has more than "
+                              "2^32 parameters",
+                              (int)c->image_size, (int)c->start_channels, (int)c->max_channels, (int)c->latent_dim);
+    }
+    return ALAE_OK;
+}
+
+alae_status alaei_config_validate(const alae_model_config *c, const char *func) {
+    if (c->arch == ALAE_ARCH_MLP) return validate_mlp(c, func);
+    if (c->arch == ALAE_ARCH_STYLE) return validate_style(c, func);
+    return alaei_fail(ALAE_E_UNSUPPORTED, func, "architecture %d is not available in this version", (int)c->arch);
+}
+
+/* ---- JSON (the "alae.arch" metadata of model and training-state files) ---- */
+
 int alaei_config_to_json(const alae_model_config *c, char *buf, size_t cap) {
+    if (c->arch == ALAE_ARCH_STYLE)
+        return snprintf(buf, cap,
+                        "{\"arch\":%d,\"preset\":\"%s\",\"latent_dim\":%d,\"mapping_layers\":%d,\"image_size\":%d,"
+                        "\"channels\":%d,\"data_range\":%d,\"d_layers\":%d,\"start_channels\":%d,"
+                        "\"max_channels\":%d}",
+                        (int)c->arch, c->preset, (int)c->latent_dim, (int)c->mapping_layers, (int)c->image_size,
+                        (int)c->channels, (int)c->data_range, (int)c->d_layers, (int)c->start_channels,
+                        (int)c->max_channels);
     return snprintf(buf, cap,
                     "{\"arch\":%d,\"preset\":\"%s\",\"latent_dim\":%d,\"mapping_layers\":%d,\"hidden\":%d,"
                     "\"image_size\":%d,\"channels\":%d,\"net_size\":%d,\"data_range\":%d,\"d_layers\":%d,"
@@ -200,19 +352,18 @@ alae_status alaei_config_from_json(const char *json, alae_model_config *cfg, con
         return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's preset is malformed");
     memcpy(preset, preset_at, len);
     preset[len] = '\0';
-    if (!strcmp(preset, "mnist-fc"))
-        preset_mnist_fc(&c);
-    else if (!strcmp(preset, "mnist-fc-paper"))
-        preset_mnist_fc_paper(&c);
-    else
+    if (!preset_by_name(preset, &c))
         return alaei_fail(ALAE_E_FORMAT, func, "unknown preset '%s' in the model configuration", preset);
     for (int i = 0; i < N_KEYS; i++) {
+        if (!(keys[i].archs & arch_bit(c.arch))) continue;
         double v;
         if (!json_number(json, keys[i].name, &v))
             return alaei_fail(ALAE_E_FORMAT, func, "the model configuration lacks '%s'", keys[i].name);
         if (!isfinite(v) || v < keys[i].lo || v > keys[i].hi || (keys[i].integer && v != floor(v)))
             return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's %s = %g is out of range",
                               keys[i].name, v);
+        if (keys[i].key == ALAE_CFG_ARCH && (int32_t)v != c.arch)
+            return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's arch %g is not preset '%s''s", v, preset);
         if (keys[i].integer)
             *int_field(&c, keys[i].key) = (int32_t)v;
         else

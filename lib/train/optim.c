@@ -126,3 +126,17 @@ alae_status alaei_optimizer_step(alae_optimizer *o, void *const *grads) {
     }
     return ALAE_OK;
 }
+
+alae_status alaei_optimizer_reset(alae_optimizer *o) {
+    alae_model *model = o->model;
+    alae_context *ctx = model->ctx;
+    for (int32_t i = 0; i < model->n_params; i++) {
+        if (!o->m[i]) continue;
+        size_t count = (size_t)model->params[i].numel;
+        alae_status s = ctx->backend->fill(ctx->bctx, o->m[i], count, 0.0);
+        if (s == ALAE_OK) s = ctx->backend->fill(ctx->bctx, o->v[i], count, 0.0);
+        if (s != ALAE_OK) return s;
+        o->t[i] = 0;
+    }
+    return ALAE_OK;
+}

@@ -1,0 +1,280 @@
+/* The trainer's files: the smoothed model for inference, and the whole training state
+ * (parameters, smoothed copy, Adam moments and step counts, random-stream position, settings,
+ * level, fade-in and schedule position). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "trainer_internal.h"
+
+ALAE_API alae_status alae_trainer_save_model(const alae_trainer *t, const char *path_utf8) {
+    alaei_clear_error();
+    ALAEI_CHECK_ARG(t);
+    ALAEI_CHECK_ARG(path_utf8);
+    /* the file records the level being trained, so that inference runs where training is */
+    alae_model at_level = *t->model;
+    at_level.lod = t->lod;
+    at_level.blend = t->blend;
+    return alaei_model_save_params(&at_level, t->ema, path_utf8, __func__);
+}
+
+ALAE_API alae_status alae_trainer_smoothed_model(const alae_trainer *t, alae_model **out) {
+    alaei_clear_error();
+    ALAEI_CHECK_ARG(t);
+    ALAEI_CHECK_ARG(out);
+    alae_model *m;
+    alae_status s = alaei_model_alloc(t->model->ctx, &t->model->cfg, &m);
+    alae_context *ctx = t->model->ctx;
+    for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
+        s = ctx->backend->copy(ctx->bctx, m->params[i].data, t->ema[i], (size_t)m->params[i].numel);
+    if (s != ALAE_OK) {
+        alae_model_destroy(m);
+        return s;
+    }
+    memcpy(m->dlatent_avg, t->model->dlatent_avg, (size_t)m->cfg.latent_dim * sizeof(float));
+    m->lod = t->lod;
+    m->blend = t->blend;
+    *out = m;
+    return ALAE_OK;
+}
+
+/* Training state: "param/<p>", "ema/<p>", "adam.m/<p>", "adam.v/<p>", "adam.t" [n_params],
+ * "dlatent_avg", "state" = {step, rng_offset, seed}; settings in the metadata. */
+
+static alae_status add_params(alaei_st_writer *w, const alae_model *m, void *const *mem, const char *prefix,
+                              float **host_at) {
+    alae_context *ctx = m->ctx;
+    alae_status s = ALAE_OK;
+    for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++) {
+        const alaei_param *p = &m->params[i];
+        char name[128];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        s = ctx->backend->read_f32(ctx->bctx, *host_at, mem ? mem[i] : p->data, (size_t)p->numel);
+        if (s == ALAE_OK) s = alaei_st_writer_add(w, name, ALAEI_ST_F32, p->ndim, p->shape, *host_at);
+        *host_at += p->numel;
+    }
+    return s;
+}
+
+static int append(char *buf, size_t cap, int at, const char *fmt, ...) ALAEI_PRINTF(4, 5);
+static int append(char *buf, size_t cap, int at, const char *fmt, ...) {
+    if (at < 0 || (size_t)at >= cap) return at;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + at, cap - (size_t)at, fmt, ap);
+    va_end(ap);
+    return n < 0 ? -1 : at + n;
+}
+
+/* The settings as flat JSON (the "alae.trainer" metadata). */
+static int settings_json(const alae_trainer *t, char *buf, size_t cap) {
+    int at = append(buf, cap, 0,
+                    "{\"r1_gamma\":%.17g,\"latent_loss\":%d,\"latent_weight\":%.17g,\"ema_half_life\":%.17g,"
+                    "\"dlatent_beta\":%.17g,\"fg_lr\":%.17g,\"fg_beta1\":%.17g,\"fg_beta2\":%.17g,\"fg_eps\":%.17g,"
+                    "\"ed_lr\":%.17g,\"ed_beta1\":%.17g,\"ed_beta2\":%.17g,\"ed_eps\":%.17g",
+                    t->r1_gamma, (int)t->latent_loss, t->latent_weight, t->ema_half_life, t->dlatent_beta,
+                    t->opt_fg->lr, t->opt_fg->beta1, t->opt_fg->beta2, t->opt_fg->eps, t->opt_ed->lr,
+                    t->opt_ed->beta1, t->opt_ed->beta2, t->opt_ed->eps);
+    at = append(buf, cap, at,
+                ",\"lod\":%d,\"blend\":%.17g,\"style_mixing\":%.17g,\"epochs_per_lod\":%lld,\"dataset_size\":%lld,"
+                "\"epochs\":%lld,\"epoch\":%llu,\"epoch_images\":%llu,\"schedule_active\":%d",
+                (int)t->lod, t->blend, t->mixing_prob, (long long)t->sched.epochs_per_lod,
+                (long long)t->sched.dataset_size, (long long)t->sched.epochs, (unsigned long long)t->epoch,
+                (unsigned long long)t->epoch_images, t->schedule_active);
+    for (int32_t k = 0; k < ALAEI_MAX_LEVELS; k++)
+        at = append(buf, cap, at, ",\"level_batch_%d\":%lld,\"level_lr_%d\":%.17g", (int)k,
+                    (long long)t->sched.batch[k], (int)k, t->sched.lr[k]);
+    return append(buf, cap, at, "}");
+}
+
+ALAE_API alae_status alae_trainer_save(const alae_trainer *t, const char *path_utf8) {
+    alaei_clear_error();
+    ALAEI_CHECK_ARG(t);
+    ALAEI_CHECK_ARG(path_utf8);
+    const alae_model *m = t->model;
+    size_t total = (size_t)alaei_model_param_numel(m, ALAE_PART_ALL);
+    float *host = malloc(4 * total * sizeof(float));
+    int64_t *steps = malloc((size_t)m->n_params * sizeof(int64_t));
+    void **moments = malloc((size_t)m->n_params * sizeof(void *));
+    alaei_st_writer *w = NULL;
+    alae_status s = host && steps && moments ? alaei_st_writer_create(&w)
+                                             : alaei_fail(ALAE_E_NOMEM, __func__, "no memory to save the training state");
+    float *at = host;
+    if (s == ALAE_OK) s = add_params(w, m, NULL, "param/", &at);
+    if (s == ALAE_OK) s = add_params(w, m, t->ema, "ema/", &at);
+    for (int32_t i = 0; i < m->n_params && s == ALAE_OK; i++) {
+        const alae_optimizer *o = (m->params[i].part & t->opt_fg->part_mask) ? t->opt_fg : t->opt_ed;
+        moments[i] = o->m[i];
+        steps[i] = o->t[i];
+    }
+    if (s == ALAE_OK) s = add_params(w, m, moments, "adam.m/", &at);
+    for (int32_t i = 0; i < m->n_params && s == ALAE_OK; i++)
+        moments[i] = ((m->params[i].part & t->opt_fg->part_mask) ? t->opt_fg : t->opt_ed)->v[i];
+    if (s == ALAE_OK) s = add_params(w, m, moments, "adam.v/", &at);
+    int64_t n_params[1] = {m->n_params}, three[1] = {3}, latent[1] = {m->cfg.latent_dim};
+    uint64_t state[3] = {t->step, t->rng_offset, t->seed};
+    if (s == ALAE_OK) s = alaei_st_writer_add(w, "adam.t", ALAEI_ST_I64, 1, n_params, steps);
+    if (s == ALAE_OK) s = alaei_st_writer_add(w, "state", ALAEI_ST_U64, 1, three, state);
+    if (s == ALAE_OK) s = alaei_st_writer_add(w, "dlatent_avg", ALAEI_ST_F32, 1, latent, m->dlatent_avg);
+    char json[1024];
+    alaei_config_to_json(&m->cfg, json, sizeof json);
+    if (s == ALAE_OK) s = alaei_st_writer_set_metadata(w, "alae.format", "1");
+    if (s == ALAE_OK) s = alaei_st_writer_set_metadata(w, "alae.kind", "trainer");
+    if (s == ALAE_OK) s = alaei_st_writer_set_metadata(w, "alae.library", ALAE_VERSION_STRING);
+    if (s == ALAE_OK) s = alaei_st_writer_set_metadata(w, "alae.arch", json);
+    char settings[4096];
+    int len = settings_json(t, settings, sizeof settings);
+    if (s == ALAE_OK && (len < 0 || (size_t)len >= sizeof settings))
+        s = alaei_fail(ALAE_E_INTERNAL, __func__, "the trainer settings do not fit their buffer");
+    if (s == ALAE_OK) s = alaei_st_writer_set_metadata(w, "alae.trainer", settings);
+    if (s == ALAE_OK) s = alaei_st_writer_save(w, path_utf8);
+    alaei_st_writer_destroy(w);
+    free(host);
+    free(steps);
+    free(moments);
+    return s;
+}
+
+/* Checks that every tensor the state needs is present with the right shape before anything
+ * is overwritten, so a bad file leaves the trainer as it was. */
+static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *t, const char *func) {
+    const alae_model *m = t->model;
+    static const char *prefixes[4] = {"param/", "ema/", "adam.m/", "adam.v/"};
+    for (int k = 0; k < 4; k++)
+        for (int32_t i = 0; i < m->n_params; i++) {
+            const alaei_param *p = &m->params[i];
+            char name[128];
+            snprintf(name, sizeof name, "%s%s", prefixes[k], p->name);
+            const alaei_st_tensor *st = alaei_st_find(f, name);
+            int ok = st && st->dtype == ALAEI_ST_F32 && st->ndim == p->ndim;
+            for (int32_t d = 0; ok && d < p->ndim; d++) ok = st->shape[d] == p->shape[d];
+            if (!ok) return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s' is missing or has the wrong type or shape", name);
+        }
+    const alaei_st_tensor *steps = alaei_st_find(f, "adam.t");
+    if (!steps || steps->dtype != ALAEI_ST_I64 || steps->numel != (size_t)m->n_params)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor 'adam.t' is missing or malformed");
+    const alaei_st_tensor *state = alaei_st_find(f, "state");
+    if (!state || state->dtype != ALAEI_ST_U64 || state->numel != 3)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor 'state' is missing or malformed");
+    return ALAE_OK;
+}
+
+static double json_get(const char *json, const char *key, double fallback) {
+    char pattern[48];
+    snprintf(pattern, sizeof pattern, "\"%s\":", key);
+    const char *at = json ? strstr(json, pattern) : NULL;
+    if (!at) return fallback;
+    char *end;
+    double v = strtod(at + strlen(pattern), &end);
+    return end == at + strlen(pattern) || !isfinite(v) ? fallback : v;
+}
+
+static int64_t json_count(const char *json, const char *key, int64_t fallback, int64_t lo, int64_t hi) {
+    double v = json_get(json, key, (double)fallback);
+    return v >= (double)lo && v <= (double)hi && v == floor(v) ? (int64_t)v : fallback;
+}
+
+static void restore_schedule(alae_trainer *t, const char *json) {
+    int32_t levels = alaei_layer_count(&t->model->cfg);
+    alaei_schedule *s = &t->sched;
+    int32_t lod = (int32_t)json_count(json, "lod", t->lod, 0, levels - 1);
+    double blend = json_get(json, "blend", t->blend);
+    t->lod = lod; /* the optimizers' state comes from the file: no reset */
+    t->blend = blend >= 0 && blend <= 1 && (blend == 1 || lod > 0) ? blend : 1.0;
+    double mixing = json_get(json, "style_mixing", t->mixing_prob);
+    t->mixing_prob = mixing >= 0 && mixing <= 1 ? mixing : t->mixing_prob;
+    s->epochs_per_lod = json_count(json, "epochs_per_lod", s->epochs_per_lod, 0, 1000000);
+    s->dataset_size = json_count(json, "dataset_size", s->dataset_size, 1, (int64_t)1e15);
+    s->epochs = json_count(json, "epochs", s->epochs, 0, (int64_t)1e9);
+    t->epoch = (uint64_t)json_count(json, "epoch", (int64_t)t->epoch, 0, (int64_t)1 << 40);
+    t->epoch_images = (uint64_t)json_count(json, "epoch_images", (int64_t)t->epoch_images, 0, (int64_t)1 << 50);
+    t->schedule_active = (int)json_count(json, "schedule_active", t->schedule_active, 0, 1);
+    for (int32_t k = 0; k < ALAEI_MAX_LEVELS; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "level_batch_%d", (int)k);
+        s->batch[k] = json_count(json, key, s->batch[k], 1, 1 << 20);
+        snprintf(key, sizeof key, "level_lr_%d", (int)k);
+        double lr = json_get(json, key, s->lr[k]);
+        s->lr[k] = lr >= 0 ? lr : s->lr[k];
+    }
+}
+
+static void restore_settings(alae_trainer *t, const char *json) {
+    t->r1_gamma = json_get(json, "r1_gamma", t->r1_gamma);
+    t->latent_loss = json_get(json, "latent_loss", t->latent_loss) == ALAE_LATENT_L1 ? ALAE_LATENT_L1 : ALAE_LATENT_L2;
+    t->latent_weight = json_get(json, "latent_weight", t->latent_weight);
+    t->ema_half_life = json_get(json, "ema_half_life", t->ema_half_life);
+    t->dlatent_beta = json_get(json, "dlatent_beta", t->dlatent_beta);
+    alae_optimizer *opts[2] = {t->opt_fg, t->opt_ed};
+    const char *names[2] = {"fg", "ed"};
+    for (int k = 0; k < 2; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "%s_lr", names[k]);
+        opts[k]->lr = json_get(json, key, opts[k]->lr);
+        snprintf(key, sizeof key, "%s_beta1", names[k]);
+        opts[k]->beta1 = json_get(json, key, opts[k]->beta1);
+        snprintf(key, sizeof key, "%s_beta2", names[k]);
+        opts[k]->beta2 = json_get(json, key, opts[k]->beta2);
+        snprintf(key, sizeof key, "%s_eps", names[k]);
+        opts[k]->eps = json_get(json, key, opts[k]->eps);
+    }
+    restore_schedule(t, json);
+    alaei_trainer_free_plans(t); /* the graphs depend on the settings */
+}
+
+ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
+    alaei_clear_error();
+    ALAEI_CHECK_ARG(t);
+    ALAEI_CHECK_ARG(path_utf8);
+    alaei_st_file *f;
+    alae_status s = alaei_st_open(path_utf8, &f);
+    if (s != ALAE_OK) return s;
+    alae_model *m = t->model;
+    alae_model_config cfg;
+    char mine[1024], theirs[1024];
+    s = alaei_file_config(f, "trainer", &cfg, __func__);
+    if (s == ALAE_OK) {
+        alaei_config_to_json(&m->cfg, mine, sizeof mine);
+        alaei_config_to_json(&cfg, theirs, sizeof theirs);
+        if (strcmp(mine, theirs) != 0)
+            s = alaei_fail(ALAE_E_SHAPE, __func__, "%s holds a model configured as %s, but the trainer's is %s",
+                           path_utf8, theirs, mine);
+    }
+    if (s == ALAE_OK) s = check_state_file(f, t, __func__);
+    void **dst = malloc((size_t)m->n_params * sizeof(void *));
+    int64_t *steps = malloc((size_t)m->n_params * sizeof(int64_t));
+    if (s == ALAE_OK && (!dst || !steps)) s = alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
+    int64_t latent[1] = {m->cfg.latent_dim};
+    if (s == ALAE_OK) s = alaei_st_get_f32(f, "dlatent_avg", 1, latent, m->dlatent_avg);
+    if (s == ALAE_OK) s = alaei_load_params(f, m, "param/", NULL, __func__);
+    if (s == ALAE_OK) s = alaei_load_params(f, m, "ema/", t->ema, __func__);
+    for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
+        dst[i] = ((m->params[i].part & t->opt_fg->part_mask) ? t->opt_fg : t->opt_ed)->m[i];
+    if (s == ALAE_OK) s = alaei_load_params(f, m, "adam.m/", dst, __func__);
+    for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
+        dst[i] = ((m->params[i].part & t->opt_fg->part_mask) ? t->opt_fg : t->opt_ed)->v[i];
+    if (s == ALAE_OK) s = alaei_load_params(f, m, "adam.v/", dst, __func__);
+    uint64_t state[3];
+    const alaei_st_tensor *st = alaei_st_find(f, "adam.t");
+    if (s == ALAE_OK) {
+        for (int32_t i = 0; i < m->n_params; i++) {
+            int64_t v = 0;
+            for (int b = 0; b < 8; b++) v |= (int64_t)((uint64_t)st->data[i * 8 + b] << (8 * b));
+            ((m->params[i].part & t->opt_fg->part_mask) ? t->opt_fg : t->opt_ed)->t[i] = v;
+        }
+        s = alaei_st_get_u64(f, "state", 3, state);
+    }
+    if (s == ALAE_OK) {
+        t->step = state[0];
+        t->rng_offset = state[1];
+        t->seed = state[2];
+        restore_settings(t, alaei_st_metadata_get(f, "alae.trainer"));
+    }
+    free(dst);
+    free(steps);
+    alaei_st_free(f);
+    return s;
+}
