@@ -374,8 +374,12 @@ static int32_t build_entry(alaei_net *net, entry e, int32_t x, int32_t *avg) {
     case ENTRY_SAMPLE: x = alaei_net_F(net, x); break;
     default: break;
     }
-    if (*avg >= 0) x = alaei_style_truncate(net, x, *avg, m->truncation_psi, m->truncation_cutoff);
-    return alaei_net_G(net, x);
+    int per_row = e == ENTRY_GENERATE_STYLES;
+    if (*avg >= 0) {
+        x = alaei_style_truncate(net, x, per_row, *avg, m->truncation_psi, m->truncation_cutoff);
+        per_row = 1;
+    }
+    return per_row ? alaei_net_G_styles(net, x) : alaei_net_G(net, x);
 }
 
 static alae_status bind_call_inputs(alae_model *m, const alaei_net *net, alaei_plan *plan, int32_t avg,

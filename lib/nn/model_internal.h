@@ -129,20 +129,22 @@ int32_t alaei_net_param_named(alaei_net *net, const char *name);
 int32_t alaei_net_linear(alaei_net *net, int32_t x, const char *layer);
 
 int32_t alaei_net_F(alaei_net *net, int32_t z);   /* [N, L] -> [N, L] */
-/* G from w [N, L] (every style row is w) or from per-row styles [N, style_count, L]. */
-int32_t alaei_net_G(alaei_net *net, int32_t styles); /* -> [N, C, S, S] (S: the level's size) */
+/* G from w [N, L]: every style row is w. -> [N, C, S, S] (S: the level's size) */
+int32_t alaei_net_G(alaei_net *net, int32_t w);
+/* G from per-row styles [N, R, L] (R >= the rows the level reads; the MLP reads row 0). */
+int32_t alaei_net_G_styles(alaei_net *net, int32_t styles);
 int32_t alaei_net_E(alaei_net *net, int32_t x);   /* [N, C, S, S] -> [N, L] */
 int32_t alaei_net_D(alaei_net *net, int32_t w);   /* [N, L] -> [N] */
 
 /* lib/nn/style_net.c: the StyleALAE generator and encoder (dispatched to by alaei_net_G/E) */
-int32_t alaei_style_G(alaei_net *net, int32_t styles);
+int32_t alaei_style_G(alaei_net *net, int32_t styles, int per_row);
 int32_t alaei_style_E(alaei_net *net, int32_t x);
 /* Per-row styles [N, R, L] from w [N, L]: every row w, except the rows r where mask[r] = 1,
  * which take w2 (style mixing: mask [R] is 0 before the crossover, 1 from it on). */
 int32_t alaei_style_mix(alaei_net *net, int32_t w, int32_t w2, int32_t mask);
-/* Truncation: avg + psi (s - avg) on the rows < cutoff of styles (w [N, L] is first tiled to
- * [N, R, L]); avg is a node [L]. */
-int32_t alaei_style_truncate(alaei_net *net, int32_t styles, int32_t avg, double psi, int32_t cutoff);
+/* Truncation: per-row styles [N, R, L] with avg + psi (s - avg) on the rows < cutoff, from
+ * per-row styles (per_row) or from w [N, L] tiled to every row; avg is a node [L]. */
+int32_t alaei_style_truncate(alaei_net *net, int32_t styles, int per_row, int32_t avg, double psi, int32_t cutoff);
 
 /* lib/nn/style_blocks.c: the building blocks, as compositions of graph primitives */
 int32_t alaei_blk_pixel_norm(alaei_graph *g, int32_t z);                 /* [N, L] */

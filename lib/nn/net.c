@@ -133,15 +133,16 @@ int32_t alaei_net_D(alaei_net *net, int32_t w) {
     return alaei_reshape(g, alaei_slice(g, h, 3, logit_unit, 1), 1, logit);
 }
 
-int32_t alaei_net_G(alaei_net *net, int32_t styles) {
-    if (net->m->cfg.arch == ALAE_ARCH_STYLE) return alaei_style_G(net, styles);
+int32_t alaei_net_G(alaei_net *net, int32_t w) {
+    return net->m->cfg.arch == ALAE_ARCH_STYLE ? alaei_style_G(net, w, 0) : alaei_mlp_G(net, w);
+}
+
+int32_t alaei_net_G_styles(alaei_net *net, int32_t styles) {
+    if (net->m->cfg.arch == ALAE_ARCH_STYLE) return alaei_style_G(net, styles, 1);
     const alaei_node *s = alaei_graph_node(net->g, styles);
-    if (!s) return -1;
-    if (s->ndim == 3) { /* per-row styles: the MLP reads row 0 */
-        int64_t w_shape[2] = {s->ne[1], s->ne[3]};
-        styles = alaei_reshape(net->g, alaei_slice(net->g, styles, 2, 0, 1), 2, w_shape);
-    }
-    return alaei_mlp_G(net, styles);
+    if (!s || alaei_graph_status(net->g) != ALAE_OK) return -1;
+    int64_t w_shape[2] = {s->ne[1], s->ne[3]}; /* the MLP reads row 0 */
+    return alaei_mlp_G(net, alaei_reshape(net->g, alaei_slice(net->g, styles, 2, 0, 1), 2, w_shape));
 }
 
 int32_t alaei_net_E(alaei_net *net, int32_t x) {

@@ -190,16 +190,23 @@ static int32_t block_param(alaei_net *net, const char *net_name, int32_t block, 
     return alaei_net_param_named(net, name);
 }
 
-/* Style row r of styles: w [N, L] itself, or row r of per-row styles [N, R, L]. */
-static int32_t style_row(alaei_net *net, int32_t styles, int32_t r) {
-    const alaei_node *s = alaei_graph_node(net->g, styles);
-    if (!s || s->ndim == 2) return styles;
+/* What a generator call reads: w [N, L] for every row, or per-row styles [N, R, L]. */
+typedef struct style_source {
+    int32_t node;
+    int per_row;
+} style_source;
+
+/* Style row r: w itself, or row r of the per-row styles. */
+static int32_t style_row(alaei_net *net, style_source src, int32_t r) {
+    if (!src.per_row) return src.node;
+    const alaei_node *s = alaei_graph_node(net->g, src.node);
+    if (!s) return -1;
     int64_t shape[2] = {s->ne[1], s->ne[3]};
-    return alaei_reshape(net->g, alaei_slice(net->g, styles, 2, r, 1), 2, shape);
+    return alaei_reshape(net->g, alaei_slice(net->g, src.node, 2, r, 1), 2, shape);
 }
 
 /* noise -> bias -> leaky ReLU -> instance norm (eps 1e-8) -> AdaIN with style row `row` */
-static int32_t g_modulate(alaei_net *net, g_call *call, int32_t x, int32_t level, int k, int32_t styles) {
+static int32_t g_modulate(alaei_net *net, g_call *call, int32_t x, int32_t level, int k, style_source styles) {
     alaei_graph *g = net->g;
     char what[16], layer[48];
     x = inject_noise(net, call, x, level, k);
@@ -214,7 +221,7 @@ static int32_t g_modulate(alaei_net *net, g_call *call, int32_t x, int32_t level
 
 /* Decode block `level`: [upsample + conv (or the fused transposed conv), blur] -> modulate ->
  * 3x3 conv -> modulate. Level 0 starts from the learned constant. */
-static int32_t g_block(alaei_net *net, g_call *call, int32_t level, int32_t x, int32_t styles) {
+static int32_t g_block(alaei_net *net, g_call *call, int32_t level, int32_t x, style_source styles) {
     alaei_graph *g = net->g;
     if (level == 0) {
         x = alaei_net_param_named(net, "G.const");
@@ -243,20 +250,21 @@ static int32_t to_rgb(alaei_net *net, int32_t level, int32_t x) {
     return y;
 }
 
-/* Checks styles is [N, L] or [N, R >= 2 (lod + 1), L]; returns N or -1. */
-static int64_t styles_batch(alaei_net *net, int32_t styles) {
-    const alaei_node *s = alaei_graph_node(net->g, styles);
+/* Checks the styles: w [N, L], or per-row [N, R >= 2 (lod + 1), L]; returns N or -1. */
+static int64_t styles_batch(alaei_net *net, style_source src) {
+    const alaei_node *s = alaei_graph_node(net->g, src.node);
     if (!s || alaei_graph_status(net->g) != ALAE_OK) return -1;
     int64_t L = net->m->cfg.latent_dim;
-    int per_row = s->ndim != 2;
-    if (s->ne[3] != L || (per_row && (s->ne[0] != 1 || s->ne[2] < 2 * (net->lod + 1))))
+    int ok = s->ne[3] == L && (src.per_row ? s->ne[0] == 1 && s->ne[2] >= 2 * (net->lod + 1) : s->ne[0] * s->ne[1] == 1);
+    if (!ok)
         return alaei_graph_set_error(net->g, ALAE_E_SHAPE, "the generator's styles do not fit latent %lld at level %d",
                                      (long long)L, (int)net->lod);
-    return per_row ? s->ne[1] : s->ne[2];
+    return src.per_row ? s->ne[1] : s->ne[2];
 }
 
-int32_t alaei_style_G(alaei_net *net, int32_t styles) {
+int32_t alaei_style_G(alaei_net *net, int32_t styles_node, int per_row) {
     alaei_graph *g = net->g;
+    style_source styles = {styles_node, per_row};
     int64_t n = styles_batch(net, styles);
     if (n < 0) return -1;
     if (net->n_noise >= ALAEI_NET_MAX_NOISE)
@@ -363,44 +371,31 @@ int32_t alaei_style_E(alaei_net *net, int32_t x) {
 
 /* ---- style rows ---- */
 
-/* Marks a [1, N, R, L] node as per-row styles [N, R, L] (ndim 3), whatever N and R are. */
-static int32_t as_style_rows(alaei_graph *g, int32_t id) {
-    if (id >= 0 && alaei_graph_status(g) == ALAE_OK) g->nodes[id].ndim = 3;
-    return id;
-}
-
 int32_t alaei_style_mix(alaei_net *net, int32_t w, int32_t w2, int32_t mask) {
     alaei_graph *g = net->g;
-    const alaei_node *W = alaei_graph_node(g, w);
-    if (!W || alaei_graph_status(g) != ALAE_OK) return -1;
-    int64_t n = W->ne[2], L = W->ne[3], rows = alaei_graph_numel(g, mask);
+    int64_t L = net->m->cfg.latent_dim, n = alaei_graph_numel(g, w) / L, rows = alaei_graph_numel(g, mask);
     int64_t w_ne[4] = {1, n, 1, L}, mask_ne[4] = {1, 1, rows, 1};
-    int32_t base = alaei_reshape4(g, w, w_ne);
-    int32_t delta = alaei_reshape4(g, alaei_sub(g, w2, w), w_ne);
-    return as_style_rows(g, alaei_add(g, base, alaei_mul(g, alaei_reshape4(g, mask, mask_ne), delta)));
+    /* w (1 - mask) + w2 mask: exactly w or w2 per row, with the gradient of a selection */
+    int32_t m = alaei_reshape4(g, mask, mask_ne);
+    int32_t keep = alaei_mul(g, alaei_reshape4(g, w, w_ne), alaei_scale_shift(g, m, -1.0, 1.0));
+    return alaei_add(g, keep, alaei_mul(g, alaei_reshape4(g, w2, w_ne), m));
 }
 
-int32_t alaei_style_truncate(alaei_net *net, int32_t styles, int32_t avg, double psi, int32_t cutoff) {
+int32_t alaei_style_truncate(alaei_net *net, int32_t styles, int per_row, int32_t avg, double psi, int32_t cutoff) {
     alaei_graph *g = net->g;
     const alaei_node *S = alaei_graph_node(g, styles);
     if (!S || alaei_graph_status(g) != ALAE_OK) return -1;
-    int64_t rows = alaei_style_count(&net->m->cfg), L = S->ne[3];
-    if (S->ndim == 2 && rows == 1) { /* the MLP's single row: w itself */
-        int64_t avg_row[4] = {1, 1, 1, L};
-        if (cutoff < 1) return styles;
-        int32_t a = alaei_reshape4(g, avg, avg_row);
-        return alaei_add(g, a, alaei_scale_shift(g, alaei_sub(g, styles, a), psi, 0.0));
-    }
-    if (S->ndim == 2) { /* tile w to every row */
-        int64_t w_ne[4] = {1, S->ne[2], 1, L}, tiled[4] = {1, S->ne[2], rows, L};
-        styles = as_style_rows(g, alaei_broadcast(g, alaei_reshape4(g, styles, w_ne), tiled));
-    } else {
+    int64_t L = net->m->cfg.latent_dim, rows = alaei_style_count(&net->m->cfg);
+    if (per_row) {
         rows = S->ne[2];
+    } else { /* tile w to every row */
+        int64_t n = alaei_graph_numel(g, styles) / L, w_ne[4] = {1, n, 1, L}, tiled[4] = {1, n, rows, L};
+        styles = alaei_broadcast(g, alaei_reshape4(g, styles, w_ne), tiled);
     }
     int64_t head = cutoff < rows ? cutoff : rows, avg_ne[4] = {1, 1, 1, L};
     if (head <= 0) return styles;
     int32_t a = alaei_reshape4(g, avg, avg_ne);
     int32_t s = head == rows ? styles : alaei_slice(g, styles, 2, 0, head);
     int32_t t = alaei_add(g, a, alaei_scale_shift(g, alaei_sub(g, s, a), psi, 0.0));
-    return as_style_rows(g, head == rows ? t : alaei_concat(g, t, alaei_slice(g, styles, 2, head, rows - head), 2));
+    return head == rows ? t : alaei_concat(g, t, alaei_slice(g, styles, 2, head, rows - head), 2);
 }

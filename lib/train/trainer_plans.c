@@ -127,13 +127,14 @@ static int32_t generate(alae_trainer *t, step_plan *sp, int allow_mixing) {
     sp->in_a = alaei_input(g, 2, zs, "z");
     sp->w = alaei_net_F(&sp->net, sp->in_a);
     alaei_net_tap(&sp->net, sp->w, "train.w");
-    int32_t styles = sp->w;
+    int32_t x;
     if (allow_mixing && uses_mixing(t)) {
         sp->z_mix = alaei_input(g, 2, zs, "z_mix");
         sp->mix_mask = alaei_input(g, 1, &rows, "mix_mask");
-        styles = alaei_style_mix(&sp->net, sp->w, alaei_net_F(&sp->net, sp->z_mix), sp->mix_mask);
+        x = alaei_net_G_styles(&sp->net, alaei_style_mix(&sp->net, sp->w, alaei_net_F(&sp->net, sp->z_mix), sp->mix_mask));
+    } else {
+        x = alaei_net_G(&sp->net, sp->w);
     }
-    int32_t x = alaei_net_G(&sp->net, styles);
     alaei_net_tap(&sp->net, x, "train.x_fake");
     return x;
 }

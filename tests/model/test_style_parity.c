@@ -206,7 +206,7 @@ static void check_forward_set(int set) {
     run r;
     run_init(&r, set);
     int32_t w = alaei_net_F(&r.net, fixture_input(&r, "z"));
-    int32_t x_fake = alaei_net_G(&r.net, fixture_input(&r, set_name("styles", set)));
+    int32_t x_fake = alaei_net_G_styles(&r.net, fixture_input(&r, set_name("styles", set)));
     bind_noise(&r, 0, set);
     /* E(x_fake) first: the taps of E(x), built last, are the ones the fixture stores */
     int32_t w_fake = alaei_net_E(&r.net, fixture_input(&r, set_name("x_fake", set)));
