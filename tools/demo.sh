@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-out/fashion-mnist}
-steps=${2:-2000}
+steps=${2:-3000}
 build=build
 data=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 tools/install-deps.sh
