@@ -36,11 +36,14 @@ typedef struct alae_device_info {
 
 /* Number of devices (>= 1: the CPU is device 0). Thread-safe. */
 ALAE_API int32_t alae_device_count(void);
-/* Fills info for device index. ALAE_E_INVALID_ARG for a bad index, NULL info or struct_size 0. */
+/* Fills info for device index. Thread-safe. Errors: ALAE_E_INVALID_ARG for a bad index, NULL info
+ * or struct_size 0; a backend's device query may fail with ALAE_E_BACKEND. */
 ALAE_API alae_status alae_device_get_info(int32_t index, alae_device_info *info);
 
-/* Loads a backend plugin from an explicit path. ALAE_E_BACKEND_UNAVAILABLE with the loader's
- * message if it cannot be loaded; ALAE_E_VERSION if its ABI does not match. */
+/* Loads a backend plugin from an explicit, absolute path (the current directory is never
+ * searched); loaded plugins stay loaded for the life of the process. Thread-safe. Errors:
+ * ALAE_E_INVALID_ARG (NULL or relative path), ALAE_E_BACKEND_UNAVAILABLE with the loader's message
+ * if it cannot be loaded or lacks the entry point, ALAE_E_VERSION if its ABI does not match. */
 ALAE_API alae_status alae_backend_load(const char *path_utf8);
 
 /* Context parameters (alae_context_set_param). Keys are append-only. */
@@ -50,15 +53,20 @@ ALAE_API alae_status alae_backend_load(const char *path_utf8);
 #define ALAE_CTX_POISON         4  /* 0/1: fill freed activation memory with NaN (debugging;
                                       default 1 when the environment has ALAE_POISON=1) */
 
-/* Creates a context on a device. *out is set only on success. */
+/* Creates a context on a device. *out is set only on success; the caller owns the context and
+ * releases it with alae_context_destroy. Thread-safe (each call creates a new context). Errors:
+ * ALAE_E_INVALID_ARG (NULL out, unknown device index), ALAE_E_NOMEM, ALAE_E_BACKEND_UNAVAILABLE or
+ * ALAE_E_BACKEND from the device's backend. */
 ALAE_API alae_status alae_context_create(int32_t device_index, alae_context **out);
 /* Destroys a context; NULL is a no-op. Every object created from it must be destroyed first. */
 ALAE_API void alae_context_destroy(alae_context *ctx);
 /* Sets a context parameter; ALAE_E_INVALID_ARG for an unknown key or an out-of-range value. */
 ALAE_API alae_status alae_context_set_param(alae_context *ctx, int32_t key, int64_t value);
-/* Reads a context parameter into *value. */
+/* Reads a context parameter into *value. Errors: ALAE_E_INVALID_ARG (NULL argument, unknown key);
+ * *value is untouched on failure. */
 ALAE_API alae_status alae_context_get_param(const alae_context *ctx, int32_t key, int64_t *value);
-/* Waits until all work queued on the context has finished. */
+/* Waits until all work queued on the context has finished. Errors: ALAE_E_INVALID_ARG (NULL),
+ * ALAE_E_BACKEND or ALAE_E_DEVICE_LOST from the device. */
 ALAE_API alae_status alae_context_synchronize(alae_context *ctx);
 /* Asks the call running on ctx (possibly in another thread) to stop; it returns ALAE_E_ABORTED
  * at the next operation boundary and the context stays usable. The request is cleared when the

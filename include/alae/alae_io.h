@@ -17,12 +17,15 @@ typedef struct alae_dataset alae_dataset;
 /* Opens an IDX image file (MNIST, Fashion-MNIST; raw or gzip, detected by content), with an
  * optional IDX label file (labels_path may be NULL; its count must match). Every malformed file
  * (bad magic, truncated, inconsistent sizes) fails with ALAE_E_FORMAT naming the file; missing
- * files with ALAE_E_IO. *out is set only on success. */
+ * files with ALAE_E_IO, ALAE_E_NOMEM when memory runs out. *out is set only on success; the
+ * caller owns the data set and releases it with alae_dataset_destroy (NULL is a no-op). The data
+ * set is read-only after opening: it may be used from several threads at once. Thread-safe. */
 ALAE_API alae_status alae_dataset_open_idx(const char *images_path, const char *labels_path, alae_dataset **out);
 ALAE_API void alae_dataset_destroy(alae_dataset *ds);
 /* Number of images (0 for NULL). */
 ALAE_API int64_t alae_dataset_count(const alae_dataset *ds);
-/* Channels, height and width of the stored images. */
+/* Channels, height and width of the stored images (NULL out-pointers are skipped). Errors:
+ * ALAE_E_INVALID_ARG (NULL data set). */
 ALAE_API alae_status alae_dataset_image_shape(const alae_dataset *ds, int32_t *channels, int32_t *height,
                                               int32_t *width);
 /* The label of image index (ALAE_E_STATE if the data set has no labels). */
@@ -34,19 +37,25 @@ ALAE_API alae_status alae_dataset_label(const alae_dataset *ds, int64_t index, i
 ALAE_API alae_status alae_dataset_read(const alae_dataset *ds, const int64_t *indices, int64_t n, int32_t data_range,
                                        alae_tensor *out);
 /* The order of epoch `epoch` of a shuffled pass over count items: perm[0..count-1], a
- * permutation drawn from (seed, epoch) with xoshiro256**, identical on every platform. */
+ * permutation drawn from (seed, epoch) with xoshiro256**, identical on every platform.
+ * Thread-safe. Errors: ALAE_E_INVALID_ARG (NULL perm, negative count). */
 ALAE_API alae_status alae_shuffle_order(uint64_t seed, uint64_t epoch, int64_t count, int64_t *perm);
 
 /* Writes images [n, channels, height, width] (channels 1 or 3) as one PNG grid with `columns`
- * columns and 2-pixel gaps; values in [lo, hi] map to 0..255 (clamped). Atomic. */
+ * columns and 2-pixel gaps; values in [lo, hi] map to 0..255 (clamped). Atomic: a failed write
+ * leaves any existing file intact. Thread-safe for different paths. Errors: ALAE_E_INVALID_ARG
+ * (NULL argument, bad sizes or range), ALAE_E_IO (with the path), ALAE_E_NOMEM. */
 ALAE_API alae_status alae_image_grid_write_png(const char *path_utf8, const float *images, int64_t n, int64_t channels,
                                                int64_t height, int64_t width, float lo, float hi, int32_t columns);
-/* Writes a NumPy .npy file (float32, C order). Atomic. */
+/* Writes a NumPy .npy file (float32, C order). Atomic. Thread-safe for different paths. Errors:
+ * ALAE_E_INVALID_ARG (NULL argument, ndim > 8, negative dims), ALAE_E_IO (with the path). */
 ALAE_API alae_status alae_npy_write_f32(const char *path_utf8, int32_t ndim, const int64_t *shape, const float *data);
 /* Reads a float32 .npy file: *ndim (<= 8), shape[0..7] and *data (release it with alae_free).
- * Big-endian or Fortran-ordered files and other dtypes fail with a message. */
+ * The caller owns *data. Big-endian files are converted; Fortran-ordered files and other dtypes
+ * fail with ALAE_E_FORMAT naming the problem; ALAE_E_IO for unreadable files. Thread-safe. */
 ALAE_API alae_status alae_npy_read_f32(const char *path_utf8, int32_t *ndim, int64_t shape[8], float **data);
-/* Frees memory the library handed to the caller (alae_npy_read_f32's data). NULL is a no-op. */
+/* Frees memory the library handed to the caller (alae_npy_read_f32's data). NULL is a no-op.
+ * Thread-safe. */
 ALAE_API void alae_free(void *ptr);
 
 #ifdef __cplusplus

@@ -31,7 +31,8 @@ typedef int32_t alae_status;
 #define ALAE_E_ABORTED             -13  /* cancelled through alae_context_request_abort */
 #define ALAE_E_INTERNAL            -99  /* a bug in libalae: please report it */
 
-/* Static English text for a status code; never NULL ("unknown status" for unknown values). */
+/* Static English text for a status code, owned by the library; never NULL ("unknown status" for
+ * unknown values). Thread-safe. */
 ALAE_API const char *alae_status_string(alae_status status);
 
 /* The detailed message of the last failure on the calling thread, e.g.
@@ -56,7 +57,7 @@ ALAE_API void alae_set_log_callback(alae_log_fn fn, void *user);
 /* Messages below min_level are dropped (default ALAE_LOG_WARN). Returns ALAE_E_INVALID_ARG for a
  * level outside ALAE_LOG_DEBUG..ALAE_LOG_NONE. Thread-safe. */
 ALAE_API alae_status alae_set_log_level(int32_t min_level);
-/* The current minimum level. */
+/* The current minimum level. Thread-safe. */
 ALAE_API int32_t alae_get_log_level(void);
 
 #ifdef __cplusplus

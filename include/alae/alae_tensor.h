@@ -40,15 +40,19 @@ ALAE_API int32_t alae_tensor_ndim(const alae_tensor *t);
 ALAE_API alae_dtype alae_tensor_dtype(const alae_tensor *t);
 /* Total element count, or 0 for NULL. */
 ALAE_API int64_t alae_tensor_numel(const alae_tensor *t);
-/* Copies the shape into shape[0..ndim-1]; capacity must be >= ndim. */
+/* Copies the shape into shape[0..ndim-1]. Errors: ALAE_E_INVALID_ARG (NULL argument, capacity <
+ * ndim). */
 ALAE_API alae_status alae_tensor_shape(const alae_tensor *t, int64_t *shape, int32_t capacity);
-/* Copies nbytes (must equal numel * element size) from host memory into the tensor. */
+/* Copies nbytes (must equal numel * element size) from host memory into the tensor. Errors:
+ * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_SHAPE (nbytes differs), ALAE_E_BACKEND. */
 ALAE_API alae_status alae_tensor_write(alae_tensor *t, const void *host, size_t nbytes);
-/* Copies the tensor into host memory; nbytes must equal numel * element size. */
+/* Copies the tensor into host memory; nbytes must equal numel * element size. Errors:
+ * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_SHAPE (nbytes differs), ALAE_E_BACKEND. */
 ALAE_API alae_status alae_tensor_read(const alae_tensor *t, void *host, size_t nbytes);
 /* Fills the tensor with mean + stddev * N(0,1) numbers from the context's counter-based
  * generator (Philox4x32-10). The same seed gives the same numbers on every backend; each call
- * advances the context's counter. stddev must be finite and >= 0. */
+ * advances the context's counter. Errors: ALAE_E_INVALID_ARG (NULL tensor, mean or stddev not
+ * finite, stddev < 0), ALAE_E_BACKEND. */
 ALAE_API alae_status alae_tensor_fill_normal(alae_tensor *t, float mean, float stddev);
 
 #ifdef __cplusplus
