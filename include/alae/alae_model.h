@@ -93,29 +93,43 @@ typedef struct alae_model alae_model;
  * [-1, 1]): "mnist" (32 px, 1 channel, START 64, MAX 256, latent 32, 4 mapping layers),
  * "celeba" (128 px, 3 channels, 64/256, latent 256, 8 mapping layers), "celeba-hq256"
  * (256 px, 64/512, latent 512), "bedroom" (256 px, 32/512, latent 512), "ffhq" (1024 px,
- * 16/512, latent 512). Unknown names fail with ALAE_E_INVALID_ARG listing the presets. *out is
- * set only on success. */
+ * 16/512, latent 512). Errors: ALAE_E_INVALID_ARG (NULL argument; an unknown name, the message
+ * lists the presets), ALAE_E_NOMEM. *out is set only on success; the caller owns the
+ * configuration and releases it with alae_model_config_destroy. Thread-safe (no shared state). */
 ALAE_API alae_status alae_model_config_create(const char *preset, alae_model_config **out);
+/* Destroys a configuration; NULL is a no-op. */
 ALAE_API void alae_model_config_destroy(alae_model_config *cfg);
-/* Sets a key; unknown keys, non-integers for integer keys and out-of-range values fail. */
+/* Sets / reads a key. Errors: ALAE_E_INVALID_ARG (NULL argument, unknown key, a key of the other
+ * architecture, ARCH for set, a non-integer for an integer key, out of range, a StyleALAE image
+ * size that is not a power of two); the configuration is unchanged then. A configuration is a
+ * plain object: one must not be used from two threads at once. */
 ALAE_API alae_status alae_model_config_set(alae_model_config *cfg, int32_t key, double value);
 ALAE_API alae_status alae_model_config_get(const alae_model_config *cfg, int32_t key, double *value);
 /* The key of a setting name ("latent_dim", "mapping_layers", "hidden", "image_size", "channels",
  * "net_size", "data_range", "g_slope", "e_slope", "e_out_slope", "d_layers", "start_channels",
- * "max_channels"), for command lines and bindings. ALAE_E_INVALID_ARG for unknown names. */
+ * "max_channels"), for command lines and bindings. Errors: ALAE_E_INVALID_ARG (NULL argument,
+ * unknown name). Thread-safe. */
 ALAE_API alae_status alae_model_config_key(const char *name, int32_t *key);
-/* The inclusive range of values a key accepts. */
+/* The inclusive range of values a key accepts (StyleALAE's image size must also be a power of
+ * two). Errors: ALAE_E_INVALID_ARG (NULL argument, unknown key). Thread-safe. */
 ALAE_API alae_status alae_model_config_bounds(int32_t key, double *lo, double *hi);
 
 /* Creates a model with freshly initialised parameters (equalised-learning-rate initialisation,
- * drawn from the context's generator with the given seed). The model keeps a pointer to ctx,
- * which must outlive it. *out is set only on success. */
+ * drawn from the context's generator with the given seed; StyleALAE's learned constant starts
+ * at ones, biases and noise weights at zero). The model keeps a pointer to ctx, which must
+ * outlive it, and follows its threading rules. Errors: ALAE_E_INVALID_ARG (NULL argument, an
+ * inconsistent or oversized configuration), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, ALAE_E_BACKEND.
+ * *out is set only on success; the caller owns the model and releases it with
+ * alae_model_destroy. */
 ALAE_API alae_status alae_model_create(alae_context *ctx, const alae_model_config *cfg, uint64_t seed,
                                        alae_model **out);
+/* Destroys a model; NULL is a no-op. Destroy trainers and optimizers using it first. */
 ALAE_API void alae_model_destroy(alae_model *model);
-/* A copy of the model's configuration (the caller destroys it). */
+/* A copy of the model's configuration; the caller owns it and releases it with
+ * alae_model_config_destroy. Errors: ALAE_E_INVALID_ARG (NULL argument), ALAE_E_NOMEM. */
 ALAE_API alae_status alae_model_get_config(const alae_model *model, alae_model_config **out);
-/* Number of parameters in the parts of part_mask (ALAE_PART_*). */
+/* Number of parameters in the parts of part_mask (ALAE_PART_*). Errors: ALAE_E_INVALID_ARG (NULL
+ * argument, a mask outside ALAE_PART_ALL). */
 ALAE_API alae_status alae_model_param_count(const alae_model *model, int32_t part_mask, uint64_t *out);
 
 /* Inference settings (ALAE_MODEL_*). Unknown keys, read-only keys and out-of-range values fail
@@ -130,7 +144,9 @@ ALAE_API alae_status alae_model_get(const alae_model *model, int32_t key, double
  * All run on the model's context and follow its threading rules; StyleALAE generator calls
  * advance the context's random stream by the noise they draw. Truncation (when
  * ALAE_MODEL_TRUNCATION_PSI != 1) applies to the styles of generate, generate_styles and sample,
- * never to reconstruct. ALAE_E_SHAPE names the tensor with a wrong shape. */
+ * never to reconstruct. Errors: ALAE_E_INVALID_ARG (NULL argument, tensors of another context),
+ * ALAE_E_SHAPE (names the tensor with a wrong shape), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM,
+ * ALAE_E_BACKEND, ALAE_E_ABORTED; the output is written only on success. */
 ALAE_API alae_status alae_model_map(alae_model *model, const alae_tensor *z, alae_tensor *w);          /* F */
 ALAE_API alae_status alae_model_generate(alae_model *model, const alae_tensor *w, alae_tensor *x);     /* G */
 ALAE_API alae_status alae_model_encode(alae_model *model, const alae_tensor *x, alae_tensor *w);       /* E */
@@ -139,15 +155,22 @@ ALAE_API alae_status alae_model_reconstruct(alae_model *model, const alae_tensor
 ALAE_API alae_status alae_model_sample(alae_model *model, const alae_tensor *z, alae_tensor *x);       /* G(F(z)) */
 /* G from per-layer styles [N, style_count, latent_dim]: row 2i and 2i+1 feed level i (style
  * mixing: take rows from different w; the reference's coarse / middle / fine ranges are rows
- * 0-3, 4-7 and 8 on). The MLP reads row 0. x: [N, channels, S, S]. */
+ * 0-3, 4-7 and 8 on). The MLP reads row 0. x: [N, channels, S, S]. Errors: as the entry
+ * points above (ALAE_E_SHAPE when styles is not [N, ALAE_MODEL_STYLE_COUNT, latent_dim]). */
 ALAE_API alae_status alae_model_generate_styles(alae_model *model, const alae_tensor *styles, alae_tensor *x);
 
 /* Writes the model (parameters, running mean of w, configuration and the LOD / BLEND
  * settings in the metadata) as a safetensors file, atomically: an interrupted save leaves any
- * previous file intact. */
+ * previous file intact. Errors: ALAE_E_INVALID_ARG (NULL argument), ALAE_E_NOMEM, ALAE_E_IO,
+ * ALAE_E_BACKEND. */
 ALAE_API alae_status alae_model_save(const alae_model *model, const char *path_utf8);
-/* Loads a model file written by alae_model_save (or alae_trainer_save_model). Every tensor's
- * shape is checked against the configuration in the file's metadata. */
+/* Loads a model file written by alae_model_save (or alae_trainer_save_model) onto ctx. Every
+ * tensor's presence and shape is checked against the configuration in the file's metadata
+ * before anything is allocated. Errors: ALAE_E_INVALID_ARG (NULL argument), ALAE_E_IO,
+ * ALAE_E_FORMAT (not a libalae model file, a malformed configuration, a missing or misshaped
+ * tensor, named with the file), ALAE_E_VERSION, ALAE_E_SHAPE, ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM.
+ * *out is set only on success; the caller owns the model and releases it with
+ * alae_model_destroy. */
 ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, alae_model **out);
 
 #ifdef __cplusplus

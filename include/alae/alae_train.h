@@ -82,14 +82,23 @@ typedef struct alae_step_stats {
 } alae_step_stats;
 
 /* Creates a trainer for model with the two optimizers (opt_fg over F|G, opt_ed over E|D). It
- * keeps pointers to all three, and its own smoothed copy of the model's parameters. */
+ * keeps pointers to all three (they must outlive it), and its own smoothed copy of the model's
+ * parameters. Settings start at the reference's values and the preset's schedule (level: the
+ * top one). Errors: ALAE_E_INVALID_ARG (NULL argument, optimizers of another model or other
+ * parts), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. *out is set only on success; the caller owns the
+ * trainer and releases it with alae_trainer_destroy. A trainer follows its model's context's
+ * threading rules. */
 ALAE_API alae_status alae_trainer_create(alae_model *model, alae_optimizer *opt_fg, alae_optimizer *opt_ed,
                                          alae_trainer **out);
+/* Destroys a trainer (its plans and smoothed copy, not the model or optimizers); NULL is a no-op. */
 ALAE_API void alae_trainer_destroy(alae_trainer *trainer);
+/* Sets / reads a key (ALAE_TRAIN_*). Errors: ALAE_E_INVALID_ARG (NULL argument, unknown key,
+ * read-only key for set, out-of-range value; the trainer is unchanged then), ALAE_E_BACKEND
+ * (wiping the optimizers' state on a level change). */
 ALAE_API alae_status alae_trainer_set(alae_trainer *trainer, int32_t key, double value);
 ALAE_API alae_status alae_trainer_get(const alae_trainer *trainer, int32_t key, double *value);
-/* The per-level schedule table (lod in 0..levels-1, keys ALAE_LEVEL_*). ALAE_E_INVALID_ARG for a
- * bad level, key or value; the trainer is unchanged then. */
+/* The per-level schedule table (lod in 0..levels-1, keys ALAE_LEVEL_*). Errors:
+ * ALAE_E_INVALID_ARG (NULL argument, a bad level, key or value; the trainer is unchanged then). */
 ALAE_API alae_status alae_trainer_set_level(alae_trainer *trainer, int32_t lod, int32_t key, double value);
 ALAE_API alae_status alae_trainer_get_level(const alae_trainer *trainer, int32_t lod, int32_t key, double *value);
 /* Moves the schedule to `images_in_epoch` images into `epoch` (call it with 0 images at the
@@ -98,30 +107,42 @@ ALAE_API alae_status alae_trainer_get_level(const alae_trainer *trainer, int32_t
  * both optimizers' ALAE_OPT_LR. Entering another level wipes the optimizers' state. From then
  * on every alae_trainer_step adds its batch size to the images seen and updates BLEND; the
  * caller draws ALAE_TRAIN_BATCH real images at 2^(LOD+2) px (or at the model's image size:
- * the trainer then average-pools them). Not thread-safe with other calls on the trainer. */
+ * the trainer then average-pools them). Errors: ALAE_E_INVALID_ARG (NULL trainer, epoch above
+ * 2^40 or images above 2^50), ALAE_E_BACKEND. */
 ALAE_API alae_status alae_trainer_set_position(alae_trainer *trainer, uint64_t epoch, uint64_t images_in_epoch);
 /* Plans the step graphs for a batch size (at the current level, fade-in phase and style-mixing
  * setting, for real images at the level's size) and allocates all their memory, so that a later
- * step of that batch size allocates nothing; *bytes_needed (may be NULL) receives the total. */
+ * step of that batch size allocates nothing; *bytes_needed (may be NULL) receives the total.
+ * Errors: ALAE_E_INVALID_ARG (NULL trainer, batch outside 1..2^20), ALAE_E_NOMEM,
+ * ALAE_E_DEVICE_NOMEM (reported here, before any step runs). */
 ALAE_API alae_status alae_trainer_reserve(alae_trainer *trainer, int64_t batch, size_t *bytes_needed);
 /* One training iteration on real images [N, C, S, S] (N >= 1), S the size of the current level
  * (2^(LOD+2) for StyleALAE) or the model's image size (then average-pooled to the level; the
- * reference instead reads offline box-downsampled 8-bit images). stats may be NULL. */
+ * reference instead reads offline box-downsampled 8-bit images). stats may be NULL. A new batch
+ * size, level, fade-in phase or image size plans new graphs first. Errors: ALAE_E_INVALID_ARG
+ * (NULL argument, stats->struct_size 0, a batch of another context), ALAE_E_SHAPE (the batch's
+ * shape, with the shapes accepted), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, ALAE_E_BACKEND,
+ * ALAE_E_ABORTED; the trainer's random stream is not advanced by a failed step. */
 ALAE_API alae_status alae_trainer_step(alae_trainer *trainer, const alae_tensor *real, alae_step_stats *stats);
 /* Iterations done so far. */
 ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *trainer);
 /* Writes the smoothed (EMA) model, for inference, as a model file (see alae_model_save); the
- * file records the trainer's LOD and BLEND as the model's inference level. */
+ * file records the trainer's LOD and BLEND as the model's inference level. Errors:
+ * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_NOMEM, ALAE_E_IO, ALAE_E_BACKEND. */
 ALAE_API alae_status alae_trainer_save_model(const alae_trainer *trainer, const char *path_utf8);
 /* Copies the smoothed (EMA) parameters and the running mean of w into a new model on the
  * trainer's context (the caller destroys it), its ALAE_MODEL_LOD / BLEND set to the trainer's,
- * so that samples during progressive training come out at the level being trained. */
+ * so that samples during progressive training come out at the level being trained. Errors:
+ * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. */
 ALAE_API alae_status alae_trainer_smoothed_model(const alae_trainer *trainer, alae_model **out);
 /* Writes / reads the whole training state (parameters, smoothed copy, optimizer moments and
  * step counts, latent generator position, settings, level, fade-in and schedule position),
  * atomically. A run resumed from it continues exactly as an uninterrupted one (same seed, one
  * thread): unlike the reference, resuming keeps the optimizers' state. Loading checks that the
- * file's configuration matches the trainer's model. */
+ * file's configuration matches the trainer's model and that every tensor is present before it
+ * overwrites the parameters. Errors: ALAE_E_INVALID_ARG (NULL argument), ALAE_E_IO, ALAE_E_FORMAT
+ * (not a training-state file, a missing or misshaped tensor), ALAE_E_VERSION, ALAE_E_SHAPE (the
+ * file's model configuration differs), ALAE_E_NOMEM, ALAE_E_BACKEND. */
 ALAE_API alae_status alae_trainer_save(const alae_trainer *trainer, const char *path_utf8);
 ALAE_API alae_status alae_trainer_load(alae_trainer *trainer, const char *path_utf8);
 
