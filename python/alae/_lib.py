@@ -151,11 +151,13 @@ PROTOTYPES = {
     "alae_trainer_load": (STATUS, HANDLE, c_char_p),
     # alae_io.h
     "alae_dataset_open_idx": (STATUS, c_char_p, c_char_p, OUT_HANDLE),
+    "alae_dataset_open_folder": (STATUS, c_char_p, c_int32, c_int32, c_int32, OUT_HANDLE),
     "alae_dataset_destroy": (None, HANDLE),
     "alae_dataset_count": (c_int64, HANDLE),
     "alae_dataset_image_shape": (STATUS, HANDLE, P_I32, P_I32, P_I32),
     "alae_dataset_label": (STATUS, HANDLE, c_int64, P_I32),
     "alae_dataset_read": (STATUS, HANDLE, P_I64, c_int64, c_int32, HANDLE),
+    "alae_dataset_read_flipped": (STATUS, HANDLE, P_I64, BUFFER, c_int64, c_int32, HANDLE),
     "alae_shuffle_order": (STATUS, c_uint64, c_uint64, c_int64, P_I64),
     "alae_image_grid_write_png": (STATUS, c_char_p, BUFFER, c_int64, c_int64, c_int64, c_int64, c_float, c_float,
                                   c_int32),

@@ -109,6 +109,9 @@ LEVEL_LR = 2
 LATENT_L2 = 0
 LATENT_L1 = 1
 
+# alae_io.h: flags of alae_dataset_open_folder
+FOLDER_SKIP_BAD = 1
+
 
 def keys_with_prefix(prefix):
     """{setting name: key} for the constants named ``<prefix><NAME>``: ``keys_with_prefix("CFG_")``

@@ -1,0 +1,167 @@
+/* Image files through stb_image (see image_load.h). The only translation unit that compiles
+ * stb_image: STB_IMAGE_STATIC keeps every stbi_* symbol local to it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "io/image_load.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_NO_FAILURE_STRINGS_LONG
+#define STBI_MAX_DIMENSIONS ALAEI_IMAGE_MAX_SIDE
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+/* stb_image declares functions that the format selection above leaves undefined. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#endif
+
+int alaei_image_name_ok(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) return 0;
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".bmp"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcasecmp(dot, exts[i])) return 1;
+    return 0;
+}
+
+/* 1-D area weights: output cell o covers source [o * scale, (o + 1) * scale). */
+static void resample_line(const float *src, int64_t n, int64_t stride, float *dst, int64_t m, int64_t dstride) {
+    double scale = (double)n / (double)m;
+    for (int64_t o = 0; o < m; o++) {
+        double a = (double)o * scale, b = (double)(o + 1) * scale, acc = 0.0;
+        int64_t i0 = (int64_t)a, i1 = (int64_t)b;
+        if (i1 >= n) i1 = n - 1;
+        for (int64_t i = i0; i <= i1; i++) {
+            double lo = (double)i > a ? (double)i : a, hi = (double)(i + 1) < b ? (double)(i + 1) : b;
+            if (hi > lo) acc += (hi - lo) * src[i * stride];
+        }
+        dst[o * dstride] = (float)(acc / (b - a));
+    }
+}
+
+void alaei_resample_area(const uint8_t *src, int64_t sh, int64_t sw, int64_t src_stride, uint8_t *dst, int64_t dh,
+                         int64_t dw) {
+    float *row = malloc((size_t)sw * sizeof(float));
+    float *tmp = malloc((size_t)(sh * dw) * sizeof(float)); /* rows resampled: [sh, dw] */
+    float *col = malloc((size_t)dh * sizeof(float));
+    if (!row || !tmp || !col) { /* fall back to nearest neighbour: no memory needed */
+        for (int64_t y = 0; y < dh; y++)
+            for (int64_t x = 0; x < dw; x++) dst[y * dw + x] = src[(y * sh / dh) * src_stride + x * sw / dw];
+        free(row);
+        free(tmp);
+        free(col);
+        return;
+    }
+    for (int64_t y = 0; y < sh; y++) {
+        for (int64_t x = 0; x < sw; x++) row[x] = src[y * src_stride + x];
+        resample_line(row, sw, 1, tmp + y * dw, dw, 1);
+    }
+    for (int64_t x = 0; x < dw; x++) {
+        resample_line(tmp + x, sh, dw, col, dh, 1);
+        for (int64_t y = 0; y < dh; y++) {
+            float v = col[y] + 0.5f;
+            dst[y * dw + x] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+        }
+    }
+    free(row);
+    free(tmp);
+    free(col);
+}
+
+alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, uint8_t *out) {
+    if (!path || !out || channels < 1 || channels > 4 || size < 1 || size > ALAEI_IMAGE_MAX_SIDE)
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "bad arguments (channels %d, size %d)", (int)channels,
+                          (int)size);
+    struct stat st;
+    if (stat(path, &st) != 0) return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return alaei_fail(ALAE_E_IO, __func__, "%s is not a regular file", path);
+    if (st.st_size == 0) return alaei_fail(ALAE_E_FORMAT, __func__, "%s is empty (0 bytes)", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(errno));
+    /* A PNG's size, straight from its IHDR chunk (stbi_info would fail on a truncated file with
+     * a vaguer reason). */
+    unsigned char head[24];
+    if (fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, "\x89PNG\r\n\x1a\n", 8) &&
+        !memcmp(head + 12, "IHDR", 4)) {
+        uint32_t pw = (uint32_t)head[16] << 24 | (uint32_t)head[17] << 16 | (uint32_t)head[18] << 8 | head[19];
+        uint32_t ph = (uint32_t)head[20] << 24 | (uint32_t)head[21] << 16 | (uint32_t)head[22] << 8 | head[23];
+        if (pw > ALAEI_IMAGE_MAX_SIDE || ph > ALAEI_IMAGE_MAX_SIDE || pw == 0 || ph == 0) {
+            fclose(f);
+            return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %ux%u pixels: sides must be 1..%d", path,
+                              (unsigned)pw, (unsigned)ph, ALAEI_IMAGE_MAX_SIDE);
+        }
+    }
+    rewind(f);
+    int w = 0, h = 0, comp = 0;
+    /* The header first: sizes are checked before any pixel memory is allocated. */
+    if (!stbi_info_from_file(f, &w, &h, &comp)) {
+        const char *why = stbi_failure_reason();
+        fclose(f);
+        if (why && !strcmp(why, "too large"))
+            return alaei_fail(ALAE_E_FORMAT, __func__, "%s claims a size above %dx%d pixels: refused", path,
+                              ALAEI_IMAGE_MAX_SIDE, ALAEI_IMAGE_MAX_SIDE);
+        return alaei_fail(ALAE_E_FORMAT, __func__, "%s is not a readable PNG, JPEG or BMP image (%s)", path,
+                          why ? why : "unknown format");
+    }
+    size_t bytes;
+    if (w < 1 || h < 1 || w > ALAEI_IMAGE_MAX_SIDE || h > ALAEI_IMAGE_MAX_SIDE ||
+        !alaei_mul_size((size_t)w, (size_t)h, &bytes) || !alaei_mul_size(bytes, (size_t)channels, &bytes)) {
+        fclose(f);
+        return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %dx%d pixels: sides must be 1..%d", path, w, h,
+                          ALAEI_IMAGE_MAX_SIDE);
+    }
+    int gw = 0, gh = 0, gc = 0;
+    unsigned char *px = stbi_load_from_file(f, &gw, &gh, &gc, channels);
+    fclose(f);
+    if (!px) {
+        const char *why = stbi_failure_reason();
+        return alaei_fail(ALAE_E_FORMAT, __func__, "%s cannot be decoded (%s)", path, why ? why : "corrupt data");
+    }
+    if (gw != w || gh != h) {
+        stbi_image_free(px);
+        return alaei_fail(ALAE_E_FORMAT, __func__, "%s: the header says %dx%d but the data %dx%d", path, w, h, gw,
+                          gh);
+    }
+    /* Centre crop to a square, then area-resample each plane. */
+    int64_t side = w < h ? w : h, left = (w - side) / 2, top = (h - side) / 2;
+    uint8_t *plane = malloc((size_t)(side * side));
+    if (!plane) {
+        stbi_image_free(px);
+        return alaei_fail(ALAE_E_NOMEM, __func__, "no memory to resize %s", path);
+    }
+    for (int32_t c = 0; c < channels; c++) {
+        for (int64_t y = 0; y < side; y++)
+            for (int64_t x = 0; x < side; x++)
+                plane[y * side + x] = px[((size_t)(y + top) * (size_t)w + (size_t)(x + left)) * (size_t)channels + (size_t)c];
+        uint8_t *dst = out + (size_t)c * (size_t)size * (size_t)size;
+        if (side == size)
+            memcpy(dst, plane, (size_t)(side * side));
+        else
+            alaei_resample_area(plane, side, side, side, dst, size, size);
+    }
+    free(plane);
+    stbi_image_free(px);
+    return ALAE_OK;
+}
