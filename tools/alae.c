@@ -10,11 +10,14 @@ static void print_usage(FILE *out) {
             "usage: alae <command> [options]\n"
             "\n"
             "commands:\n"
-            "  train        train an ALAE on IDX images (writes a model, a training state, a log, images)\n"
+            "  train        train an ALAE on IDX images or an image folder (writes a model, a training\n"
+            "               state, a log, images)\n"
             "  sample       write a grid of images generated from random latents\n"
-            "  encode       encode IDX images into latents (.npy)\n"
+            "  encode       encode images (IDX, image files or folders) into latents (.npy)\n"
             "  decode       write a grid of images decoded from latents (.npy)\n"
-            "  reconstruct  write a grid of IDX images above their reconstructions\n"
+            "  reconstruct  write a grid of images above their reconstructions\n"
+            "  mix          StyleALAE style mixing: styles of one image's layers in another\n"
+            "  interpolate  write a strip of images interpolated in W between two images\n"
             "  info         print the library version, the devices and the GEMM kernels in use,\n"
             "               or with --model a model's configuration and parameter counts\n"
             "  version      print the library version\n"
@@ -28,6 +31,7 @@ static const struct {
 } commands[] = {
     {"train", cli_cmd_train},   {"sample", cli_cmd_sample},           {"encode", cli_cmd_encode},
     {"decode", cli_cmd_decode}, {"reconstruct", cli_cmd_reconstruct}, {"info", cli_cmd_info},
+    {"mix", cli_cmd_mix},       {"interpolate", cli_cmd_interpolate},
 };
 
 static int command_version(int argc, char **argv) {

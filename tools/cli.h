@@ -65,7 +65,8 @@ int cli_fail_file(const char *cmd, alae_status s, const char *path);
 typedef struct cli_geom {
     int32_t latent;   /* latent_dim */
     int32_t channels; /* image channels */
-    int32_t size;     /* image side */
+    int32_t size;     /* image side (a model's: at its level of detail) */
+    int32_t full;     /* the configured image_size (data is read at this size, then pooled to size) */
     int32_t range;    /* ALAE_CFG_DATA_RANGE: 0 = [0, 1], 1 = [-1, 1] */
     float lo, hi;     /* the pixel range for image grids */
 } cli_geom;
@@ -97,9 +98,18 @@ cli_shape cli_image_shape(const cli_geom *g);
 #define CLI_BATCH 256
 alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
                       const cli_shape *in_shape, float *out, const cli_shape *out_shape);
-/* Reads images start..start+n-1 of ds into host [n, C, S, S] in the geometry's data range. */
+/* Reads images start..start+n-1 of ds into host [n, C, S, S] in the geometry's data range, S =
+ * g->size: read at g->full, then average-pooled when the model runs at a lower level. */
 alae_status cli_read_images(alae_context *ctx, const alae_dataset *ds, const cli_geom *g, int64_t start, int64_t n,
                             float *host);
+/* Average-pools n images [n, C, from, from] in place to [n, C, to, to] (to divides from). */
+void cli_pool(float *images, int64_t n, int32_t channels, int32_t from, int32_t to);
+/* Whether path names an image folder or an image file (.png, .jpg, .jpeg, .bmp) rather than IDX. */
+int cli_is_image_path(const char *path);
+/* Opens path as an image folder / image file (decoded to the geometry's channels at g->full;
+ * skip_bad: skip undecodable files with a warning) or as an IDX file; prints the error and
+ * returns CLI_RUNTIME on failure, CLI_GO on success. */
+int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int skip_bad, alae_dataset **ds);
 /* Checks that the images of ds fit the model (channels, at most image_size per side; smaller
  * ones are centred and padded); prints the error and returns CLI_RUNTIME if not, else CLI_GO. */
 int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, const cli_geom *g);
@@ -135,6 +145,8 @@ int cli_cmd_encode(int argc, char **argv);
 int cli_cmd_decode(int argc, char **argv);
 int cli_cmd_reconstruct(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
+int cli_cmd_mix(int argc, char **argv);
+int cli_cmd_interpolate(int argc, char **argv);
 
 /* The setting names alae_model_config_key knows (alae_model.h lists them; the API cannot). */
 extern const char *const cli_setting_names[];

@@ -168,6 +168,7 @@ alae_status cli_config_geometry(const alae_model_config *cfg, cli_geom *g) {
     if (s == ALAE_OK) s = get_int(cfg, ALAE_CFG_CHANNELS, &g->channels);
     if (s == ALAE_OK) s = get_int(cfg, ALAE_CFG_IMAGE_SIZE, &g->size);
     if (s == ALAE_OK) s = get_int(cfg, ALAE_CFG_DATA_RANGE, &g->range);
+    g->full = g->size;
     g->lo = g->range ? -1.0f : 0.0f;
     g->hi = 1.0f;
     return s;
@@ -270,6 +271,7 @@ static alae_status read_batch(alae_context *ctx, const alae_dataset *ds, const c
     if (!idx) return ALAE_E_NOMEM;
     for (int64_t i = 0; i < n; i++) idx[i] = start + i;
     cli_shape sh = cli_image_shape(g);
+    sh.dims[1] = sh.dims[2] = g->full;
     alae_status s = make_tensor(ctx, n, sh.ndim, sh.dims, x);
     if (s == ALAE_OK) s = alae_dataset_read(ds, idx, n, g->range, *x);
     free(idx);
@@ -279,17 +281,73 @@ static alae_status read_batch(alae_context *ctx, const alae_dataset *ds, const c
 alae_status cli_read_images(alae_context *ctx, const alae_dataset *ds, const cli_geom *g, int64_t start, int64_t n,
                             float *host) {
     alae_tensor *x = NULL;
-    alae_status s = read_batch(ctx, ds, g, start, n, &x);
-    if (s == ALAE_OK) s = alae_tensor_read(x, host, (size_t)(n * cli_image_floats(g)) * sizeof(float));
+    alae_status s = ALAE_OK;
+    float *full = host;
+    if (g->full != g->size && !(full = cli_alloc(n, (size_t)g->channels * (size_t)g->full * (size_t)g->full * sizeof(float))))
+        return ALAE_E_NOMEM;
+    s = read_batch(ctx, ds, g, start, n, &x);
+    if (s == ALAE_OK) s = alae_tensor_read(x, full, (size_t)(n * g->channels * g->full * g->full) * sizeof(float));
     alae_tensor_destroy(x);
+    if (full != host) {
+        if (s == ALAE_OK) {
+            cli_pool(full, n, g->channels, g->full, g->size);
+            memcpy(host, full, (size_t)(n * cli_image_floats(g)) * sizeof(float));
+        }
+        free(full);
+    }
     return s;
+}
+
+void cli_pool(float *images, int64_t n, int32_t channels, int32_t from, int32_t to) {
+    if (to >= from || to < 1) return;
+    int64_t f = from / to;
+    float inv = 1.0f / (float)(f * f);
+    for (int64_t p = 0; p < n * channels; p++) {
+        const float *src = images + p * from * from;
+        float *dst = images + p * to * to; /* dst never overtakes src: to * to <= from * from */
+        for (int64_t y = 0; y < to; y++)
+            for (int64_t x = 0; x < to; x++) {
+                float acc = 0.0f;
+                for (int64_t dy = 0; dy < f; dy++)
+                    for (int64_t dx = 0; dx < f; dx++) acc += src[(y * f + dy) * from + x * f + dx];
+                dst[y * to + x] = acc * inv;
+            }
+    }
+}
+
+int cli_is_image_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+    const char *dot = strrchr(path, '.');
+    if (!dot) return 0;
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".bmp", ".PNG", ".JPG", ".JPEG", ".BMP"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+        if (!strcmp(dot, exts[i])) return 1;
+    return 0;
+}
+
+int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int skip_bad, alae_dataset **ds) {
+    alae_status s = cli_is_image_path(path)
+                        ? alae_dataset_open_folder(path, g->channels, g->full, skip_bad ? ALAE_FOLDER_SKIP_BAD : 0, ds)
+                        : alae_dataset_open_idx(path, NULL, ds);
+    if (s != ALAE_OK) return cli_fail_file(cmd, s, path);
+    int rc = cli_check_data(cmd, *ds, path, g);
+    if (rc != CLI_GO) {
+        alae_dataset_destroy(*ds);
+        *ds = NULL;
+    }
+    return rc;
 }
 
 static alae_status encode_batch(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
                                 int64_t start, int64_t n, float *codes) {
     alae_tensor *x = NULL, *w = NULL;
-    cli_shape sh = cli_latent_shape(g);
-    alae_status s = read_batch(ctx, ds, g, start, n, &x);
+    cli_shape sh = cli_latent_shape(g), xs = cli_image_shape(g);
+    float *host = cli_alloc(n, (size_t)cli_image_floats(g) * sizeof(float));
+    alae_status s = host ? cli_read_images(ctx, ds, g, start, n, host) : ALAE_E_NOMEM;
+    if (s == ALAE_OK) s = make_tensor(ctx, n, xs.ndim, xs.dims, &x);
+    if (s == ALAE_OK) s = alae_tensor_write(x, host, (size_t)(n * cli_image_floats(g)) * sizeof(float));
+    free(host);
     if (s == ALAE_OK) s = make_tensor(ctx, n, sh.ndim, sh.dims, &w);
     if (s == ALAE_OK) s = alae_model_encode(model, x, w);
     if (s == ALAE_OK) s = alae_tensor_read(w, codes, (size_t)(n * g->latent) * sizeof(float));
@@ -386,8 +444,8 @@ int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, co
     if (channels != g->channels)
         return cli_error(cmd, "%s has %d-channel images but the model has %d channels", path, (int)channels,
                          (int)g->channels);
-    if (height > g->size || width > g->size)
+    if (height > g->full || width > g->full)
         return cli_error(cmd, "%s has %dx%d images, larger than the model's image_size %d", path, (int)height,
-                         (int)width, (int)g->size);
+                         (int)width, (int)g->full);
     return CLI_GO;
 }

@@ -26,13 +26,21 @@ static void session_close(session *ss) {
     alae_context_destroy(ss->ctx);
 }
 
-/* Opens an IDX data set and checks that its images fit the model and that it holds at least
- * `need` images (need 0: any, >= 1). */
+/* --truncation PSI and --truncation-cutoff K (StyleALAE; 0 options given: nothing to do). */
+static int set_truncation(const char *cmd, alae_model *model, const cli_opt *opts, int n, double psi, int64_t cutoff) {
+    alae_status s = ALAE_OK;
+    if (cli_given(opts, n, "--truncation")) s = alae_model_set(model, ALAE_MODEL_TRUNCATION_PSI, psi);
+    if (s == ALAE_OK && cli_given(opts, n, "--truncation-cutoff"))
+        s = alae_model_set(model, ALAE_MODEL_TRUNCATION_CUTOFF, (double)cutoff);
+    return s == ALAE_OK ? CLI_GO : cli_fail(cmd, s);
+}
+
+/* Opens an IDX data set, an image folder or an image file and checks that its images fit the
+ * model and that it holds at least `need` images (need 0: any, >= 1). */
 static int open_data(const char *cmd, const char *path, const cli_geom *g, int64_t need, alae_dataset **ds) {
-    alae_status s = alae_dataset_open_idx(path, NULL, ds);
-    if (s != ALAE_OK) return cli_fail_file(cmd, s, path);
+    int rc = cli_open_dataset(cmd, path, g, 0, ds);
+    if (rc != CLI_GO) return rc;
     int64_t count = alae_dataset_count(*ds);
-    int rc = cli_check_data(cmd, *ds, path, g);
     if (rc == CLI_GO && (count < 1 || count < need))
         rc = cli_error(cmd, "%s holds %lld images, fewer than the %lld asked for", path, (long long)count,
                        (long long)(need > 1 ? need : 1));
@@ -46,24 +54,30 @@ static int open_data(const char *cmd, const char *path, const cli_geom *g, int64
 /* ---- sample ---- */
 
 static const char sample_usage[] =
-    "usage: alae sample --model M [--n 64] [--seed S] [--threads T] --out grid.png\n"
+    "usage: alae sample --model M [--n 64] [--seed S] [--threads T] [--truncation PSI\n"
+    "                   [--truncation-cutoff K]] --out grid.png\n"
     "\n"
     "Draws N latents z ~ N(0, I) from the seed and writes the images G(F(z)) of the model as a\n"
     "PNG grid with ceil(sqrt(N)) columns.\n"
     "\n"
     "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
     "  --n N          number of images, 1..65536 (64)\n"
-    "  --seed S       seed of the latents, 0..2^53 (0)\n"
+    "  --seed S       seed of the latents and the noise, 0..2^53 (0)\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n"
+    "  --truncation PSI  StyleALAE: the truncation trick, style rows below the cutoff become\n"
+    "                 avg + PSI (w - avg), -2 < PSI <= 2 (1: off; the paper's figures use 0.7)\n"
+    "  --truncation-cutoff K  StyleALAE: rows truncated, 0..style_count (8)\n"
     "  --out FILE     the PNG to write\n";
 
 int cli_cmd_sample(int argc, char **argv) {
     const char *cmd = "sample", *model_path = NULL, *out = NULL;
-    int64_t n = 64, seed = 0, threads = 0;
+    int64_t n = 64, seed = 0, threads = 0, cutoff = 0;
+    double psi = 1;
     cli_opt opts[] = {
         {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--out", CLI_STR, &out, 0, 0, 0},
         {"--n", CLI_INT, &n, 1, MAX_GRID, 0},       {"--seed", CLI_INT, &seed, 0, CLI_SEED_MAX, 0},
-        {"--threads", CLI_INT, &threads, 1, 256, 0},
+        {"--threads", CLI_INT, &threads, 1, 256, 0}, {"--truncation", CLI_REAL, &psi, -2, 2, 0},
+        {"--truncation-cutoff", CLI_INT, &cutoff, 0, 4096, 0},
     };
     const char *required[] = {"--model", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, sample_usage, argc, argv, opts, nopt);
@@ -71,6 +85,10 @@ int cli_cmd_sample(int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     session ss;
     if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
+    if ((rc = set_truncation(cmd, ss.model, opts, nopt, psi, cutoff)) != CLI_GO) {
+        session_close(&ss);
+        return rc;
+    }
     cli_shape zs = cli_latent_shape(&ss.g), xs = cli_image_shape(&ss.g);
     float *z = cli_alloc(n, (size_t)ss.g.latent * sizeof(float));
     float *x = cli_alloc(n, (size_t)cli_image_floats(&ss.g) * sizeof(float));
@@ -87,13 +105,15 @@ int cli_cmd_sample(int argc, char **argv) {
 /* ---- encode ---- */
 
 static const char encode_usage[] =
-    "usage: alae encode --model M --data IMAGES.idx[.gz] --out codes.npy [--n N] [--threads T]\n"
+    "usage: alae encode --model M --data IMAGES.idx[.gz]|DIR|IMAGE --out codes.npy [--n N] [--threads T]\n"
     "\n"
-    "Encodes the first N images of an IDX file (all by default), in file order, into their\n"
-    "latents w = E(x) and writes them as a float32 .npy array [N, latent_dim].\n"
+    "Encodes the first N images of an IDX file, an image folder (sorted by name) or one image file\n"
+    "(all by default), in order, into their latents w = E(x) and writes them as a float32 .npy\n"
+    "array [N, latent_dim].\n"
     "\n"
     "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
-    "  --data FILE    IDX images (MNIST, Fashion-MNIST; raw or gzip)\n"
+    "  --data PATH    IDX images (MNIST, Fashion-MNIST; raw or gzip), or a folder of PNG / JPEG /\n"
+    "                 BMP images, or one image (converted and resized to the model's images)\n"
     "  --out FILE     the .npy file to write\n"
     "  --n N          encode only the first N images\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n";
@@ -132,7 +152,8 @@ int cli_cmd_encode(int argc, char **argv) {
 /* ---- decode ---- */
 
 static const char decode_usage[] =
-    "usage: alae decode --model M --codes codes.npy --out grid.png [--threads T]\n"
+    "usage: alae decode --model M --codes codes.npy --out grid.png [--threads T] [--seed S]\n"
+    "                   [--truncation PSI [--truncation-cutoff K]]\n"
     "\n"
     "Decodes latents w (a float32 .npy array [N, latent_dim], as 'alae encode' writes) into the\n"
     "images G(w) and writes them as a PNG grid with ceil(sqrt(N)) columns.\n"
@@ -140,7 +161,12 @@ static const char decode_usage[] =
     "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
     "  --codes FILE   the latents, [N, latent_dim] float32, N <= 65536\n"
     "  --out FILE     the PNG to write\n"
-    "  --threads T    worker threads, 1..256 (all CPUs)\n";
+    "  --threads T    worker threads, 1..256 (all CPUs)\n"
+    "  --seed S       StyleALAE: seed of the noise maps, 0..2^53 (0)\n"
+    "  --truncation PSI  StyleALAE: the truncation trick, style rows below the cutoff become\n"
+    "                 avg + PSI (w - avg), -2 < PSI <= 2 (1: off; the paper's figures use 0.7)\n"
+    "  --truncation-cutoff K  StyleALAE: rows truncated, 0..style_count (8)\n"
+;
 
 static int check_codes(const char *cmd, const char *path, int32_t ndim, const int64_t *shape, int32_t latent) {
     if (ndim != 2 || shape[1] != latent)
@@ -153,12 +179,16 @@ static int check_codes(const char *cmd, const char *path, int32_t ndim, const in
 
 int cli_cmd_decode(int argc, char **argv) {
     const char *cmd = "decode", *model_path = NULL, *codes_path = NULL, *out = NULL;
-    int64_t threads = 0;
+    int64_t threads = 0, seed = 0, cutoff = 0;
+    double psi = 1;
     cli_opt opts[] = {
         {"--model", CLI_STR, &model_path, 0, 0, 0},
         {"--codes", CLI_STR, &codes_path, 0, 0, 0},
         {"--out", CLI_STR, &out, 0, 0, 0},
         {"--threads", CLI_INT, &threads, 1, 256, 0},
+        {"--seed", CLI_INT, &seed, 0, CLI_SEED_MAX, 0},
+        {"--truncation", CLI_REAL, &psi, -2, 2, 0},
+        {"--truncation-cutoff", CLI_INT, &cutoff, 0, 4096, 0},
     };
     const char *required[] = {"--model", "--codes", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, decode_usage, argc, argv, opts, nopt);
@@ -166,6 +196,12 @@ int cli_cmd_decode(int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     session ss;
     if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
+    alae_status ts = alae_context_set_param(ss.ctx, ALAE_CTX_SEED, seed);
+    if (ts != ALAE_OK || (rc = set_truncation(cmd, ss.model, opts, nopt, psi, cutoff)) != CLI_GO) {
+        if (ts != ALAE_OK) rc = cli_fail(cmd, ts);
+        session_close(&ss);
+        return rc;
+    }
     int32_t ndim = 0;
     int64_t shape[8];
     float *codes = NULL, *x = NULL;
@@ -188,24 +224,33 @@ int cli_cmd_decode(int argc, char **argv) {
 /* ---- reconstruct ---- */
 
 static const char reconstruct_usage[] =
-    "usage: alae reconstruct --model M --data IMAGES.idx[.gz] [--n 32] --out grid.png [--threads T]\n"
+    "usage: alae reconstruct --model M --data IMAGES.idx[.gz]|DIR|IMAGE [--n 32] --out grid.png\n"
+    "                        [--threads T] [--seed S] [--truncation PSI [--truncation-cutoff K]]\n"
     "\n"
-    "Writes the first N images of an IDX file (top rows) above their reconstructions G(E(x))\n"
-    "(bottom rows) as a PNG grid with 8 columns.\n"
+    "Writes the first N images of an IDX file, an image folder or one image file (top rows)\n"
+    "above their reconstructions G(E(x)) (bottom rows) as a PNG grid with 8 columns.\n"
     "\n"
     "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
-    "  --data FILE    IDX images (MNIST, Fashion-MNIST; raw or gzip)\n"
-    "  --n N          number of images, 1..65536 (32)\n"
+    "  --data PATH    IDX images (MNIST, Fashion-MNIST; raw or gzip), or a folder of PNG / JPEG /\n"
+    "                 BMP images, or one image (converted and resized to the model's images)\n"
+    "  --n N          number of images, 1..65536 (32; at most the number there is)\n"
     "  --out FILE     the PNG to write\n"
-    "  --threads T    worker threads, 1..256 (all CPUs)\n";
+    "  --threads T    worker threads, 1..256 (all CPUs)\n"
+    "  --seed S       StyleALAE: seed of the noise maps, 0..2^53 (0)\n"
+    "  --truncation PSI  StyleALAE: the truncation trick, style rows below the cutoff become\n"
+    "                 avg + PSI (w - avg), -2 < PSI <= 2 (1: off; the paper's figures use 0.7)\n"
+    "  --truncation-cutoff K  StyleALAE: rows truncated, 0..style_count (8)\n"
+;
 
 int cli_cmd_reconstruct(int argc, char **argv) {
     const char *cmd = "reconstruct", *model_path = NULL, *data = NULL, *out = NULL;
-    int64_t n = 32, threads = 0;
+    int64_t n = 32, threads = 0, seed = 0, cutoff = 0;
+    double psi = 1;
     cli_opt opts[] = {
         {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--data", CLI_STR, &data, 0, 0, 0},
         {"--out", CLI_STR, &out, 0, 0, 0},          {"--n", CLI_INT, &n, 1, MAX_GRID, 0},
-        {"--threads", CLI_INT, &threads, 1, 256, 0},
+        {"--threads", CLI_INT, &threads, 1, 256, 0}, {"--seed", CLI_INT, &seed, 0, CLI_SEED_MAX, 0},
+        {"--truncation", CLI_REAL, &psi, -2, 2, 0},  {"--truncation-cutoff", CLI_INT, &cutoff, 0, 4096, 0},
     };
     const char *required[] = {"--model", "--data", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, reconstruct_usage, argc, argv, opts, nopt);
@@ -214,18 +259,35 @@ int cli_cmd_reconstruct(int argc, char **argv) {
     alae_dataset *ds = NULL;
     session ss;
     if ((rc = session_open(cmd, model_path, threads, &ss)) != CLI_GO) return rc;
-    if ((rc = open_data(cmd, data, &ss.g, n, &ds)) != CLI_GO) {
+    alae_status ts = alae_context_set_param(ss.ctx, ALAE_CTX_SEED, seed);
+    if (ts != ALAE_OK) rc = cli_fail(cmd, ts);
+    if (rc != CLI_GO || (rc = set_truncation(cmd, ss.model, opts, nopt, psi, cutoff)) != CLI_GO ||
+        (rc = open_data(cmd, data, &ss.g, 0, &ds)) != CLI_GO) {
         session_close(&ss);
         return rc;
     }
-    cli_shape xs = cli_image_shape(&ss.g);
+    int64_t have = alae_dataset_count(ds);
+    if (!cli_given(opts, nopt, "--n") && n > have) n = have; /* the default 32: as many as there are */
+    if (n > have) {
+        rc = cli_error(cmd, "%s holds %lld images, fewer than the %lld asked for", data, (long long)have, (long long)n);
+        alae_dataset_destroy(ds);
+        session_close(&ss);
+        return rc;
+    }
+    cli_shape xs = cli_image_shape(&ss.g), ws = cli_latent_shape(&ss.g);
     float *x = cli_alloc(n, (size_t)cli_image_floats(&ss.g) * sizeof(float));
     float *rec = cli_alloc(n, (size_t)cli_image_floats(&ss.g) * sizeof(float));
-    alae_status s = x && rec ? cli_read_images(ss.ctx, ds, &ss.g, 0, n, x) : ALAE_E_NOMEM;
-    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_reconstruct, n, x, &xs, rec, &xs);
+    float *w = cli_alloc(n, (size_t)ss.g.latent * sizeof(float));
+    alae_status s = x && rec && w ? cli_read_images(ss.ctx, ds, &ss.g, 0, n, x) : ALAE_E_NOMEM;
+    /* G(E(x)); with --truncation as encode + generate, since alae_model_reconstruct never truncates */
+    if (s == ALAE_OK && !cli_given(opts, nopt, "--truncation"))
+        s = cli_apply(ss.ctx, ss.model, alae_model_reconstruct, n, x, &xs, rec, &xs);
+    else if (s == ALAE_OK && (s = cli_apply(ss.ctx, ss.model, alae_model_encode, n, x, &xs, w, &ws)) == ALAE_OK)
+        s = cli_apply(ss.ctx, ss.model, alae_model_generate, n, w, &ws, rec, &xs);
     if (s == ALAE_OK) s = cli_write_pairs(out, x, rec, n, &ss.g, 8);
     rc = s == ALAE_OK ? CLI_OK : cli_fail(cmd, s);
     free(x);
+    free(w);
     free(rec);
     alae_dataset_destroy(ds);
     session_close(&ss);

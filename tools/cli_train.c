@@ -15,38 +15,57 @@
 #include "cli_train.h"
 
 static const char train_usage[] =
-    "usage: alae train --preset mnist-fc|mnist-fc-paper --data IMAGES.idx[.gz] --out DIR\n"
-    "                  [--steps N | --epochs E] [--batch 128] [--seed S] [--threads T] [--resume]\n"
-    "                  [--lr 0.002] [--report-every 100] [--save-every 1000] [--set key=value ...]\n"
-    "                  [--on-divergence stop|rollback]\n"
+    "usage: alae train --preset NAME --data IMAGES.idx[.gz]|DIR --out DIR\n"
+    "                  [--steps N | --epochs E] [--batch B] [--seed S] [--threads T] [--resume]\n"
+    "                  [--lr LR] [--report-every 100] [--save-every 1000] [--set key=value ...]\n"
+    "                  [--resolution R] [--channels C] [--flip auto|on|off] [--max-images N]\n"
+    "                  [--skip-bad] [--on-divergence stop|rollback]\n"
     "\n"
-    "Trains an ALAE on the images of an IDX file and writes into DIR:\n"
+    "Trains an ALAE on the images of an IDX file or an image folder and writes into DIR:\n"
     "  model.safetensors        the smoothed (EMA) model, for sample/encode/decode/reconstruct/info\n"
     "  train-state.safetensors  the whole training state, for --resume\n"
-    "  log.csv                  step,images,loss_d,loss_g,loss_ae,r1,seconds: the mean losses of each\n"
-    "                           reporting interval and the training time so far\n"
+    "  log.csv                  step,images,loss_d,loss_g,loss_ae,r1,seconds (StyleALAE:\n"
+    "                           step,images,lod,blend,loss_d,loss_g,loss_ae,r1,seconds): the mean\n"
+    "                           losses of each reporting interval and the training time so far\n"
     "  samples.png              64 samples of the smoothed model from fixed latents (8x8)\n"
     "  reconstructions.png      the first 32 images (top) above their reconstructions (bottom)\n"
+    "  samples-lod<k>.png       StyleALAE: the samples when level k ends (and at the end of a run)\n"
     "The state, the model and the images are written every --save-every steps and at the end;\n"
     "Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
     "\n"
-    "  --preset NAME      mnist-fc (32x32 padded digits in [-1, 1]) or mnist-fc-paper (28x28 in [0, 1])\n"
-    "  --data FILE        IDX images (MNIST, Fashion-MNIST; raw or gzip)\n"
+    "  --preset NAME      MLP: mnist-fc (32x32 padded digits in [-1, 1]) or mnist-fc-paper (28x28\n"
+    "                     in [0, 1]); StyleALAE: mnist (32x32x1), celeba (128x128x3), celeba-hq256,\n"
+    "                     bedroom, ffhq (progressive growing from 4x4, images in [-1, 1])\n"
+    "  --data PATH        IDX images (MNIST, Fashion-MNIST; raw or gzip), or a folder of PNG / JPEG /\n"
+    "                     BMP images (or one image), converted to the model's channels and resized\n"
+    "                     to its image size\n"
     "  --out DIR          the output directory (created if missing)\n"
     "  --steps N          train until the trainer has done N steps in all\n"
-    "  --epochs E         train until E epochs of floor(images / batch) steps (default: 1 epoch)\n"
-    "  --batch B          images per step, 1..65536 (128)\n"
-    "  --seed S           seed of the parameters, the latents and the data order, 0..2^53 (0)\n"
+    "  --epochs E         train until E epochs (MLP default: 1; StyleALAE default: the preset's\n"
+    "                     schedule); an epoch has floor(images / batch) steps\n"
+    "  --batch B          images per step, 1..65536 (MLP: 128; StyleALAE: every level's batch,\n"
+    "                     default the preset's per-level table)\n"
+    "  --seed S           seed of the parameters, the latents, the data order and the flips,\n"
+    "                     0..2^53 (0)\n"
     "  --threads T        worker threads, 1..256 (all CPUs; 1 for bitwise-reproducible resumes)\n"
     "  --resume           continue from DIR/train-state.safetensors (same preset, --set, --batch\n"
     "                     and --seed as before); log.csv is appended to\n"
-    "  --lr LR            learning rate of both optimizers (0.002); on --resume the saved one\n"
-    "                     unless --lr is given\n"
+    "  --lr LR            learning rate of both optimizers (MLP 0.002; StyleALAE: of every level,\n"
+    "                     default the preset's table); on --resume the saved one unless given\n"
     "  --report-every N   steps per log.csv row and progress report (100)\n"
     "  --save-every N     steps between saves (1000)\n"
     "  --set KEY=VALUE    a model setting by name (repeatable): latent_dim, mapping_layers,\n"
     "                     hidden, image_size, channels, net_size, data_range, g_slope, e_slope,\n"
-    "                     e_out_slope, d_layers\n"
+    "                     e_out_slope, d_layers, start_channels, max_channels; or a trainer\n"
+    "                     setting: r1_gamma, latent_loss (0 L2, 1 L1), latent_loss_weight,\n"
+    "                     ema_half_life, dlatent_beta, style_mixing, epochs_per_lod\n"
+    "  --resolution R     the image size (as --set image_size=R)\n"
+    "  --channels C       the image channels (as --set channels=C)\n"
+    "  --flip W           random horizontal flips of the training images, drawn from (seed, step):\n"
+    "                     'auto' (default: on for image folders, off for IDX), 'on' or 'off'\n"
+    "  --max-images N     train on the first N images only\n"
+    "  --skip-bad         skip image files that cannot be decoded (a warning names each) instead\n"
+    "                     of failing\n"
     "  --on-divergence W  when a loss becomes NaN or infinite: 'stop' (default) ends with an error\n"
     "                     naming the step and the loss, leaving the last saved state intact;\n"
     "                     'rollback' reloads that state, halves the learning rates and goes on\n"
@@ -92,6 +111,11 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"--save-every", CLI_INT, &a->save_every, 1, CLI_SEED_MAX, 0},
         {"--set", CLI_LIST, &a->sets, 0, 0, 0},
         {"--on-divergence", CLI_STR, &a->on_divergence, 0, 0, 0},
+        {"--resolution", CLI_INT, &a->resolution, 1, 4096, 0},
+        {"--channels", CLI_INT, &a->channels, 1, 4, 0},
+        {"--flip", CLI_STR, &a->flip, 0, 0, 0},
+        {"--max-images", CLI_INT, &a->max_images, 1, 1e12, 0},
+        {"--skip-bad", CLI_FLAG, &a->skip_bad, 0, 0, 0},
     };
     const char *required[] = {"--preset", "--data", "--out"};
     int n = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse("train", train_usage, argc, argv, opts, n);
@@ -100,10 +124,43 @@ static int parse_args(int argc, char **argv, train_args *a) {
     if (cli_given(opts, n, "--steps") && cli_given(opts, n, "--epochs"))
         return cli_usage_error("train", "give --steps or --epochs, not both");
     a->lr_given = cli_given(opts, n, "--lr");
+    a->batch_given = cli_given(opts, n, "--batch");
+    a->epochs_given = cli_given(opts, n, "--epochs");
+    if (a->flip && strcmp(a->flip, "auto") != 0 && strcmp(a->flip, "on") != 0 && strcmp(a->flip, "off") != 0)
+        return cli_usage_error("train", "--flip must be 'auto', 'on' or 'off', not '%s'", a->flip);
     if (a->on_divergence && strcmp(a->on_divergence, "stop") != 0 && strcmp(a->on_divergence, "rollback") != 0)
         return cli_usage_error("train", "--on-divergence must be 'stop' or 'rollback', not '%s'", a->on_divergence);
     a->rollback = a->on_divergence && !strcmp(a->on_divergence, "rollback");
     return CLI_GO;
+}
+
+/* Trainer settings --set accepts (alae_train.h). */
+static const struct {
+    const char *name;
+    int32_t key;
+} trainer_keys[] = {
+    {"r1_gamma", ALAE_TRAIN_R1_GAMMA},       {"latent_loss", ALAE_TRAIN_LATENT_LOSS},
+    {"latent_loss_weight", ALAE_TRAIN_LATENT_LOSS_WEIGHT}, {"ema_half_life", ALAE_TRAIN_EMA_HALF_LIFE},
+    {"dlatent_beta", ALAE_TRAIN_DLATENT_BETA}, {"style_mixing", ALAE_TRAIN_STYLE_MIXING},
+    {"epochs_per_lod", ALAE_TRAIN_EPOCHS_PER_LOD},
+};
+#define N_TRAINER_KEYS ((int)(sizeof trainer_keys / sizeof trainer_keys[0]))
+
+static int trainer_key(const char *name) {
+    for (int i = 0; i < N_TRAINER_KEYS; i++)
+        if (!strcmp(trainer_keys[i].name, name)) return trainer_keys[i].key;
+    return 0;
+}
+
+/* A trainer KEY=VALUE of --set (already checked by apply_setting); 0 for a model setting. */
+static int32_t split_trainer_setting(const char *item, double *value) {
+    const char *eq = strchr(item, '=');
+    char name[64];
+    if (!eq || (size_t)(eq - item) >= sizeof name) return 0;
+    memcpy(name, item, (size_t)(eq - item));
+    name[eq - item] = '\0';
+    *value = strtod(eq + 1, NULL);
+    return trainer_key(name);
 }
 
 static int apply_setting(alae_model_config *cfg, const char *item) {
@@ -114,16 +171,20 @@ static int apply_setting(alae_model_config *cfg, const char *item) {
     memcpy(name, item, (size_t)(eq - item));
     name[eq - item] = '\0';
     int32_t key;
-    if (alae_model_config_key(name, &key) != ALAE_OK) {
-        char known[512] = "";
+    int is_trainer = trainer_key(name) != 0;
+    if (!is_trainer && alae_model_config_key(name, &key) != ALAE_OK) {
+        char known[1024] = "";
         for (int i = 1; i < cli_setting_count; i++) /* [0] is the read-only "arch" */
             snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i > 1 ? ", " : "",
                      cli_setting_names[i]);
+        for (int i = 0; i < N_TRAINER_KEYS; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), ", %s", trainer_keys[i].name);
         return cli_usage_error("train", "--set: unknown setting '%s' (known: %s)", name, known);
     }
     char *end;
     double v = strtod(eq + 1, &end);
     if (!eq[1] || *end) return cli_usage_error("train", "--set %s: '%s' is not a number", name, eq + 1);
+    if (is_trainer) return CLI_GO; /* applied to the trainer once it exists */
     if (alae_model_config_set(cfg, key, v) != ALAE_OK)
         return cli_usage_error("train", "--set %s: %s", name, alae_last_error());
     return CLI_GO;
@@ -136,6 +197,10 @@ static int make_config(const train_args *a, alae_model_config **cfg) {
         int rc = apply_setting(*cfg, a->sets.items[i]);
         if (rc != CLI_GO) return rc;
     }
+    if (a->resolution && alae_model_config_set(*cfg, ALAE_CFG_IMAGE_SIZE, (double)a->resolution) != ALAE_OK)
+        return cli_usage_error("train", "--resolution: %s", alae_last_error());
+    if (a->channels && alae_model_config_set(*cfg, ALAE_CFG_CHANNELS, (double)a->channels) != ALAE_OK)
+        return cli_usage_error("train", "--channels: %s", alae_last_error());
     return CLI_GO;
 }
 
@@ -160,11 +225,13 @@ static int make_paths(train_run *r) {
 }
 
 static int open_data(train_run *r) {
-    alae_status s = alae_dataset_open_idx(r->a.data, NULL, &r->ds);
-    if (s != ALAE_OK) return cli_fail_file("train", s, r->a.data);
-    int rc = cli_check_data("train", r->ds, r->a.data, &r->g);
+    int rc = cli_open_dataset("train", r->a.data, &r->g, r->a.skip_bad, &r->ds);
     if (rc != CLI_GO) return rc;
     r->count = alae_dataset_count(r->ds);
+    if (r->a.max_images && r->a.max_images < r->count) r->count = r->a.max_images;
+    r->flips_on = r->a.flip && strcmp(r->a.flip, "auto") != 0 ? !strcmp(r->a.flip, "on") : cli_is_image_path(r->a.data);
+    r->cur_batch = r->a.batch;
+    if (r->style) return CLI_GO; /* the schedule: style_schedule, once the trainer exists */
     r->bpe = r->count / r->a.batch;
     if (r->bpe < 1)
         return cli_error("train", "%s holds %lld images, fewer than one batch of %lld", r->a.data,
@@ -172,9 +239,67 @@ static int open_data(train_run *r) {
     if (r->a.steps == 0 && r->a.epochs > (int64_t)(CLI_SEED_MAX / (double)r->bpe))
         return cli_usage_error("train", "--epochs %lld is too many", (long long)r->a.epochs);
     r->total = r->a.steps ? r->a.steps : r->a.epochs * r->bpe;
+    return CLI_GO;
+}
+
+/* StyleALAE: the trainer settings of --set, --batch and --lr, the data set size, and the step
+ * to train to (--epochs: the steps of the schedule's epochs, level by level). */
+static int style_schedule(train_run *r) {
+    alae_status s = alae_trainer_set(r->tr, ALAE_TRAIN_DATASET_SIZE, (double)r->count);
+    for (int i = 0; s == ALAE_OK && i < r->a.sets.n; i++) {
+        double v;
+        int32_t key = split_trainer_setting(r->a.sets.items[i], &v);
+        if (key && (s = alae_trainer_set(r->tr, key, v)) != ALAE_OK)
+            return cli_usage_error("train", "--set %s: %s", r->a.sets.items[i], alae_last_error());
+    }
+    for (int32_t l = 0; s == ALAE_OK && l < r->levels; l++) {
+        if (r->a.batch_given) s = alae_trainer_set_level(r->tr, l, ALAE_LEVEL_BATCH, (double)r->a.batch);
+        if (s == ALAE_OK && r->a.lr_given) s = alae_trainer_set_level(r->tr, l, ALAE_LEVEL_LR, r->a.lr);
+    }
+    double epl = 0, epochs = 0;
+    if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCHS_PER_LOD, &epl);
+    if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCHS, &epochs);
+    if (s != ALAE_OK) return cli_fail("train", s);
+    for (int32_t l = 0; l < r->levels; l++) {
+        double b = 1;
+        if ((s = alae_trainer_get_level(r->tr, l, ALAE_LEVEL_BATCH, &b)) != ALAE_OK) return cli_fail("train", s);
+        if ((int64_t)b > r->count)
+            return cli_error("train", "%s holds %lld images, fewer than one batch of %lld (level %d)", r->a.data,
+                             (long long)r->count, (long long)b, (int)l);
+    }
+    int64_t e_total = r->a.epochs_given ? r->a.epochs : (int64_t)epochs;
+    int64_t steps = 0;
+    if (!r->a.steps) {
+        for (int64_t e = 0; e < e_total; e++) {
+            int32_t lod = epl > 0 && e / (int64_t)epl < r->levels - 1 ? (int32_t)(e / (int64_t)epl) : r->levels - 1;
+            double b = 1;
+            alae_trainer_get_level(r->tr, lod, ALAE_LEVEL_BATCH, &b);
+            steps += r->count / (int64_t)b;
+        }
+    }
+    r->total = r->a.steps ? r->a.steps : steps;
+    return CLI_GO;
+}
+
+/* The images the schedule trains on before epoch `epoch` (each epoch drops its partial batch). */
+static int64_t style_images_before(const train_run *r, int64_t epoch) {
+    double epl = 0;
+    alae_trainer_get(r->tr, ALAE_TRAIN_EPOCHS_PER_LOD, &epl);
+    int64_t images = 0;
+    for (int64_t e = 0; e < epoch; e++) {
+        int32_t lod = epl > 0 && e / (int64_t)epl < r->levels - 1 ? (int32_t)(e / (int64_t)epl) : r->levels - 1;
+        double b = 1;
+        alae_trainer_get_level(r->tr, lod, ALAE_LEVEL_BATCH, &b);
+        images += r->count / (int64_t)b * (int64_t)b;
+    }
+    return images;
+}
+
+static int alloc_order(train_run *r) {
     r->perm = cli_alloc(r->count, sizeof *r->perm);
+    r->flips = cli_alloc(r->count, 1);
     r->perm_epoch = -1;
-    return r->perm ? CLI_GO : cli_error("train", "no memory for the order of %lld images", (long long)r->count);
+    return r->perm && r->flips ? CLI_GO : cli_error("train", "no memory for the order of %lld images", (long long)r->count);
 }
 
 static alae_status make_optimizer(train_run *r, int32_t parts, alae_optimizer **opt) {
@@ -189,6 +314,9 @@ static alae_status make_trainer(train_run *r) {
     if (s == ALAE_OK) s = make_optimizer(r, ALAE_PART_E | ALAE_PART_D, &r->opt_ed);
     if (s == ALAE_OK) s = alae_trainer_create(r->model, r->opt_fg, r->opt_ed, &r->tr);
     if (s == ALAE_OK) s = alae_trainer_set(r->tr, ALAE_TRAIN_SEED, (double)r->a.seed);
+    double levels = 1;
+    if (s == ALAE_OK) s = alae_model_get(r->model, ALAE_MODEL_LEVELS, &levels);
+    r->levels = (int32_t)levels;
     return s;
 }
 
@@ -200,10 +328,25 @@ static alae_status resume(train_run *r) {
     return s;
 }
 
+/* StyleALAE: the schedule at its position (the start, or the one the state file holds). */
+static alae_status style_position(train_run *r, int from_state) {
+    double epoch = 0, images = 0, b = 1;
+    alae_status s = ALAE_OK;
+    if (from_state) s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH, &epoch);
+    if (s == ALAE_OK && from_state) s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH_IMAGES, &images);
+    if (s == ALAE_OK) s = alae_trainer_set_position(r->tr, (uint64_t)epoch, (uint64_t)images);
+    if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_BATCH, &b);
+    r->cur_batch = (int64_t)b;
+    r->images = style_images_before(r, (int64_t)epoch) + (int64_t)images;
+    return s;
+}
+
 /* Plans the step for the batch size (all its memory, once) and the batch tensor. */
 static alae_status prepare_step(train_run *r) {
-    alae_status s = alae_trainer_reserve(r->tr, r->a.batch, &r->step_bytes);
-    int64_t shape[4] = {r->a.batch, r->g.channels, r->g.size, r->g.size};
+    alae_status s = alae_trainer_reserve(r->tr, r->cur_batch, &r->step_bytes);
+    int64_t shape[4] = {r->cur_batch, r->g.channels, r->g.size, r->g.size};
+    alae_tensor_destroy(r->batch);
+    r->batch = NULL;
     return s == ALAE_OK ? alae_tensor_create(r->ctx, ALAE_DTYPE_F32, 4, shape, &r->batch) : s;
 }
 
@@ -223,9 +366,16 @@ static int setup(train_run *r, int argc, char **argv) {
     if (rc != CLI_GO) return rc;
     alae_status s = cli_config_geometry(r->cfg, &r->g);
     if (s != ALAE_OK) return cli_fail("train", s);
-    if ((rc = open_data(r)) != CLI_GO || (rc = make_paths(r)) != CLI_GO) return rc;
+    double arch = 0;
+    alae_model_config_get(r->cfg, ALAE_CFG_ARCH, &arch);
+    r->style = arch == ALAE_ARCH_STYLE;
+    if ((rc = open_data(r)) != CLI_GO || (rc = make_paths(r)) != CLI_GO || (rc = alloc_order(r)) != CLI_GO) return rc;
     if ((s = make_trainer(r)) != ALAE_OK) return cli_fail("train", s);
+    if (r->style && (rc = style_schedule(r)) != CLI_GO) return rc;
     if (r->a.resume && (s = resume(r)) != ALAE_OK) return cli_fail_file("train", s, r->path_state);
+    if (r->style && r->a.resume && (rc = style_schedule(r)) != CLI_GO) return rc; /* --lr, --batch over the state's */
+    if (r->style && (s = style_position(r, r->a.resume)) != ALAE_OK) return cli_fail("train", s);
+    if (!r->style) r->images = (int64_t)alae_trainer_step_count(r->tr) * r->a.batch;
     if ((s = prepare_step(r)) != ALAE_OK || (s = make_previews(r)) != ALAE_OK) return cli_fail("train", s);
     return report_open(r);
 }
@@ -241,26 +391,51 @@ static void teardown(train_run *r) {
     alae_dataset_destroy(r->ds);
     alae_model_config_destroy(r->cfg);
     free(r->perm);
+    free(r->flips);
     free(r->fixed_z);
     free(r->originals);
 }
 
 /* ---- saving ---- */
 
-static alae_status write_previews(train_run *r) {
+/* samples_path: samples.png or samples-lod<k>.png; recon_path: NULL to skip the reconstructions. */
+static alae_status write_images(train_run *r, const char *samples_path, const char *recon_path) {
     alae_model *smoothed = NULL;
-    int64_t len = cli_image_floats(&r->g);
-    float *x = cli_alloc(CLI_TRAIN_SAMPLES + r->n_orig, (size_t)len * sizeof(float));
-    cli_shape zs = cli_latent_shape(&r->g), xs = cli_image_shape(&r->g);
-    alae_status s = x ? alae_trainer_smoothed_model(r->tr, &smoothed) : ALAE_E_NOMEM;
+    alae_status s = alae_trainer_smoothed_model(r->tr, &smoothed);
+    cli_geom g = r->g; /* the smoothed model runs at the trainer's level */
+    double side = g.size;
+    if (s == ALAE_OK) s = alae_model_get(smoothed, ALAE_MODEL_RESOLUTION, &side);
+    g.size = (int32_t)side;
+    int64_t len = cli_image_floats(&g), full = cli_image_floats(&r->g);
+    float *x = cli_alloc(CLI_TRAIN_SAMPLES + 2 * r->n_orig, (size_t)full * sizeof(float));
+    cli_shape zs = cli_latent_shape(&g), xs = cli_image_shape(&g);
+    if (!x && s == ALAE_OK) s = ALAE_E_NOMEM;
     if (s == ALAE_OK) s = cli_apply(r->ctx, smoothed, alae_model_sample, CLI_TRAIN_SAMPLES, r->fixed_z, &zs, x, &xs);
-    if (s == ALAE_OK) s = cli_write_grid(r->path_samples, x, CLI_TRAIN_SAMPLES, &r->g, 8);
-    float *rec = x ? x + CLI_TRAIN_SAMPLES * len : NULL;
-    if (s == ALAE_OK) s = cli_apply(r->ctx, smoothed, alae_model_reconstruct, r->n_orig, r->originals, &xs, rec, &xs);
-    if (s == ALAE_OK) s = cli_write_pairs(r->path_recon, r->originals, rec, r->n_orig, &r->g, 8);
+    if (s == ALAE_OK) s = cli_write_grid(samples_path, x, CLI_TRAIN_SAMPLES, &g, 8);
+    float *orig = x ? x + CLI_TRAIN_SAMPLES * len : NULL, *rec = orig ? orig + r->n_orig * full : NULL;
+    if (s == ALAE_OK && recon_path) {
+        memcpy(orig, r->originals, (size_t)(r->n_orig * full) * sizeof(float));
+        cli_pool(orig, r->n_orig, g.channels, r->g.size, g.size);
+        s = cli_apply(r->ctx, smoothed, alae_model_reconstruct, r->n_orig, orig, &xs, rec, &xs);
+    }
+    if (s == ALAE_OK && recon_path) s = cli_write_pairs(recon_path, orig, rec, r->n_orig, &g, 8);
     alae_model_destroy(smoothed);
     free(x);
     return s;
+}
+
+static alae_status write_level_samples(train_run *r) {
+    int32_t lod;
+    double blend;
+    train_level(r, &lod, &blend);
+    char path[CLI_PATH_MAX];
+    snprintf(path, sizeof path, "%s/samples-lod%d.png", r->a.out, (int)lod);
+    return write_images(r, path, NULL);
+}
+
+static alae_status write_previews(train_run *r) {
+    alae_status s = write_images(r, r->path_samples, r->path_recon);
+    return s == ALAE_OK && r->style ? write_level_samples(r) : s;
 }
 
 static int save_all(train_run *r) {
@@ -301,6 +476,14 @@ static int roll_back(train_run *r, int64_t step, const char *loss, float value) 
     lr_ed *= 0.5;
     if (s == ALAE_OK) s = alae_optimizer_set(r->opt_fg, ALAE_OPT_LR, lr_fg);
     if (s == ALAE_OK) s = alae_optimizer_set(r->opt_ed, ALAE_OPT_LR, lr_ed);
+    if (s == ALAE_OK && r->style) { /* the saved position, with its batch; then the halved rates again */
+        int64_t batch = r->cur_batch;
+        s = style_position(r, 1);
+        if (s == ALAE_OK && r->cur_batch != batch) s = prepare_step(r);
+        if (s == ALAE_OK) s = alae_optimizer_set(r->opt_fg, ALAE_OPT_LR, lr_fg);
+        if (s == ALAE_OK) s = alae_optimizer_set(r->opt_ed, ALAE_OPT_LR, lr_ed);
+    }
+    if (!r->style) r->images = r->saved_step * r->a.batch;
     if (s != ALAE_OK) return cli_fail_file("train", s, r->path_state);
     fprintf(stderr, "\nalae train: step %lld: %s is %g; rolled back to step %lld with learning rates %g and %g\n",
             (long long)step, loss, (double)value, (long long)r->saved_step, lr_fg, lr_ed);
@@ -325,14 +508,57 @@ static int diverged(train_run *r, int64_t step, const alae_step_stats *st) {
 
 /* ---- the loop ---- */
 
-static alae_status load_batch(train_run *r, int64_t step) {
-    int64_t epoch = step / r->bpe, pos = step % r->bpe;
+static void make_flips(train_run *r, int64_t step, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        if (!r->flips_on) {
+            r->flips[i] = 0;
+            continue;
+        }
+        uint64_t h = (uint64_t)r->a.seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)step * 0xBF58476D1CE4E5B9ull ^
+                     (uint64_t)i * 0x94D049BB133111EBull;
+        h ^= h >> 31;
+        h *= 0xD6E8FEB86A7B2B0Dull;
+        h ^= h >> 29;
+        r->flips[i] = (uint8_t)(h >> 63);
+    }
+}
+
+static alae_status read_order(train_run *r, int64_t epoch, int64_t pos, int64_t n, int64_t step) {
     if (epoch != r->perm_epoch) {
         alae_status s = alae_shuffle_order((uint64_t)r->a.seed, (uint64_t)epoch, r->count, r->perm);
         if (s != ALAE_OK) return s;
         r->perm_epoch = epoch;
     }
-    return alae_dataset_read(r->ds, r->perm + pos * r->a.batch, r->a.batch, r->g.range, r->batch);
+    make_flips(r, step, n);
+    return alae_dataset_read_flipped(r->ds, r->perm + pos, r->flips, n, r->g.range, r->batch);
+}
+
+static alae_status load_batch(train_run *r, int64_t step) {
+    if (!r->style) return read_order(r, step / r->bpe, step % r->bpe * r->a.batch, r->a.batch, step);
+    /* StyleALAE: the trainer holds the schedule position; an epoch ends before a partial batch. */
+    double epoch, images, b;
+    alae_status s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH, &epoch);
+    if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH_IMAGES, &images);
+    if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_BATCH, &b);
+    if (s != ALAE_OK) return s;
+    if ((int64_t)images + (int64_t)b > r->count) {
+        int32_t lod, next;
+        double blend, epl = 0;
+        train_level(r, &lod, &blend);
+        alae_trainer_get(r->tr, ALAE_TRAIN_EPOCHS_PER_LOD, &epl);
+        int64_t e = (int64_t)epoch + 1;
+        next = epl > 0 && e / (int64_t)epl < r->levels - 1 ? (int32_t)(e / (int64_t)epl) : r->levels - 1;
+        if (next != lod && (s = write_level_samples(r)) != ALAE_OK) return s; /* the level ends */
+        if ((s = alae_trainer_set_position(r->tr, (uint64_t)e, 0)) != ALAE_OK) return s;
+        if ((s = alae_trainer_get(r->tr, ALAE_TRAIN_BATCH, &b)) != ALAE_OK) return s;
+        epoch = (double)e;
+        images = 0;
+    }
+    if ((int64_t)b != r->cur_batch) {
+        r->cur_batch = (int64_t)b;
+        if ((s = prepare_step(r)) != ALAE_OK) return s;
+    }
+    return read_order(r, (int64_t)epoch, (int64_t)images, r->cur_batch, step);
 }
 
 static int train_step(train_run *r) {
@@ -343,6 +569,7 @@ static int train_step(train_run *r) {
     alae_status s = load_batch(r, step);
     if (s == ALAE_OK) s = alae_trainer_step(r->tr, r->batch, &st);
     if (s != ALAE_OK) return cli_error("train", "step %lld: %s", (long long)step + 1, alae_last_error());
+    r->images += r->cur_batch;
     if (!isfinite(st.loss_d) || !isfinite(st.loss_g) || !isfinite(st.loss_ae) || !isfinite(st.r1))
         return diverged(r, step + 1, &st);
     return report_step(r, &st);

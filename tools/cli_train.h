@@ -10,18 +10,18 @@
 #define CLI_TRAIN_RECON 32   /* reconstructions.png: 32 originals, 32 reconstructions */
 
 typedef struct train_args {
-    const char *preset, *data, *out;
-    int64_t steps, epochs, batch, seed, threads, report_every, save_every;
+    const char *preset, *data, *out, *flip;
+    int64_t steps, epochs, batch, seed, threads, report_every, save_every, resolution, channels, max_images;
     double lr;
     const char *on_divergence;
-    int resume, lr_given, rollback;
+    int resume, lr_given, rollback, batch_given, epochs_given, skip_bad;
     cli_list sets;
 } train_args;
 
 /* Sums over the current reporting interval. */
 typedef struct train_interval {
     double loss_d, loss_g, loss_ae, r1;
-    int64_t steps;
+    int64_t steps, images;
     double start; /* cli_now() when it began */
 } train_interval;
 
@@ -42,6 +42,13 @@ typedef struct train_run {
     alae_tensor *batch;
     float *fixed_z, *originals; /* [64, latent]; the first n_orig images */
     int64_t n_orig;
+    /* StyleALAE: the progressive schedule (alae_trainer_set_position at every epoch) */
+    int style, flips_on;
+    int32_t levels;
+    int64_t cur_batch; /* images in the next step (MLP: --batch) */
+    uint8_t *flips;    /* per image of the batch */
+    int64_t images;    /* images trained on so far (the log's images column) */
+    int64_t images_at_start;
     /* reporting */
     FILE *log;
     int tty;
@@ -56,6 +63,8 @@ typedef struct train_run {
 /* Opens DIR/log.csv: a new one with its header, or on --resume the old one without the rows
  * past the restored step (a state saved before a crash is older than the log). */
 int report_open(train_run *r);
+/* The trainer's level of detail and fade-in (0 and 1 for the MLP). */
+void train_level(const train_run *r, int32_t *lod, double *blend);
 void report_close(train_run *r);
 /* Prints what is about to happen and starts the clock. */
 void report_start(train_run *r);

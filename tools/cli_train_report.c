@@ -7,6 +7,7 @@
 #include "cli_train.h"
 
 #define LOG_HEADER "step,images,loss_d,loss_g,loss_ae,r1,seconds\n"
+#define LOG_HEADER_STYLE "step,images,lod,blend,loss_d,loss_g,loss_ae,r1,seconds\n"
 #define BAR_WIDTH 24
 
 /* ---- log.csv ---- */
@@ -35,11 +36,12 @@ static char *read_text(const char *path) {
     return buf;
 }
 
-/* A complete row "step,images,loss_d,loss_g,loss_ae,r1,seconds" (7 fields, newline-ended). */
-static int parse_row(const char *line, size_t len, int64_t *step, double *seconds) {
+/* A complete row "step,images,loss_d,loss_g,loss_ae,r1,seconds" (7 fields, newline-ended; 9 with
+ * StyleALAE's lod and blend), seconds last. */
+static int parse_row(const char *line, size_t len, int want_commas, int64_t *step, double *seconds) {
     int commas = 0;
     for (size_t i = 0; i < len; i++) commas += line[i] == ',';
-    if (commas != 6 || line[len] != '\n') return 0;
+    if (commas != want_commas || line[len] != '\n') return 0;
     char *end;
     *step = strtoll(line, &end, 10);
     if (end == line || *end != ',') return 0;
@@ -51,14 +53,14 @@ static int parse_row(const char *line, size_t len, int64_t *step, double *second
 
 /* Rewrites the log keeping the rows up to step `upto`; seconds_before gets the last one's time. */
 static int trim_log(train_run *r, const char *old, int64_t upto) {
-    if (fputs(LOG_HEADER, r->log) < 0) return 0;
+    if (fputs(r->style ? LOG_HEADER_STYLE : LOG_HEADER, r->log) < 0) return 0;
     const char *line = strchr(old, '\n'); /* skip the old header */
     while (line && *++line) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
         int64_t step;
         double seconds;
-        if (parse_row(line, len, &step, &seconds) && step <= upto) {
+        if (parse_row(line, len, r->style ? 8 : 6, &step, &seconds) && step <= upto) {
             if (fwrite(line, 1, len + 1, r->log) != len + 1) return 0;
             r->seconds_before = seconds;
         }
@@ -74,11 +76,21 @@ int report_open(train_run *r) {
     if (ok && old)
         ok = trim_log(r, old, (int64_t)alae_trainer_step_count(r->tr));
     else if (ok)
-        ok = fputs(LOG_HEADER, r->log) >= 0;
+        ok = fputs(r->style ? LOG_HEADER_STYLE : LOG_HEADER, r->log) >= 0;
     free(old);
     if (!ok || fflush(r->log) != 0) return cli_error("train", "cannot write %s", r->path_log);
     r->tty = isatty(fileno(stderr));
     return CLI_GO;
+}
+
+void train_level(const train_run *r, int32_t *lod, double *blend) {
+    double l = 0, b = 1;
+    if (r->style) {
+        alae_trainer_get(r->tr, ALAE_TRAIN_LOD, &l);
+        alae_trainer_get(r->tr, ALAE_TRAIN_BLEND, &b);
+    }
+    *lod = (int32_t)l;
+    *blend = b;
 }
 
 void report_close(train_run *r) {
@@ -103,11 +115,18 @@ static void draw_bar(train_run *r, int64_t step) {
     int fill = (int)(frac * BAR_WIDTH);
     for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '-';
     bar[BAR_WIDTH] = '\0';
-    format_duration(r->rate > 0 ? (double)(r->total - step) * (double)r->a.batch / r->rate : 0, eta, sizeof eta);
+    format_duration(r->rate > 0 ? (double)(r->total - step) * (double)r->cur_batch / r->rate : 0, eta, sizeof eta);
     double n = r->iv.steps > 0 ? (double)r->iv.steps : 1.0;
-    fprintf(stderr, "\rstep %lld/%lld [%s] %3d%%  D %.3f  G %.3f  AE %.4f  %.0f img/s  ETA %s\x1b[K", (long long)step,
-            (long long)r->total, bar, (int)(frac * 100), r->iv.loss_d / n, r->iv.loss_g / n, r->iv.loss_ae / n,
-            r->rate, eta);
+    char level[48] = "";
+    if (r->style) {
+        int32_t lod;
+        double blend;
+        train_level(r, &lod, &blend);
+        snprintf(level, sizeof level, "  lod %d (%dpx) blend %.2f", (int)lod, 4 << lod, blend);
+    }
+    fprintf(stderr, "\rstep %lld/%lld [%s] %3d%%%s  D %.3f  G %.3f  AE %.4f  %.0f img/s  ETA %s\x1b[K",
+            (long long)step, (long long)r->total, bar, (int)(frac * 100), level, r->iv.loss_d / n, r->iv.loss_g / n,
+            r->iv.loss_ae / n, r->rate, eta);
     fflush(stderr);
     r->last_draw = cli_now();
 }
@@ -116,7 +135,7 @@ static void draw_bar(train_run *r, int64_t step) {
 static void update_rate(train_run *r, double now, int partial) {
     double dt = now - r->iv.start;
     if (r->iv.steps > 0 && dt > 0 && (!partial || r->iv.steps >= 4 || r->rate == 0))
-        r->rate = (double)r->iv.steps * (double)r->a.batch / dt;
+        r->rate = (double)r->iv.images / dt;
 }
 
 /* ---- rows ---- */
@@ -125,12 +144,20 @@ static int write_row(train_run *r, int64_t step) {
     double now = cli_now(), n = (double)r->iv.steps;
     double seconds = r->seconds_before + (now - r->run_start);
     update_rate(r, now, 0);
-    fprintf(r->log, "%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.3f\n", (long long)step, (long long)(step * r->a.batch),
+    int32_t lod;
+    double blend;
+    train_level(r, &lod, &blend);
+    char level[64] = "", level_csv[64] = "";
+    if (r->style) {
+        snprintf(level, sizeof level, "  lod %d blend %.3f", (int)lod, blend);
+        snprintf(level_csv, sizeof level_csv, "%d,%.6g,", (int)lod, blend);
+    }
+    fprintf(r->log, "%lld,%lld,%s%.6g,%.6g,%.6g,%.6g,%.3f\n", (long long)step, (long long)r->images, level_csv,
             r->iv.loss_d / n, r->iv.loss_g / n, r->iv.loss_ae / n, r->iv.r1 / n, seconds);
     if (fflush(r->log) != 0 || ferror(r->log)) return cli_error("train", "cannot write %s", r->path_log);
     if (!r->tty)
-        fprintf(stderr, "step %lld/%lld  images %lld  loss_d %.4f  loss_g %.4f  loss_ae %.4g  r1 %.4g  %.0f img/s  %.1f s\n",
-                (long long)step, (long long)r->total, (long long)(step * r->a.batch), r->iv.loss_d / n,
+        fprintf(stderr, "step %lld/%lld  images %lld%s  loss_d %.4f  loss_g %.4f  loss_ae %.4g  r1 %.4g  %.0f img/s  %.1f s\n",
+                (long long)step, (long long)r->total, (long long)r->images, level, r->iv.loss_d / n,
                 r->iv.loss_g / n, r->iv.loss_ae / n, r->iv.r1 / n, r->rate, seconds);
     else
         draw_bar(r, step);
@@ -145,10 +172,12 @@ void report_start(train_run *r) {
     alae_model_param_count(r->model, ALAE_PART_ALL, &params);
     alae_context_get_param(r->ctx, ALAE_CTX_THREADS, &threads);
     r->first_step = (int64_t)alae_trainer_step_count(r->tr);
+    r->images_at_start = r->images;
     fprintf(stderr,
             "alae train: %s, %.2fM parameters; %lld images, %lld steps per epoch, batch %lld; %s step %lld to %lld; "
             "threads: %lld; step memory: %.0f MiB\n",
-            r->a.preset, (double)params / 1e6, (long long)r->count, (long long)r->bpe, (long long)r->a.batch,
+            r->a.preset, (double)params / 1e6, (long long)r->count, (long long)(r->count / r->cur_batch),
+            (long long)r->cur_batch,
             r->a.resume ? "resuming at" : "from", (long long)r->first_step, (long long)r->total, (long long)threads,
             (double)r->step_bytes / 1048576.0);
     r->run_start = r->iv.start = cli_now();
@@ -160,6 +189,7 @@ int report_step(train_run *r, const alae_step_stats *st) {
     r->iv.loss_ae += st->loss_ae;
     r->iv.r1 += st->r1;
     r->iv.steps++;
+    r->iv.images += r->cur_batch;
     int64_t step = (int64_t)st->step;
     if (step % r->a.report_every == 0) return write_row(r, step);
     double now = cli_now();
@@ -187,5 +217,5 @@ void report_end(train_run *r, int signal) {
     else
         fprintf(stderr, "alae train: %lld steps in %.1f s (%.0f img/s); wrote %s/{model.safetensors,"
                         "train-state.safetensors,log.csv,samples.png,reconstructions.png}\n",
-                (long long)done, dt, dt > 0 ? (double)done * (double)r->a.batch / dt : 0.0, r->a.out);
+                (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0, r->a.out);
 }

@@ -2,13 +2,30 @@
  *   tiny.idx      256 28x28 unsigned-byte images of digit-like strokes (rings and bars)
  *   tiny.idx.gz   the same file gzipped
  *   trunc.idx     tiny.idx cut off in the middle of its pixels
- *   badmagic.idx  a header with a wrong magic number */
+ *   badmagic.idx  a header with a wrong magic number
+ *   faces/        24 RGB images (PNG, plus one JPEG and one BMP) of 16x16 coloured discs
+ *   bad/          two good PNGs and a corrupt one (bad/b-corrupt.png) */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <sys/stat.h>
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#endif
+#include <stb/stb_image_write.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
 
 #define COUNT 256
 #define SIDE 28
@@ -65,6 +82,47 @@ static int write_gz(const char *dir, const char *name, const unsigned char *data
     return ok;
 }
 
+/* A 16x16 RGB disc of colour i on a dark background. */
+static void disc(unsigned char *px, int i) {
+    int cx = 5 + i % 6, cy = 5 + (i / 6) % 6, r = 3 + i % 3;
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 16; x++) {
+            int in = (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r;
+            px[(y * 16 + x) * 3] = (unsigned char)(in ? 60 + 8 * i : 10);
+            px[(y * 16 + x) * 3 + 1] = (unsigned char)(in ? 250 - 9 * i : 20);
+            px[(y * 16 + x) * 3 + 2] = (unsigned char)(in ? 40 + 5 * (i % 7) : 30);
+        }
+}
+
+static int write_images(const char *dir) {
+    char path[1024];
+    unsigned char px[16 * 16 * 3];
+    snprintf(path, sizeof path, "%s/faces", dir);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/bad", dir);
+    mkdir(path, 0777);
+    int ok = 1;
+    for (int i = 0; i < 24 && ok; i++) {
+        disc(px, i);
+        if (i == 3) {
+            snprintf(path, sizeof path, "%s/faces/%02d.jpg", dir, i);
+            ok = stbi_write_jpg(path, 16, 16, 3, px, 95) != 0;
+        } else if (i == 4) {
+            snprintf(path, sizeof path, "%s/faces/%02d.bmp", dir, i);
+            ok = stbi_write_bmp(path, 16, 16, 3, px) != 0;
+        } else {
+            snprintf(path, sizeof path, "%s/faces/%02d.png", dir, i);
+            ok = stbi_write_png(path, 16, 16, 3, px, 48) != 0;
+        }
+        if (ok && i < 2) {
+            snprintf(path, sizeof path, "%s/bad/%c-good.png", dir, i ? 'c' : 'a');
+            ok = stbi_write_png(path, 16, 16, 3, px, 48) != 0;
+        }
+    }
+    const unsigned char junk[40] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3, 4, 5};
+    return ok && write_file(dir, "bad/b-corrupt.png", junk, sizeof junk);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_idx DIR\n");
@@ -81,7 +139,7 @@ int main(int argc, char **argv) {
     int ok = write_file(argv[1], "tiny.idx", buf, TOTAL) && write_gz(argv[1], "tiny.idx.gz", buf, TOTAL) &&
              write_file(argv[1], "trunc.idx", buf, TOTAL / 2);
     put_be32(buf, 0x00000801u);
-    ok = ok && write_file(argv[1], "badmagic.idx", buf, HEADER + SIDE * SIDE);
+    ok = ok && write_file(argv[1], "badmagic.idx", buf, HEADER + SIDE * SIDE) && write_images(argv[1]);
     free(buf);
     return ok ? 0 : 1;
 }

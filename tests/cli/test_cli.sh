@@ -117,8 +117,84 @@ is_png I/samples.png
 "$ALAE" train --preset mnist-fc --data tiny.idx --out I --steps 100000 --batch 16 --threads 1 --resume \
     --set hidden=32 >/dev/null 2>I.err && fail "resuming with another configuration succeeded"
 
+echo "== StyleALAE: image folder, progressive schedule, level samples, lod/blend in log.csv"
+STYLE_HEADER=step,images,lod,blend,loss_d,loss_g,loss_ae,r1,seconds
+# style_tiny OUT [more options...]: a tiny celeba-architecture model on faces/ (24 images, 16x16),
+# two epochs per level, 6 steps per epoch: levels 4x4, 8x8 (fading in during epoch 2), 16x16.
+style_tiny() {
+    out=$1
+    shift
+    "$ALAE" train --preset celeba --data faces --out "$out" --resolution 16 --set start_channels=8 \
+        --set max_channels=16 --set latent_dim=16 --set mapping_layers=2 --set epochs_per_lod=2 --batch 4 \
+        --threads 1 --report-every 2 --save-every 5 --seed 3 "$@" 2>"$out.err" || fail "train $out: $(cat "$out.err")"
+}
+style_tiny S --epochs 6
+[ "$(head -n 1 S/log.csv)" = "$STYLE_HEADER" ] || fail "bad StyleALAE log.csv header: $(head -n 1 S/log.csv)"
+[ "$(tail -n 1 S/log.csv | cut -d, -f1-3)" = "36,144,2" ] || fail "last row of S/log.csv: $(tail -n 1 S/log.csv)"
+grep -q "^14,56,1,0\." S/log.csv || fail "no fade-in (blend < 1) at step 14 of S/log.csv: $(cat S/log.csv)"
+for k in 0 1 2; do is_png "S/samples-lod$k.png"; done
+is_png S/samples.png
+is_png S/reconstructions.png
+grep -q "lod 2" S.err || fail "the progress does not show the level: $(cat S.err)"
+
+echo "== StyleALAE resume: 14 steps (in a fade-in) + --resume to 6 epochs == 6 epochs"
+style_tiny R --steps 14
+style_tiny R --epochs 6 --resume
+cmp S/model.safetensors R/model.safetensors || fail "the resumed StyleALAE run differs from the uninterrupted one"
+[ "$(grep -c "^$STYLE_HEADER\$" R/log.csv)" -eq 1 ] || fail "R/log.csv: the header is not there once"
+"$ALAE" encode --model S/model.safetensors --data faces --out s.npy
+"$ALAE" encode --model R/model.safetensors --data faces --out r.npy
+cmp s.npy r.npy || fail "the resumed run encodes differently"
+grep -q "'shape': (24, 16)" s.npy || fail "s.npy is not [24, 16]"
+"$ALAE" encode --model S/model.safetensors --data faces/01.png --out one.npy
+grep -q "'shape': (1, 16)" one.npy || fail "one.npy is not [1, 16]"
+
+echo "== StyleALAE: --flip off differs; mnist preset on IDX (padded, pooled to 4x4)"
+style_tiny F --steps 4 --flip off
+style_tiny G --steps 4
+cmp -s F/model.safetensors G/model.safetensors && fail "--flip off changed nothing"
+"$ALAE" train --preset mnist --data tiny.idx --out M --steps 3 --batch 8 --threads 1 --set start_channels=4 \
+    --set max_channels=8 --set latent_dim=8 --set mapping_layers=1 --set epochs_per_lod=1 2>M.err ||
+    fail "train M: $(cat M.err)"
+[ "$(tail -n 1 M/log.csv | cut -d, -f1-3)" = "3,24,0" ] || fail "last row of M/log.csv: $(tail -n 1 M/log.csv)"
+"$ALAE" reconstruct --model M/model.safetensors --data tiny.idx --n 8 --out mr.png
+is_png mr.png
+
+echo "== mix, interpolate, --truncation"
+"$ALAE" mix --model S/model.safetensors --src faces/00.png --dst faces --layers coarse --out mix.png
+is_png mix.png
+"$ALAE" mix --model S/model.safetensors --src faces --dst faces/05.png --layers 2-5 --noise off --out mix2.png
+"$ALAE" mix --model S/model.safetensors --src faces --dst faces/05.png --layers 2-5 --noise off --out mix3.png
+cmp mix2.png mix3.png || fail "mix is not reproducible"
+"$ALAE" interpolate --model S/model.safetensors --a faces/00.png --b faces/07.png --steps 4 --out strip.png
+is_png strip.png
+"$ALAE" sample --model S/model.safetensors --n 9 --truncation 0.7 --out t1.png
+"$ALAE" sample --model S/model.safetensors --n 9 --truncation 0.7 --out t2.png
+"$ALAE" sample --model S/model.safetensors --n 9 --out t3.png
+cmp t1.png t2.png || fail "truncated sampling is not reproducible"
+cmp -s t1.png t3.png && fail "--truncation 0.7 changed nothing"
+"$ALAE" reconstruct --model S/model.safetensors --data faces --truncation 0.5 --truncation-cutoff 2 --out tr.png
+is_png tr.png
+"$ALAE" decode --model S/model.safetensors --codes one.npy --truncation 0.7 --out td.png
+is_png td.png
+
+echo "== bad image files: rejected by name, or skipped with --skip-bad"
+B() { "$ALAE" train --preset celeba --data bad --resolution 16 --set start_channels=8 --set max_channels=16 \
+    --set latent_dim=16 --set mapping_layers=2 --batch 2 --steps 1 --threads 1 "$@"; }
+expect_fail 1 "b-corrupt.png" B --out BAD
+B --skip-bad --out BAD2 2>skip.err || fail "--skip-bad: $(cat skip.err)"
+grep -q "b-corrupt.png" skip.err || fail "--skip-bad named no file: $(cat skip.err)"
+expect_fail 1 "b-corrupt.png" "$ALAE" reconstruct --model S/model.safetensors --data bad --out x.png
+expect_fail 2 "--flip" B --out BAD --flip sideways
+expect_fail 2 "--layers" "$ALAE" mix --model S/model.safetensors --src faces --dst faces --layers 5 --out x.png
+expect_fail 1 "style rows" "$ALAE" mix --model S/model.safetensors --src faces --dst faces --layers fine --out x.png
+expect_fail 2 "--noise" "$ALAE" interpolate --model S/model.safetensors --a faces/00.png --b faces/01.png --noise x --out x.png
+expect_fail 2 "--truncation" "$ALAE" sample --model S/model.safetensors --truncation 3 --out x.png
+expect_fail 1 "missing.png" "$ALAE" interpolate --model S/model.safetensors --a missing.png --b faces/01.png --out x.png
+[ ! -e x.png ] || fail "a failed command left an output file"
+
 echo "== --help"
-for cmd in train sample encode decode reconstruct info version; do
+for cmd in train sample encode decode reconstruct mix interpolate info version; do
     "$ALAE" "$cmd" --help >help.txt || fail "$cmd --help failed"
     grep -q "usage: alae $cmd" help.txt || fail "$cmd --help prints no usage"
 done
