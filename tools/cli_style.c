@@ -75,11 +75,11 @@ static int read_inputs(const char *cmd, const style_session *ss, const char *pat
 static const char mix_usage[] =
     "usage: alae mix --model M --src A.png|DIR --dst B.png|DIR --out grid.png\n"
     "                [--layers coarse|middle|fine|A-B] [--noise off|batch|sample] [--seed S]\n"
-    "                [--truncation PSI [--truncation-cutoff K]] [--threads T]\n"
+    "                [--truncation PSI [--truncation-cutoff K]] [--n 8] [--threads T]\n"
     "\n"
-    "Style mixing (StyleALAE): encodes the images of --src and --dst (pairs in order, as many as\n"
-    "the shorter has, at most 64), gives G the styles of dst with the rows of the chosen layer\n"
-    "group taken from src, and writes one row per pair: src, dst, the mix.\n"
+    "Style mixing (StyleALAE): encodes the images of --src and --dst (pairs in order; one image\n"
+    "on a side pairs with every image of the other), gives G the styles of dst with the rows of\n"
+    "the chosen layer group taken from src, and writes one row per pair: src, dst, the mix.\n"
     "\n"
     "  --model M      a StyleALAE model file (DIR/model.safetensors from 'alae train')\n"
     "  --src PATH     image file, image folder or IDX file: the styles to copy\n"
@@ -92,6 +92,7 @@ static const char mix_usage[] =
     "  --seed S       seed of the noise maps, 0..2^53 (0)\n"
     "  --truncation PSI  the truncation trick on the style rows below the cutoff, -2 < PSI <= 2\n"
     "  --truncation-cutoff K  rows truncated, 0..style_count (8)\n"
+    "  --n N          at most N pairs, 1..64 (8)\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n"
     "  --out FILE     the PNG to write\n";
 
@@ -125,9 +126,10 @@ static int parse_layers(const char *cmd, const char *layers, int32_t rows, int32
 
 int cli_cmd_mix(int argc, char **argv) {
     const char *cmd = "mix", *model_path = NULL, *src = NULL, *dst = NULL, *out = NULL, *layers = NULL, *noise = NULL;
-    int64_t threads = 0, seed = 0, cutoff = 0;
+    int64_t threads = 0, seed = 0, cutoff = 0, pairs = 8;
     double psi = 1;
     cli_opt opts[] = {
+        {"--n", CLI_INT, &pairs, 1, 64, 0},
         {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--src", CLI_STR, &src, 0, 0, 0},
         {"--dst", CLI_STR, &dst, 0, 0, 0},          {"--out", CLI_STR, &out, 0, 0, 0},
         {"--layers", CLI_STR, &layers, 0, 0, 0},    {"--noise", CLI_STR, &noise, 0, 0, 0},
@@ -145,10 +147,22 @@ int cli_cmd_mix(int argc, char **argv) {
     float *xs_ = NULL, *xd = NULL, *ws = NULL, *wd = NULL, *styles = NULL, *mix = NULL, *grid = NULL;
     int64_t ns = 0, nd = 0;
     alae_status s = ALAE_OK;
-    if ((rc = parse_layers(cmd, layers, ss.rows, &a, &b)) != CLI_GO || (rc = read_inputs(cmd, &ss, src, 64, &xs_, &ns)) != CLI_GO ||
-        (rc = read_inputs(cmd, &ss, dst, 64, &xd, &nd)) != CLI_GO)
+    if ((rc = parse_layers(cmd, layers, ss.rows, &a, &b)) != CLI_GO ||
+        (rc = read_inputs(cmd, &ss, src, pairs, &xs_, &ns)) != CLI_GO ||
+        (rc = read_inputs(cmd, &ss, dst, pairs, &xd, &nd)) != CLI_GO)
         goto done;
-    int64_t n = ns < nd ? ns : nd, len = cli_image_floats(&ss.g), L = ss.g.latent;
+    int64_t n = ns == 1 || nd == 1 ? (ns > nd ? ns : nd) : ns < nd ? ns : nd;
+    int64_t len = cli_image_floats(&ss.g), L = ss.g.latent;
+    if (ns < n || nd < n) { /* one image on a side: repeat it */
+        float **one = ns < n ? &xs_ : &xd, *rep = cli_alloc(n, (size_t)len * sizeof(float));
+        if (!rep) {
+            rc = cli_fail(cmd, ALAE_E_NOMEM);
+            goto done;
+        }
+        for (int64_t i = 0; i < n; i++) memcpy(rep + i * len, *one, (size_t)len * sizeof(float));
+        free(*one);
+        *one = rep;
+    }
     cli_shape is = cli_image_shape(&ss.g), wsh = cli_latent_shape(&ss.g), ssh = {2, {ss.rows, L, 0}};
     ws = cli_alloc(n, (size_t)L * sizeof(float));
     wd = cli_alloc(n, (size_t)L * sizeof(float));
