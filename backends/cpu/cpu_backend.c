@@ -237,6 +237,9 @@ static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return cpu_op_slice(ctx, op);
     case ALAEI_OP_SLICE_ADJ: return cpu_op_slice_adj(ctx, op);
     case ALAEI_OP_ADAM_STEP: return cpu_op_adam_step(ctx, op);
+    case ALAEI_OP_CONV2D:
+    case ALAEI_OP_CONV2D_BWD_DATA:
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: return cpu_op_conv2d(ctx, op);
     default:
         return alaei_fail(ALAE_E_UNSUPPORTED, "cpu_run_op", "the cpu backend has no kernel for op %s (code %d)",
                           alaei_op_name(op->code), (int)op->code);

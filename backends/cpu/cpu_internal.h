@@ -132,6 +132,7 @@ alae_status cpu_op_col2im(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_upsample2d(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_sumpool2d(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_fir2d(cpu_ctx *ctx, const alaei_op *op);
+alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op);       /* cpu_conv2d.c: CONV2D, _BWD_DATA, _BWD_WEIGHT */
 alae_status cpu_op_permute(cpu_ctx *ctx, const alaei_op *op);       /* cpu_layout.c */
 alae_status cpu_op_slice(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_slice_adj(cpu_ctx *ctx, const alaei_op *op);

@@ -137,7 +137,7 @@ static alae_status ref_fill(void *bctx, void *dst, size_t count, double value) {
 }
 
 static int ref_supports(void *bctx, const alaei_op *op) {
-    return op != NULL && op->code >= ALAEI_OP_FILL && op->code <= ALAEI_OP_ADAM_STEP;
+    return op != NULL && op->code >= ALAEI_OP_FILL && op->code < ALAEI_OP_COUNT;
 }
 
 /* ---- ops ---- */
@@ -489,6 +489,58 @@ static alae_status op_adam(const alaei_op *op, const char *name) {
     return ALAE_OK;
 }
 
+/* CONV2D, CONV2D_BWD_DATA and CONV2D_BWD_WEIGHT: the three partial derivatives of
+ * T(g, x, w) = alpha sum g[n,o,oy,ox] w[o,c,i,j] x[n,c,oy*S+i-P, ox*S+j-P], by one loop over
+ * every (n, o, oy, ox, c, i, j) term that lands inside the image. */
+static alae_status op_conv(const alaei_op *op, const char *name) {
+    const alaei_tview *x, *w, *g;
+    switch (op->code) {
+    case ALAEI_OP_CONV2D: x = &op->src[0], w = &op->src[1], g = &op->dst; break;
+    case ALAEI_OP_CONV2D_BWD_DATA: g = &op->src[0], w = &op->src[1], x = &op->dst; break;
+    default: g = &op->src[0], x = &op->src[1], w = &op->dst; break;
+    }
+    int64_t KH = op->ip[0], KW = op->ip[1], S = op->ip[2], P = op->ip[3];
+    if (KH < 1 || KW < 1 || S < 1 || P < 0)
+        return alaei_fail(ALAE_E_INVALID_ARG, "reference", "%s: kernel %lldx%lld, stride %lld, pad %lld", name,
+                          (long long)KH, (long long)KW, (long long)S, (long long)P);
+    int64_t N = x->ne[0], C = x->ne[1], H = x->ne[2], W = x->ne[3], O = w->ne[0];
+    if (H + 2 * P < KH || W + 2 * P < KW)
+        return alaei_fail(ALAE_E_SHAPE, "reference", "%s: kernel %lldx%lld is larger than the padded image " FMT_NE,
+                          name, (long long)KH, (long long)KW, ARG_NE(x->ne));
+    int64_t OH = (H + 2 * P - KH) / S + 1, OW = (W + 2 * P - KW) / S + 1;
+    int64_t want_w[4] = {O, C, KH, KW}, want_g[4] = {N, O, OH, OW};
+    if (!same_shape(w->ne, want_w) || !same_shape(g->ne, want_g))
+        return alaei_fail(ALAE_E_SHAPE, "reference",
+                          "%s: image " FMT_NE ", kernel " FMT_NE " and output gradient " FMT_NE
+                          " do not fit (kernel %lldx%lld, stride %lld, pad %lld)",
+                          name, ARG_NE(x->ne), ARG_NE(w->ne), ARG_NE(g->ne), (long long)KH, (long long)KW,
+                          (long long)S, (long long)P);
+    double *X = D(x), *Wt = D(w), *G = D(g), alpha = op->fp[0];
+    double *out = D(&op->dst);
+    int64_t nout = alaei_numel4(op->dst.ne);
+    for (int64_t i = 0; i < nout; i++) out[i] = 0.0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    int64_t gi = off4(g->ne, n, o, oy, ox);
+                    for (int64_t c = 0; c < C; c++)
+                        for (int64_t i = 0; i < KH; i++)
+                            for (int64_t j = 0; j < KW; j++) {
+                                int64_t y = oy * S + i - P, xx = ox * S + j - P;
+                                if (y < 0 || y >= H || xx < 0 || xx >= W) continue;
+                                int64_t xi = off4(x->ne, n, c, y, xx), wi = off4(w->ne, o, c, i, j);
+                                switch (op->code) {
+                                case ALAEI_OP_CONV2D: G[gi] += Wt[wi] * X[xi]; break;
+                                case ALAEI_OP_CONV2D_BWD_DATA: X[xi] += Wt[wi] * G[gi]; break;
+                                default: Wt[wi] += G[gi] * X[xi]; break;
+                                }
+                            }
+                }
+    for (int64_t i = 0; i < nout; i++) out[i] *= alpha;
+    return ALAE_OK;
+}
+
 static int nsrc_of(int32_t code) {
     switch (code) {
     case ALAEI_OP_FILL:
@@ -499,13 +551,16 @@ static int nsrc_of(int32_t code) {
     case ALAEI_OP_MUL:
     case ALAEI_OP_DIV: return 2;
     case ALAEI_OP_ADAM_STEP: return 3;
+    case ALAEI_OP_CONV2D:
+    case ALAEI_OP_CONV2D_BWD_DATA:
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: return 2;
     default: return 1;
     }
 }
 
 static alae_status ref_run_op(void *bctx, const alaei_op *op) {
     if (!op) return alaei_fail(ALAE_E_INVALID_ARG, "reference", "op is NULL");
-    if (op->code < ALAEI_OP_FILL || op->code > ALAEI_OP_ADAM_STEP)
+    if (op->code < ALAEI_OP_FILL || op->code >= ALAEI_OP_COUNT)
         return alaei_fail(ALAE_E_UNSUPPORTED, "reference", "op code %d is not a backend op", (int)op->code);
     const char *name = alaei_op_name(op->code);
     int nsrc = nsrc_of(op->code);
@@ -549,6 +604,9 @@ static alae_status ref_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return op_slice(op, name, 0);
     case ALAEI_OP_SLICE_ADJ: return op_slice(op, name, 1);
     case ALAEI_OP_ADAM_STEP: return op_adam(op, name);
+    case ALAEI_OP_CONV2D:
+    case ALAEI_OP_CONV2D_BWD_DATA:
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: return op_conv(op, name);
     default: return alaei_fail(ALAE_E_UNSUPPORTED, "reference", "%s is not implemented", name);
     }
 }

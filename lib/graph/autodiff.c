@@ -50,6 +50,37 @@ static void vjp_gemm(grad_state *st, const alaei_node *d, int32_t gd, const alae
     }
 }
 
+/* The convolution ops are the three partial derivatives of one trilinear form
+ *     T(g, x, w) = alpha sum g[n,o,oy,ox] w[o,c,i,j] x[n,c,oy*s+i-p, ox*s+j-p]:
+ * CONV2D(x, w) = dT/dg, BWD_DATA(g, w) = dT/dx, BWD_WEIGHT(g, x) = dT/dw. The VJP of an op with
+ * incoming gradient h is <h, op> = T with h in the op's own slot, differentiated in each source:
+ *   CONV2D(x, w):      dx = BWD_DATA(h, w)     dw = BWD_WEIGHT(h, x)
+ *   BWD_DATA(g, w):    dg = CONV2D(h, w)       dw = BWD_WEIGHT(g, h)
+ *   BWD_WEIGHT(g, x):  dg = CONV2D(x, h)       dx = BWD_DATA(g, h)
+ * with the same stride, pad and alpha; image and kernel sizes come from the sources' shapes. */
+static void vjp_conv(grad_state *st, const alaei_node *d, int32_t gd, const alaei_node *A, const alaei_node *B) {
+    alaei_graph *g = st->g;
+    int32_t a = d->src[0], b = d->src[1], stride = d->ip[2], pad = d->ip[3];
+    double alpha = d->fp[0];
+    switch (d->op) {
+    case ALAEI_OP_CONV2D: /* a = x, b = w */
+        if (st->needed[a]) accumulate(st, a, alaei_conv2d_bwd_data(g, gd, b, A->ne[2], A->ne[3], stride, pad, alpha));
+        if (st->needed[b])
+            accumulate(st, b, alaei_conv2d_bwd_weight(g, gd, a, (int32_t)B->ne[2], (int32_t)B->ne[3], stride, pad, alpha));
+        break;
+    case ALAEI_OP_CONV2D_BWD_DATA: /* a = g, b = w; the result has x's shape */
+        if (st->needed[a]) accumulate(st, a, alaei_conv2d_fwd(g, gd, b, stride, pad, alpha));
+        if (st->needed[b])
+            accumulate(st, b, alaei_conv2d_bwd_weight(g, a, gd, (int32_t)B->ne[2], (int32_t)B->ne[3], stride, pad, alpha));
+        break;
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: /* a = g, b = x; the result has w's shape */
+        if (st->needed[a]) accumulate(st, a, alaei_conv2d_fwd(g, b, gd, stride, pad, alpha));
+        if (st->needed[b]) accumulate(st, b, alaei_conv2d_bwd_data(g, a, gd, B->ne[2], B->ne[3], stride, pad, alpha));
+        break;
+    default: break;
+    }
+}
+
 static void vjp_binary(grad_state *st, const alaei_node *d, int32_t self, int32_t gd,
                        const alaei_node *A, const alaei_node *B) {
     alaei_graph *g = st->g;
@@ -143,6 +174,8 @@ static void backprop_node(grad_state *st, int32_t i) {
     }
     if (d.op == ALAEI_OP_GEMM) {
         vjp_gemm(st, &d, gd, &A, &B);
+    } else if (alaei_op_is_conv(d.op)) {
+        vjp_conv(st, &d, gd, &A, &B);
     } else if (d.op >= ALAEI_OP_ADD && d.op <= ALAEI_OP_DIV) {
         vjp_binary(st, &d, i, gd, &A, &B);
     } else if (d.nsrc == 1 && st->needed[d.src[0]]) {

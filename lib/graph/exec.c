@@ -5,20 +5,32 @@
 
 #include "plan_internal.h"
 
+/* The plan's id of the caller's node id (they differ when the planner rewrote the graph), or -1. */
+static int32_t plan_id(const alaei_plan *p, int32_t node) {
+    if (p->map) node = node >= 0 && node < p->n_map ? p->map[node] : -1;
+    return node >= 0 && node < p->n_nodes ? node : -1;
+}
+
 alae_status alaei_plan_bind(alaei_plan *p, int32_t node, void *data) {
     if (!p || !data) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "NULL plan or data");
-    if (node < 0 || node >= p->n_nodes || p->nodes[node].op != ALAEI_OP_INPUT)
+    int32_t id = plan_id(p, node);
+    if (id < 0 || p->nodes[id].op != ALAEI_OP_INPUT)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "node %d is not an input of the plan", (int)node);
-    p->bound[node] = data;
+    p->bound[id] = data;
     return ALAE_OK;
 }
 
-void *alaei_plan_data(const alaei_plan *p, int32_t node) {
-    if (!p || node < 0 || node >= p->n_nodes) return NULL;
-    int32_t root = p->memory_root[node];
+static void *data_of(const alaei_plan *p, int32_t id) {
+    int32_t root = p->memory_root[id];
     if (p->nodes[root].op == ALAEI_OP_INPUT) return p->bound[root];
-    if (!p->blocks[root].in_arena) return NULL;
+    if (!p->blocks[root].in_arena || !p->arena) return NULL;
     return (char *)p->arena + p->blocks[root].offset;
+}
+
+void *alaei_plan_data(const alaei_plan *p, int32_t node) {
+    if (!p) return NULL;
+    int32_t id = plan_id(p, node);
+    return id < 0 ? NULL : data_of(p, id);
 }
 
 static alae_status describe(const alaei_plan *p, int32_t id, alaei_op *op) {
@@ -26,10 +38,10 @@ static alae_status describe(const alaei_plan *p, int32_t id, alaei_op *op) {
     memset(op, 0, sizeof *op);
     op->code = d->op;
     op->nsrc = d->nsrc;
-    op->dst.data = alaei_plan_data(p, id);
+    op->dst.data = data_of(p, id);
     memcpy(op->dst.ne, d->ne, sizeof d->ne);
     for (int s = 0; s < d->nsrc; s++) {
-        op->src[s].data = alaei_plan_data(p, d->src[s]);
+        op->src[s].data = data_of(p, d->src[s]);
         if (!op->src[s].data)
             return alaei_fail(ALAE_E_STATE, "alaei_plan_run", "input node %d ('%s') is not bound", (int)d->src[s],
                               p->nodes[d->src[s]].name);
@@ -58,9 +70,15 @@ static double seconds_now(void) {
 }
 
 static double op_flops(const alaei_op *op) {
-    if (op->code != ALAEI_OP_GEMM) return (double)alaei_numel4(op->dst.ne);
-    int64_t k = op->ip[0] ? op->src[0].ne[2] : op->src[0].ne[3];
-    return 2.0 * (double)alaei_numel4(op->dst.ne) * (double)k;
+    const int64_t *a = op->src[0].ne, *b = op->src[1].ne;
+    switch (op->code) {
+    case ALAEI_OP_GEMM: return 2.0 * (double)alaei_numel4(op->dst.ne) * (double)(op->ip[0] ? a[2] : a[3]);
+    /* 2 * output gradient elements * C * KH * KW for all three convolution ops */
+    case ALAEI_OP_CONV2D: return 2.0 * (double)alaei_numel4(op->dst.ne) * (double)(b[1] * b[2] * b[3]);
+    case ALAEI_OP_CONV2D_BWD_DATA: return 2.0 * (double)alaei_numel4(a) * (double)(b[1] * b[2] * b[3]);
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: return 2.0 * (double)alaei_numel4(a) * (double)(b[1] * op->ip[0] * op->ip[1]);
+    default: return (double)alaei_numel4(op->dst.ne);
+    }
 }
 
 static alae_status run_profiled(alae_context *ctx, const alaei_op *op) {
@@ -81,7 +99,7 @@ void alaei_profile_report(const alae_context *ctx) {
     alaei_log(ALAE_LOG_WARN, "profile: %.3f s in kernels", total);
     for (int i = 0; i < ALAEI_OP_COUNT; i++)
         if (pr->calls[i])
-            alaei_log(ALAE_LOG_WARN, "profile: %-12s %8llu calls %8.3f s %5.1f%% %8.2f GFLOP/s (elements/s for non-GEMM)",
+            alaei_log(ALAE_LOG_WARN, "profile: %-17s %8llu calls %8.3f s %5.1f%% %8.2f GFLOP/s (elements/s for non-GEMM/conv)",
                       alaei_op_name(i), (unsigned long long)pr->calls[i], pr->seconds[i],
                       100.0 * pr->seconds[i] / (total > 0 ? total : 1), pr->flops[i] / (pr->seconds[i] + 1e-12) / 1e9);
 }
@@ -89,6 +107,8 @@ void alaei_profile_report(const alae_context *ctx) {
 alae_status alaei_plan_run(alaei_plan *p) {
     if (!p) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "plan is NULL");
     alae_context *ctx = p->ctx;
+    if (!p->arena && p->arena_bytes > 0)
+        return alaei_fail(ALAE_E_STATE, __func__, "the plan has no arena: attach one with alaei_plan_set_arena");
     for (int32_t step = 0; step < p->n_order; step++) {
         if (alaei_context_abort_pending(ctx))
             return alaei_fail(ALAE_E_ABORTED, __func__, "aborted at op %d of %d", (int)step, (int)p->n_order);

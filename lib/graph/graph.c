@@ -9,7 +9,8 @@ static const char *const op_names[ALAEI_OP_COUNT] = {
     "INPUT", "RESHAPE", "DETACH", "FILL", "RNG_NORMAL", "GEMM", "ADD", "SUB", "MUL", "DIV", "NEG", "EXP",
     "LOG", "SQRT", "RSQRT", "SQUARE", "SIGMOID", "SOFTPLUS", "ABS", "SIGN", "LEAKY_RELU",
     "LEAKY_MASK", "SCALE_SHIFT", "CLAMP", "REDUCE_SUM", "BROADCAST", "IM2COL", "COL2IM",
-    "UPSAMPLE2D", "SUMPOOL2D", "FIR2D", "PERMUTE", "SLICE", "SLICE_ADJ", "ADAM_STEP"};
+    "UPSAMPLE2D", "SUMPOOL2D", "FIR2D", "PERMUTE", "SLICE", "SLICE_ADJ", "ADAM_STEP", "CONV2D",
+    "CONV2D_BWD_DATA", "CONV2D_BWD_WEIGHT"};
 
 const char *alaei_op_name(int32_t code) {
     return code >= 0 && code < ALAEI_OP_COUNT ? op_names[code] : "?";
@@ -311,6 +312,89 @@ int32_t alaei_col2im(alaei_graph *g, int32_t cols, const int64_t image_ne[4], in
                                      (long long)C->ne[3]);
     int32_t id = push(g, ALAEI_OP_COL2IM, image_ne, 4, 1, &cols);
     if (id >= 0) set_conv_params(N(g, id), kh, kw, stride, pad);
+    return id;
+}
+
+/* ---- fused convolutions (CONV2D, CONV2D_BWD_DATA, CONV2D_BWD_WEIGHT) ---- */
+
+static int64_t conv_out(int64_t size, int32_t k, int32_t stride, int32_t pad) {
+    return (size + 2 * (int64_t)pad - k) / stride + 1;
+}
+
+static int32_t push_conv(alaei_graph *g, int32_t op, const int64_t ne[4], int32_t a, int32_t b, int32_t kh,
+                         int32_t kw, int32_t stride, int32_t pad, double alpha) {
+    int32_t src[2] = {a, b};
+    int32_t id = push(g, op, ne, 4, 2, src);
+    if (id >= 0) {
+        set_conv_params(N(g, id), kh, kw, stride, pad);
+        N(g, id)->fp[0] = alpha;
+    }
+    return id;
+}
+
+int32_t alaei_conv2d_fwd(alaei_graph *g, int32_t x, int32_t w, int32_t stride, int32_t pad, double alpha) {
+    int32_t src[2] = {x, w};
+    if (!valid_ids(g, 2, src)) return -1;
+    const alaei_node *X = N(g, x), *W = N(g, w);
+    if (W->ne[1] != X->ne[1] || W->ne[2] > INT32_MAX || W->ne[3] > INT32_MAX)
+        return alaei_graph_set_error(g, ALAE_E_SHAPE, "CONV2D: the kernel [%lld,%lld,%lld,%lld] does not fit %lld channels",
+                                     (long long)W->ne[0], (long long)W->ne[1], (long long)W->ne[2],
+                                     (long long)W->ne[3], (long long)X->ne[1]);
+    int32_t kh = (int32_t)W->ne[2], kw = (int32_t)W->ne[3];
+    if (!conv_geometry_ok(g, "CONV2D", X->ne[2], X->ne[3], kh, kw, stride, pad)) return -1;
+    int64_t ne[4] = {X->ne[0], W->ne[0], conv_out(X->ne[2], kh, stride, pad), conv_out(X->ne[3], kw, stride, pad)};
+    return push_conv(g, ALAEI_OP_CONV2D, ne, x, w, kh, kw, stride, pad, alpha);
+}
+
+int32_t alaei_conv2d_bwd_data(alaei_graph *g, int32_t gy, int32_t w, int64_t h, int64_t wd, int32_t stride,
+                              int32_t pad, double alpha) {
+    int32_t src[2] = {gy, w};
+    if (!valid_ids(g, 2, src)) return -1;
+    const alaei_node *G = N(g, gy), *W = N(g, w);
+    if (W->ne[2] > INT32_MAX || W->ne[3] > INT32_MAX || h > INT32_MAX || wd > INT32_MAX)
+        return alaei_graph_set_error(g, ALAE_E_SHAPE, "CONV2D_BWD_DATA: sizes out of range");
+    int32_t kh = (int32_t)W->ne[2], kw = (int32_t)W->ne[3];
+    if (!conv_geometry_ok(g, "CONV2D_BWD_DATA", h, wd, kh, kw, stride, pad)) return -1;
+    if (G->ne[1] != W->ne[0] || G->ne[2] != conv_out(h, kh, stride, pad) || G->ne[3] != conv_out(wd, kw, stride, pad))
+        return alaei_graph_set_error(g, ALAE_E_SHAPE,
+                                     "CONV2D_BWD_DATA: gradient [%lld,%lld,%lld,%lld] does not match a %lldx%lld image "
+                                     "and kernel [%lld,%lld,%lld,%lld] (stride %d, pad %d)",
+                                     (long long)G->ne[0], (long long)G->ne[1], (long long)G->ne[2], (long long)G->ne[3],
+                                     (long long)h, (long long)wd, (long long)W->ne[0], (long long)W->ne[1],
+                                     (long long)W->ne[2], (long long)W->ne[3], (int)stride, (int)pad);
+    int64_t ne[4] = {G->ne[0], W->ne[1], h, wd};
+    return push_conv(g, ALAEI_OP_CONV2D_BWD_DATA, ne, gy, w, kh, kw, stride, pad, alpha);
+}
+
+int32_t alaei_conv2d_bwd_weight(alaei_graph *g, int32_t gy, int32_t x, int32_t kh, int32_t kw, int32_t stride,
+                                int32_t pad, double alpha) {
+    int32_t src[2] = {gy, x};
+    if (!valid_ids(g, 2, src)) return -1;
+    const alaei_node *G = N(g, gy), *X = N(g, x);
+    if (!conv_geometry_ok(g, "CONV2D_BWD_WEIGHT", X->ne[2], X->ne[3], kh, kw, stride, pad)) return -1;
+    if (G->ne[0] != X->ne[0] || G->ne[2] != conv_out(X->ne[2], kh, stride, pad) ||
+        G->ne[3] != conv_out(X->ne[3], kw, stride, pad))
+        return alaei_graph_set_error(g, ALAE_E_SHAPE,
+                                     "CONV2D_BWD_WEIGHT: gradient [%lld,%lld,%lld,%lld] does not match the image "
+                                     "[%lld,%lld,%lld,%lld] with a %dx%d kernel (stride %d, pad %d)",
+                                     (long long)G->ne[0], (long long)G->ne[1], (long long)G->ne[2], (long long)G->ne[3],
+                                     (long long)X->ne[0], (long long)X->ne[1], (long long)X->ne[2], (long long)X->ne[3],
+                                     (int)kh, (int)kw, (int)stride, (int)pad);
+    int64_t ne[4] = {G->ne[1], X->ne[1], kh, kw};
+    return push_conv(g, ALAEI_OP_CONV2D_BWD_WEIGHT, ne, gy, x, kh, kw, stride, pad, alpha);
+}
+
+int32_t alaei_graph_append_copy(alaei_graph *g, const alaei_node *n, const int32_t *src) {
+    if (!n || n->nsrc < 0 || n->nsrc > ALAEI_OP_MAX_SRC)
+        return alaei_graph_set_error(g, ALAE_E_INVALID_ARG, "append_copy: bad node");
+    if (n->nsrc > 0 && !valid_ids(g, n->nsrc, src)) return -1;
+    alaei_node copy = *n; /* n may point into g->nodes */
+    int32_t id = push(g, copy.op, copy.ne, copy.ndim, copy.nsrc, src);
+    if (id >= 0) {
+        memcpy(N(g, id)->ip, copy.ip, sizeof copy.ip);
+        memcpy(N(g, id)->fp, copy.fp, sizeof copy.fp);
+        memcpy(N(g, id)->name, copy.name, sizeof copy.name);
+    }
     return id;
 }
 

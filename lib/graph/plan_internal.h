@@ -17,7 +17,13 @@ struct alaei_plan {
     int32_t *free_start;  /* n_order + 1 offsets into free_list */
     int32_t *free_list;   /* node ids owning the freed block */
     void *arena;
+    int owns_arena;       /* 0: attached by the caller (alaei_plan_create_shared + set_arena) */
     size_t arena_bytes, naive_bytes;
+    /* When the backend lacks a fused op, the planner plans a rewritten copy of the graph with
+     * that op decomposed: map[id] is the rewritten id of the caller's node id (n_map of them);
+     * NULL when the graph was planned as it is (ids are the caller's). */
+    int32_t *map;
+    int32_t n_map;
     int32_t n_blocks_total;
 };
 

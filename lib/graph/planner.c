@@ -215,23 +215,135 @@ done:
     return status;
 }
 
+/* ---- fused ops the backend does not support: plan their decompositions instead ---- */
+
+static int backend_supports(alae_context *ctx, const alaei_graph *g, const alaei_node *n) {
+    alaei_op op;
+    memset(&op, 0, sizeof op);
+    op.code = n->op;
+    op.nsrc = n->nsrc;
+    memcpy(op.dst.ne, n->ne, sizeof n->ne);
+    for (int s = 0; s < n->nsrc; s++) memcpy(op.src[s].ne, g->nodes[n->src[s]].ne, sizeof n->ne);
+    memcpy(op.ip, n->ip, sizeof op.ip);
+    memcpy(op.fp, n->fp, sizeof op.fp);
+    return ctx->backend->supports(ctx->bctx, &op);
+}
+
+/* If a needed fused convolution node is not supported by ctx's backend, builds *lowered: a copy
+ * of g's first n_nodes nodes with every such node replaced by its decomposition, and *map from
+ * g's ids to the copy's. Otherwise leaves both NULL. */
+static alae_status lower_unsupported(alae_context *ctx, const alaei_graph *g, int32_t n_nodes, int32_t n_out,
+                                     const int32_t *outputs, alaei_graph **lowered, int32_t **map) {
+    *lowered = NULL;
+    *map = NULL;
+    uint8_t *lower = calloc((size_t)n_nodes, 1);
+    if (!lower) return alaei_fail(ALAE_E_NOMEM, "alaei_plan_create", "no host memory to plan %d nodes", (int)n_nodes);
+    for (int32_t k = 0; k < n_out; k++) lower[outputs[k]] = 1; /* first: needed */
+    int any = 0;
+    for (int32_t i = n_nodes - 1; i >= 0; i--) {
+        if (!lower[i]) continue;
+        const alaei_node *n = &g->nodes[i];
+        for (int s = 0; s < n->nsrc; s++) lower[n->src[s]] = 1;
+        lower[i] = alaei_op_is_conv(n->op) && !backend_supports(ctx, g, n) ? 2 : 1;
+        any |= lower[i] == 2;
+    }
+    if (!any) {
+        free(lower);
+        return ALAE_OK;
+    }
+    alaei_graph *l = alaei_graph_create();
+    int32_t *m = malloc((size_t)n_nodes * sizeof(int32_t));
+    alae_status status = ALAE_OK;
+    if (!l || !m) {
+        status = alaei_fail(ALAE_E_NOMEM, "alaei_plan_create", "no host memory to rewrite %d nodes", (int)n_nodes);
+    } else {
+        for (int32_t i = 0; i < n_nodes && alaei_graph_status(l) == ALAE_OK; i++) {
+            const alaei_node *n = &g->nodes[i];
+            int32_t src[ALAEI_OP_MAX_SRC] = {-1, -1, -1};
+            for (int s = 0; s < n->nsrc; s++) src[s] = m[n->src[s]];
+            m[i] = lower[i] == 2 ? alaei_conv_decompose(l, n, src) : alaei_graph_append_copy(l, n, src);
+        }
+        if (alaei_graph_status(l) != ALAE_OK) status = alaei_graph_fail_public(l, "alaei_plan_create");
+    }
+    free(lower);
+    if (status != ALAE_OK) {
+        alaei_graph_destroy(l);
+        free(m);
+        return status;
+    }
+    alaei_log(ALAE_LOG_DEBUG, "alaei_plan_create: backend %s lacks a fused convolution op: planning its decomposition",
+              ctx->backend->name);
+    *lowered = l;
+    *map = m;
+    return ALAE_OK;
+}
+
+static alae_status plan_create(alae_context *ctx, const alaei_graph *g, int32_t n_out, const int32_t *outputs,
+                               int allocate, alaei_plan **out);
+
 alae_status alaei_plan_create(alae_context *ctx, const alaei_graph *g, int32_t n_out,
                               const int32_t *outputs, alaei_plan **out) {
-    if (!ctx || !g || !out || n_out < 1 || !outputs)
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "NULL argument or no outputs");
-    if (g->status != ALAE_OK) return alaei_graph_fail_public(g, __func__);
+    return plan_create(ctx, g, n_out, outputs, 1, out);
+}
+
+alae_status alaei_plan_create_shared(alae_context *ctx, const alaei_graph *g, int32_t n_out,
+                                     const int32_t *outputs, alaei_plan **out) {
+    return plan_create(ctx, g, n_out, outputs, 0, out);
+}
+
+alae_status alaei_plan_set_arena(alaei_plan *p, void *arena, size_t bytes) {
+    if (!p) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "plan is NULL");
+    if (p->owns_arena) return alaei_fail(ALAE_E_STATE, __func__, "the plan owns its arena (alaei_plan_create)");
+    if (p->arena_bytes > 0 && (!arena || bytes < p->arena_bytes))
+        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the plan needs an arena of %zu bytes, got %zu%s",
+                          p->arena_bytes, bytes, arena ? "" : " (NULL)");
+    p->arena = arena;
+    return ALAE_OK;
+}
+
+static alae_status plan_create(alae_context *ctx, const alaei_graph *g_in, int32_t n_out, const int32_t *outputs_in,
+                               int allocate, alaei_plan **out) {
+    if (!ctx || !g_in || !out || n_out < 1 || !outputs_in)
+        return alaei_fail(ALAE_E_INVALID_ARG, "alaei_plan_create", "NULL argument or no outputs");
+    if (g_in->status != ALAE_OK) return alaei_graph_fail_public(g_in, "alaei_plan_create");
     int32_t n_nodes = 0;
     for (int32_t k = 0; k < n_out; k++) {
-        if (outputs[k] < 0 || outputs[k] >= g->n)
-            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "output %d is not a node of the graph", (int)outputs[k]);
-        if (outputs[k] + 1 > n_nodes) n_nodes = outputs[k] + 1;
+        if (outputs_in[k] < 0 || outputs_in[k] >= g_in->n)
+            return alaei_fail(ALAE_E_INVALID_ARG, "alaei_plan_create", "output %d is not a node of the graph",
+                              (int)outputs_in[k]);
+        if (outputs_in[k] + 1 > n_nodes) n_nodes = outputs_in[k] + 1;
+    }
+    alaei_graph *lowered = NULL;
+    int32_t *map = NULL, *mapped_outputs = NULL;
+    alae_status status = lower_unsupported(ctx, g_in, n_nodes, n_out, outputs_in, &lowered, &map);
+    if (status != ALAE_OK) return status;
+    const alaei_graph *g = g_in;
+    const int32_t *outputs = outputs_in;
+    int32_t n_map = n_nodes;
+    if (lowered) {
+        mapped_outputs = malloc((size_t)n_out * sizeof(int32_t));
+        if (!mapped_outputs) {
+            alaei_graph_destroy(lowered);
+            free(map);
+            return alaei_fail(ALAE_E_NOMEM, "alaei_plan_create", "no host memory");
+        }
+        n_nodes = 0;
+        for (int32_t k = 0; k < n_out; k++) {
+            mapped_outputs[k] = map[outputs_in[k]];
+            if (mapped_outputs[k] + 1 > n_nodes) n_nodes = mapped_outputs[k] + 1;
+        }
+        g = lowered;
+        outputs = mapped_outputs;
     }
     alaei_plan *p = calloc(1, sizeof *p);
     planner pl = {p, calloc((size_t)n_nodes, 1), calloc((size_t)n_nodes, 1),
                   malloc((size_t)n_nodes * sizeof(int32_t)), malloc((size_t)n_nodes * sizeof(int32_t))};
-    alae_status status = ALAE_OK;
     if (!p || !pl.needed || !pl.is_output || !pl.last_use || !pl.owner) goto nomem;
     p->ctx = ctx;
+    p->owns_arena = allocate;
+    p->map = map; /* the plan owns it from here */
+    p->n_map = n_map;
+    map = NULL;
     p->n_nodes = n_nodes;
     p->nodes = malloc((size_t)n_nodes * sizeof *p->nodes);
     p->order = malloc((size_t)n_nodes * sizeof *p->order);
@@ -251,29 +363,35 @@ alae_status alaei_plan_create(alae_context *ctx, const alaei_graph *g, int32_t n
         if (pl.needed[i] && launches_kernel(p->nodes[i].op)) p->order[p->n_order++] = i;
     if ((status = assign_offsets(&pl)) != ALAE_OK) goto fail;
     /* Allocate now, so out-of-memory is reported before anything runs. */
-    if (p->arena_bytes > 0 &&
+    if (allocate && p->arena_bytes > 0 &&
         (status = ctx->backend->buf_alloc(ctx->bctx, p->arena_bytes, &p->arena)) != ALAE_OK)
         goto fail;
     free(pl.needed);
     free(pl.is_output);
     free(pl.last_use);
     free(pl.owner);
+    free(mapped_outputs);
+    alaei_graph_destroy(lowered);
     *out = p;
     return ALAE_OK;
 nomem:
-    status = alaei_fail(ALAE_E_NOMEM, __func__, "no host memory to plan %d nodes", (int)n_nodes);
+    status = alaei_fail(ALAE_E_NOMEM, "alaei_plan_create", "no host memory to plan %d nodes", (int)n_nodes);
 fail:
     free(pl.needed);
     free(pl.is_output);
     free(pl.last_use);
     free(pl.owner);
+    free(mapped_outputs);
+    free(map);
+    alaei_graph_destroy(lowered);
     alaei_plan_destroy(p);
     return status;
 }
 
 void alaei_plan_destroy(alaei_plan *p) {
     if (!p) return;
-    if (p->arena) p->ctx->backend->buf_free(p->ctx->bctx, p->arena);
+    if (p->arena && p->owns_arena) p->ctx->backend->buf_free(p->ctx->bctx, p->arena);
+    free(p->map);
     free(p->nodes);
     free(p->order);
     free(p->memory_root);

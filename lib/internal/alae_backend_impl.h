@@ -53,6 +53,20 @@
  *               m = f[1] m + (1 - f[1]) g; v = f[2] v + (1 - f[2]) g^2;
  *               p -= f[0] * m / (sqrt(v) + f[3]), where f[0] already holds the bias-corrected rate.
  *               (not a graph op: the optimizer runs it directly)
+ *
+ * The three convolution ops share p = {KH, KW, stride, pad} and the scale alpha = f[0]; images
+ * are x [N, C, H, W], kernels w [O, C, KH, KW], output gradients g [N, O, OH, OW] with
+ * OH = (H + 2 pad - KH) / stride + 1 (likewise OW), and taps outside the image read 0. With
+ *     T(g, x, w) = alpha * sum g[n, o, oy, ox] w[o, c, i, j] x[n, c, oy*stride + i - pad, ox*stride + j - pad]
+ * (sum over n, o, c, oy, ox, i, j) each op is the partial derivative of T in one argument, so
+ * each is the adjoint of the others and their gradients are again these three ops:
+ * CONV2D        d = dT/dg: a = x, b = w -> d = [N, O, OH, OW] (cross-correlation, as IM2COL + GEMM):
+ *               d[n, o, oy, ox] = alpha * sum_{c, i, j} w[o, c, i, j] x[n, c, oy*stride + i - pad, ox*stride + j - pad]
+ * CONV2D_BWD_DATA    d = dT/dx (a transposed convolution): a = g, b = w -> d = [N, C, H, W]; d's
+ *               shape gives H and W (several sizes share one OH when stride > 1).
+ * CONV2D_BWD_WEIGHT  d = dT/dw: a = g, b = x -> d = [O, C, KH, KW] (summed over the batch).
+ * These are optional fused ops (design.md 3.5): a backend advertises them through supports(), and
+ * the planner replaces any it does not support with its IM2COL / GEMM / COL2IM decomposition.
  */
 typedef enum alaei_opcode {
     ALAEI_OP_INPUT = 0, /* graph only: data bound from outside; never reaches a backend */
@@ -90,12 +104,20 @@ typedef enum alaei_opcode {
     ALAEI_OP_SLICE,
     ALAEI_OP_SLICE_ADJ,
     ALAEI_OP_ADAM_STEP,
+    ALAEI_OP_CONV2D,            /* appended after ADAM_STEP: the codes above keep their values */
+    ALAEI_OP_CONV2D_BWD_DATA,
+    ALAEI_OP_CONV2D_BWD_WEIGHT,
     ALAEI_OP_COUNT
 } alaei_opcode;
 
 /* Ops that exist only in graphs (inputs and views): they never reach a backend. */
 static inline int alaei_op_is_graph_only(int32_t code) {
     return code == ALAEI_OP_INPUT || code == ALAEI_OP_RESHAPE || code == ALAEI_OP_DETACH;
+}
+
+/* The fused convolution ops (optional for a backend: see above). */
+static inline int alaei_op_is_conv(int32_t code) {
+    return code == ALAEI_OP_CONV2D || code == ALAEI_OP_CONV2D_BWD_DATA || code == ALAEI_OP_CONV2D_BWD_WEIGHT;
 }
 
 /* Op name for messages ("GEMM"), or "?" for an unknown code. */

@@ -68,6 +68,15 @@ int32_t alaei_broadcast(alaei_graph *g, int32_t a, const int64_t ne[4]);
 int32_t alaei_im2col(alaei_graph *g, int32_t x, int32_t kh, int32_t kw, int32_t stride, int32_t pad);
 int32_t alaei_col2im(alaei_graph *g, int32_t cols, const int64_t image_ne[4], int32_t kh, int32_t kw,
                      int32_t stride, int32_t pad);
+/* The fused convolution ops (see alae_backend_impl.h; p = {KH, KW, stride, pad}, alpha = f[0]):
+ * CONV2D x [N, C, H, W], w [O, C, KH, KW] -> [N, O, OH, OW]; CONV2D_BWD_DATA gy [N, O, OH, OW],
+ * w -> [N, C, h, wd] (the image size is needed: several give one OH when stride > 1);
+ * CONV2D_BWD_WEIGHT gy, x -> [O, C, kh, kw]. Closed under differentiation (autodiff.c). */
+int32_t alaei_conv2d_fwd(alaei_graph *g, int32_t x, int32_t w, int32_t stride, int32_t pad, double alpha);
+int32_t alaei_conv2d_bwd_data(alaei_graph *g, int32_t gy, int32_t w, int64_t h, int64_t wd, int32_t stride,
+                              int32_t pad, double alpha);
+int32_t alaei_conv2d_bwd_weight(alaei_graph *g, int32_t gy, int32_t x, int32_t kh, int32_t kw, int32_t stride,
+                                int32_t pad, double alpha);
 int32_t alaei_upsample2d(alaei_graph *g, int32_t x, int32_t factor);
 int32_t alaei_sumpool2d(alaei_graph *g, int32_t x, int32_t factor);
 int32_t alaei_fir2d(alaei_graph *g, int32_t x, int32_t k, int32_t pad, const double *kernel);
@@ -84,11 +93,24 @@ int32_t alaei_sum_all(alaei_graph *g, int32_t x);   /* -> scalar */
 int32_t alaei_mean_all(alaei_graph *g, int32_t x);  /* -> scalar */
 /* x [N, IN] @ w[OUT, IN]^T * scale + bias[OUT] (bias may be -1) */
 int32_t alaei_linear(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale);
-/* x [N, C, H, W] conv w [OUT, C, K, K] (* scale), stride, pad; bias [OUT] or -1 */
+/* x [N, C, H, W] conv w [OUT, C, K, K] (* scale), stride, pad; bias [OUT] or -1: one CONV2D node
+ * (+ a broadcast ADD of the bias). Nothing but x and w is kept for the backward pass. */
 int32_t alaei_conv2d(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale, int32_t stride,
                      int32_t pad);
+/* The same layer as IM2COL + batched GEMM + RESHAPE (the decomposition of CONV2D: the oracle of
+ * "fused equals decomposition" and what backends without CONV2D run). */
+int32_t alaei_conv2d_decomposed(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale, int32_t stride,
+                                int32_t pad);
+/* The decomposition into IM2COL / GEMM / COL2IM / RESHAPE of a fused convolution node n (CONV2D,
+ * CONV2D_BWD_DATA or CONV2D_BWD_WEIGHT; its ip, fp and shape) applied to the sources src[0..1]
+ * of g; returns the node holding the result (of n's shape), or -1 (the graph's error is set). */
+int32_t alaei_conv_decompose(alaei_graph *g, const alaei_node *n, const int32_t src[2]);
 /* concat along axis (two operands) */
 int32_t alaei_concat(alaei_graph *g, int32_t a, int32_t b, int32_t axis);
+
+/* Appends a copy of node n (op, shape, ndim, ip, fp, name) reading src[0..n->nsrc-1] of g instead
+ * of n's sources (the planner uses it to rewrite a graph). */
+int32_t alaei_graph_append_copy(alaei_graph *g, const alaei_node *n, const int32_t *src);
 
 /* Marks the graph failed (if it has not failed yet) and returns -1. */
 int32_t alaei_graph_set_error(alaei_graph *g, alae_status status, const char *fmt, ...) ALAEI_PRINTF(3, 4);
@@ -116,9 +138,24 @@ typedef struct alaei_block {
 
 /* Plans the nodes needed to compute outputs[0..n_out-1] and allocates the activation arena on
  * ctx's backend: any out-of-memory is reported here, before anything runs. Inputs, outputs and
- * reshape views of them are never overwritten. */
+ * reshape views of them are never overwritten. A fused op that ctx's backend does not support
+ * (supports() false: the convolution ops on a backend without them) is planned as its
+ * decomposition; node ids passed to bind / data stay the caller's, but the blocks then describe
+ * the rewritten graph. */
 alae_status alaei_plan_create(alae_context *ctx, const alaei_graph *g, int32_t n_out,
                               const int32_t *outputs, alaei_plan **out);
+/* Plans like alaei_plan_create but allocates no arena: the plan runs in backend memory of at
+ * least alaei_plan_arena_bytes(p) bytes that the caller attaches with alaei_plan_set_arena (and
+ * frees after the plan is destroyed). Plans that never run at the same time can share one arena
+ * of the largest size: each run then overwrites the others' activations and outputs, so a plan's
+ * outputs must be consumed (or copied) before another plan on the same arena runs, and a plan's
+ * inputs must not live in the shared arena. alaei_plan_run fails with ALAE_E_STATE until an
+ * arena is attached (unless the plan needs none). */
+alae_status alaei_plan_create_shared(alae_context *ctx, const alaei_graph *g, int32_t n_out,
+                                     const int32_t *outputs, alaei_plan **out);
+/* Attaches (or replaces) the arena of a plan from alaei_plan_create_shared: ALAE_E_INVALID_ARG
+ * when bytes < alaei_plan_arena_bytes(p), ALAE_E_STATE for a plan that owns its arena. */
+alae_status alaei_plan_set_arena(alaei_plan *p, void *arena, size_t bytes);
 void alaei_plan_destroy(alaei_plan *p);
 /* Binds an INPUT node to backend memory of at least its element count. */
 alae_status alaei_plan_bind(alaei_plan *p, int32_t node, void *data);

@@ -281,6 +281,9 @@ enum {
     K_RESHAPE,
     K_RESHAPE_CHAIN,   /* reshape(sigmoid(reshape(scale_shift(x)))): views inside the graph */
     K_CONCAT,
+    K_CONV,            /* CONV2D(x = in 0, w = in 1): ip = {KH, KW, stride, pad}, fp[0] = alpha */
+    K_CONV_BWD_DATA,   /* CONV2D_BWD_DATA(g = in 0, w = in 1), tne: the image shape */
+    K_CONV_BWD_WEIGHT, /* CONV2D_BWD_WEIGHT(g = in 0, x = in 1) */
 };
 
 typedef struct op_case {
@@ -417,6 +420,34 @@ static const op_case cases[] = {
     {.name = "concat_ax0", .kind = K_CONCAT, .n_in = 2, .ne = {{1, 3, 2, 4}, {2, 3, 2, 4}}, .ip = {0}},
     {.name = "concat_ax2", .kind = K_CONCAT, .n_in = 2, .ne = {{2, 3, 2, 4}, {2, 3, 3, 4}}, .ip = {2}},
     {.name = "concat_ax3", .kind = K_CONCAT, .n_in = 2, .ne = {{2, 3, 2, 4}, {2, 3, 2, 1}}, .ip = {3}},
+    /* the fused convolutions: every first derivative of each is another of the three, so the
+     * HVPs (vars = both inputs and w) prove each VJP rule's own VJPs as well */
+    {.name = "conv_k33_s1_p1", .kind = K_CONV, .n_in = 2, .ne = {{2, 3, 5, 6}, {4, 3, 3, 3}}, .ip = {3, 3, 1, 1}, .fp = {0.7}},
+    {.name = "conv_k33_s2_p1", .kind = K_CONV, .n_in = 2, .ne = {{2, 2, 5, 6}, {3, 2, 3, 3}}, .ip = {3, 3, 2, 1}, .fp = {1.0}},
+    {.name = "conv_k44_s2_p1", .kind = K_CONV, .n_in = 2, .ne = {{1, 2, 6, 6}, {2, 2, 4, 4}}, .ip = {4, 4, 2, 1}, .fp = {0.25}},
+    {.name = "conv_k11_s1_p0", .kind = K_CONV, .n_in = 2, .ne = {{2, 3, 4, 5}, {2, 3, 1, 1}}, .ip = {1, 1, 1, 0}, .fp = {-1.3}},
+    {.name = "conv_k11_s2_p1", .kind = K_CONV, .n_in = 2, .ne = {{1, 2, 5, 5}, {3, 2, 1, 1}}, .ip = {1, 1, 2, 1}, .fp = {1.0}},
+    {.name = "conv_k32_s2_p2", .kind = K_CONV, .n_in = 2, .ne = {{1, 2, 5, 4}, {2, 2, 3, 2}}, .ip = {3, 2, 2, 2}, .fp = {0.9}},
+    {.name = "conv_bwd_data_k33_s1_p1", .kind = K_CONV_BWD_DATA, .n_in = 2, .ne = {{2, 4, 5, 6}, {4, 3, 3, 3}},
+     .ip = {3, 3, 1, 1}, .fp = {0.7}, .tne = {2, 3, 5, 6}},
+    {.name = "conv_bwd_data_k33_s2_p1", .kind = K_CONV_BWD_DATA, .n_in = 2, .ne = {{2, 3, 3, 3}, {3, 2, 3, 3}},
+     .ip = {3, 3, 2, 1}, .fp = {1.0}, .tne = {2, 2, 5, 6}},
+    {.name = "conv_bwd_data_k44_s2_p1", .kind = K_CONV_BWD_DATA, .n_in = 2, .ne = {{1, 2, 3, 3}, {2, 2, 4, 4}},
+     .ip = {4, 4, 2, 1}, .fp = {0.25}, .tne = {1, 2, 6, 6}},
+    {.name = "conv_bwd_data_k33_s2_p0", .kind = K_CONV_BWD_DATA, .n_in = 2, .ne = {{1, 3, 2, 2}, {3, 2, 3, 3}},
+     .ip = {3, 3, 2, 0}, .fp = {-1.1}, .tne = {1, 2, 6, 5}}, /* the image's last row and column unread */
+    {.name = "conv_bwd_data_k11_s1_p0", .kind = K_CONV_BWD_DATA, .n_in = 2, .ne = {{2, 2, 4, 5}, {2, 3, 1, 1}},
+     .ip = {1, 1, 1, 0}, .fp = {0.6}, .tne = {2, 3, 4, 5}},
+    {.name = "conv_bwd_weight_k33_s1_p1", .kind = K_CONV_BWD_WEIGHT, .n_in = 2, .ne = {{2, 4, 5, 6}, {2, 3, 5, 6}},
+     .ip = {3, 3, 1, 1}, .fp = {0.7}},
+    {.name = "conv_bwd_weight_k33_s2_p1", .kind = K_CONV_BWD_WEIGHT, .n_in = 2, .ne = {{2, 3, 3, 3}, {2, 2, 5, 6}},
+     .ip = {3, 3, 2, 1}, .fp = {1.0}},
+    {.name = "conv_bwd_weight_k44_s2_p1", .kind = K_CONV_BWD_WEIGHT, .n_in = 2, .ne = {{1, 2, 3, 3}, {1, 2, 6, 6}},
+     .ip = {4, 4, 2, 1}, .fp = {0.25}},
+    {.name = "conv_bwd_weight_k33_s2_p0", .kind = K_CONV_BWD_WEIGHT, .n_in = 2, .ne = {{1, 3, 2, 2}, {1, 2, 6, 5}},
+     .ip = {3, 3, 2, 0}, .fp = {-1.1}},
+    {.name = "conv_bwd_weight_k11_s1_p0", .kind = K_CONV_BWD_WEIGHT, .n_in = 2, .ne = {{2, 2, 4, 5}, {2, 3, 4, 5}},
+     .ip = {1, 1, 1, 0}, .fp = {0.6}},
 };
 
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
@@ -451,6 +482,9 @@ static int32_t build_case(alaei_graph *g, const op_case *c, const int32_t *x) {
         return alaei_reshape4(g, sg, c->ne[0]);
     }
     case K_CONCAT: return alaei_concat(g, x[0], x[1], c->ip[0]);
+    case K_CONV: return alaei_conv2d_fwd(g, x[0], x[1], c->ip[2], c->ip[3], c->fp[0]);
+    case K_CONV_BWD_DATA: return alaei_conv2d_bwd_data(g, x[0], x[1], c->tne[2], c->tne[3], c->ip[2], c->ip[3], c->fp[0]);
+    case K_CONV_BWD_WEIGHT: return alaei_conv2d_bwd_weight(g, x[0], x[1], c->ip[0], c->ip[1], c->ip[2], c->ip[3], c->fp[0]);
     default: return -1;
     }
 }
@@ -1077,6 +1111,70 @@ END_TEST
 START_TEST(test_cross_precision_mlp) { check_cross_precision(0); }
 END_TEST
 
+/* The R1 conv net (CONV2D and, through autodiff twice, all three fused convolution ops) on a
+ * backend without the fused ops: the planner must plan their IM2COL / GEMM / COL2IM
+ * decompositions, and every output must equal the fused ops' up to double rounding. */
+static alaei_backend_vtbl noconv_vt;
+
+static int noconv_supports(void *bctx, const alaei_op *op) {
+    return op && !alaei_op_is_conv(op->code) && alaei_reference_backend()->supports(bctx, op);
+}
+
+static alae_status noconv_run_op(void *bctx, const alaei_op *op) {
+    if (op && alaei_op_is_conv(op->code))
+        return alaei_fail(ALAE_E_UNSUPPORTED, "noconv_run_op", "%s reached a backend that lacks it",
+                          alaei_op_name(op->code));
+    return alaei_reference_backend()->run_op(bctx, op);
+}
+
+START_TEST(test_r1_conv_decomposed) {
+    noconv_vt = *alaei_reference_backend();
+    noconv_vt.name = "reference-noconv";
+    noconv_vt.supports = noconv_supports;
+    noconv_vt.run_op = noconv_run_op;
+    alae_context *ref = make_context(alaei_reference_backend());
+    alae_context *dec = make_context(&noconv_vt);
+    r1net r;
+    build_r1net_away_from_kinks(ref, &r, 1, 1234567u);
+    net *nt = &r.nt;
+    int32_t outs[2 * MAX_PARAMS + 2];
+    int n_out = 0, n_conv = 0;
+    outs[n_out++] = r.loss;
+    outs[n_out++] = r.r1;
+    for (int i = 0; i < r.n_param; i++) outs[n_out++] = r.gL[i];
+    for (int i = 0; i < r.n_param; i++) outs[n_out++] = r.gR[i];
+    for (int32_t i = 0; i < nt->g->n; i++) n_conv += alaei_op_is_conv(alaei_graph_node(nt->g, i)->op);
+    exec er, ed;
+    exec_open(&er, ref, nt, n_out, outs);
+    exec_open(&ed, dec, nt, n_out, outs);
+    exec_run(&er);
+    exec_run(&ed);
+    double worst = 0;
+    for (int o = 0; o < n_out; o++) {
+        int64_t n = alaei_graph_numel(nt->g, outs[o]);
+        double *a = dalloc(n), *b = dalloc(n);
+        exec_read(&ed, outs[o], a, n);
+        exec_read(&er, outs[o], b, n);
+        double e = norm_rel(a, b, n);
+        worst = fmax(worst, e);
+        ck_assert_msg(e <= 1e-12, "output %d: decomposed vs fused convolutions: relative error of the norm %.3g", o, e);
+        free(a);
+        free(b);
+    }
+    printf("r1    conv     %d fused convolution nodes planned as their decompositions: L_D, R1 and their "
+           "gradients equal the fused ones to %.2e\n",
+           n_conv, worst);
+    fflush(stdout);
+    ck_assert_int_gt(n_conv, 8);
+    ck_assert_int_gt(alaei_plan_op_count(ed.plan), alaei_plan_op_count(er.plan));
+    exec_close(&er);
+    exec_close(&ed);
+    net_free(nt);
+    alae_context_destroy(ref);
+    alae_context_destroy(dec);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------ */
 /* 5. Failure and zero-gradient behaviour                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -1264,6 +1362,7 @@ static Suite *gradcheck_suite(void) {
     TCase *r1 = tcase_create("r1");
     tcase_add_test(r1, test_r1_conv);
     tcase_add_test(r1, test_r1_mlp);
+    tcase_add_test(r1, test_r1_conv_decomposed);
     tcase_set_timeout(r1, 600);
     suite_add_tcase(s, r1);
     TCase *f32 = tcase_create("cross_precision");

@@ -7,6 +7,11 @@
  * compared: NMSE = sum((x - ref)^2) / sum(ref^2) <= 1e-7, or exact equality for FILL, RNG_NORMAL
  * and the pure data-movement ops.
  *
+ * The fused convolution ops (CONV2D, CONV2D_BWD_DATA, CONV2D_BWD_WEIGHT) are also checked at the
+ * graph level against their IM2COL / GEMM / COL2IM decomposition on every backend ("fused equals
+ * decomposition"), on a backend without them (the planner must plan the decomposition), and for
+ * bit-for-bit repeatability at a fixed thread count.
+ *
  * Modes (environment variable ALAE_OPS_MODE):
  *   test (default)  the Check suite: one test per op code, plus malformed-shape checks
  *   support         prints the op x backend support matrix and exits
@@ -18,6 +23,7 @@
 
 #include "backends/cpu/cpu_internal.h" /* cpu_sgemm_builtin: the fallback when no BLAS is found */
 #include "internal/alae_backend_impl.h"
+#include "internal/alae_graph.h"
 #include "internal/alae_internal.h"
 #include "test_util.h"
 
@@ -432,6 +438,60 @@ static void cases_im2col(int32_t code, case_list *L) {
                 }
 }
 
+/* One convolution op case: image [N, C, H, W], O output channels, kernel KH x KW, stride, pad. */
+static void conv_case(case_list *L, int32_t code, const int64_t im[4], int64_t O, int32_t KH, int32_t KW,
+                      int32_t stride, int32_t pad, double alpha) {
+    if (im[2] + 2 * pad < KH || im[3] + 2 * pad < KW) return;
+    int64_t OH = (im[2] + 2 * pad - KH) / stride + 1, OW = (im[3] + 2 * pad - KW) / stride + 1;
+    int64_t x[4], w[4], g[4];
+    cpy4(x, im);
+    set4(w, O, im[1], KH, KW);
+    set4(g, im[0], O, OH, OW);
+    op_case *c = new_case(L, code, 2);
+    switch (code) {
+    case ALAEI_OP_CONV2D: cpy4(c->op.src[0].ne, x), cpy4(c->op.src[1].ne, w), cpy4(c->op.dst.ne, g); break;
+    case ALAEI_OP_CONV2D_BWD_DATA: cpy4(c->op.src[0].ne, g), cpy4(c->op.src[1].ne, w), cpy4(c->op.dst.ne, x); break;
+    default: cpy4(c->op.src[0].ne, g), cpy4(c->op.src[1].ne, x), cpy4(c->op.dst.ne, w); break;
+    }
+    c->op.ip[0] = KH;
+    c->op.ip[1] = KW;
+    c->op.ip[2] = stride;
+    c->op.ip[3] = pad;
+    c->op.fp[0] = alpha;
+}
+
+/* Kernels 1, 3, 4 (and non-square 3x1, 1x4), stride 1 and 2, pad 0..2, non-square images, batch
+ * 1 and > 1, 1..17 channels on small images; then larger ones that exercise the CPU kernels'
+ * chunking: groups of whole images with a partial last group, bands of output rows, the
+ * no-column path of 1x1 convolutions. */
+static void cases_conv(int32_t code, case_list *L) {
+    static const int64_t imgs[][4] = {{1, 1, 5, 5}, {2, 3, 7, 5}, {3, 17, 6, 9}, {1, 4, 1, 6}, {4, 5, 8, 8}};
+    static const int64_t outs[] = {1, 4, 17, 8, 3};
+    static const int32_t kernels[][2] = {{1, 1}, {3, 3}, {4, 4}, {3, 1}, {1, 4}};
+    static const double alphas[] = {1.0, 0.25, -1.7};
+    int k_alpha = 0;
+    for (size_t i = 0; i < sizeof imgs / sizeof imgs[0]; i++)
+        for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++)
+            for (int32_t stride = 1; stride <= 2; stride++)
+                for (int32_t pad = 0; pad <= 2; pad++)
+                    conv_case(L, code, imgs[i], outs[(i + k) % 5], kernels[k][0], kernels[k][1], stride, pad,
+                              alphas[k_alpha++ % 3]);
+    /* larger: {N, C, H, W}, O, K, stride, pad */
+    static const int64_t big[][8] = {
+        {2, 16, 32, 32, 16, 3, 1, 1}, /* StyleALAE's 3x3 "same" conv; all images in one group */
+        {5, 64, 24, 24, 4, 3, 1, 1},  /* groups of 3 images: 3 + 2 */
+        {5, 64, 24, 24, 6, 4, 2, 1},  /* the fused stride-2 4x4 down conv */
+        {1, 64, 48, 40, 5, 3, 1, 1},  /* bands of output rows of one image */
+        {2, 64, 45, 46, 3, 3, 2, 2},  /* bands, stride 2 */
+        {3, 17, 20, 12, 9, 1, 1, 0},  /* 1x1, stride 1: no columns */
+        {2, 9, 13, 11, 7, 1, 2, 0},   /* 1x1 stride 2: columns */
+        {7, 32, 4, 4, 33, 3, 1, 1},   /* the 4x4 level: tiny images */
+    };
+    for (size_t b = 0; b < sizeof big / sizeof big[0]; b++)
+        conv_case(L, code, big[b], big[b][4], (int32_t)big[b][5], (int32_t)big[b][5], (int32_t)big[b][6],
+                  (int32_t)big[b][7], b % 2 ? 0.5 : 1.0);
+}
+
 static void cases_resample(int32_t code, case_list *L) {
     static const int64_t up[][4] = {{2, 3, 4, 5}, {1, 1, 1, 1}, {1, 2, 3, 8}, {3, 1, 7, 2}, {2, 8, 16, 16}};
     static const int64_t down[][4] = {{2, 3, 8, 4}, {1, 1, 4, 4}, {1, 2, 16, 12}, {3, 1, 8, 8}, {2, 8, 64, 64}};
@@ -603,6 +663,9 @@ static void gen_cases(int32_t code, case_list *L) {
     case ALAEI_OP_SLICE:
     case ALAEI_OP_SLICE_ADJ: cases_slice(code, L); break;
     case ALAEI_OP_ADAM_STEP: cases_adam(L); break;
+    case ALAEI_OP_CONV2D:
+    case ALAEI_OP_CONV2D_BWD_DATA:
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: cases_conv(code, L); break;
     default: break;
     }
 }
@@ -638,6 +701,9 @@ static void describe(const alaei_op *op, char *buf, size_t size) {
     case ALAEI_OP_SLICE:
     case ALAEI_OP_SLICE_ADJ: nip = 2; break;
     case ALAEI_OP_ADAM_STEP: nfp = 4; break;
+    case ALAEI_OP_CONV2D:
+    case ALAEI_OP_CONV2D_BWD_DATA:
+    case ALAEI_OP_CONV2D_BWD_WEIGHT: nip = 4, nfp = 1; break;
     default: break;
     }
     if (nip) {
@@ -951,6 +1017,30 @@ static void bad_cases(case_list *L) {
     c->op.fp[0] = 0.1, c->op.fp[1] = 0.9, c->op.fp[2] = 0.999, c->op.fp[3] = 1e-8;
     c->gen_dst = UNI2;
     c->gen[2] = (gen_spec){G_UNI, 0.1, 1.0};
+    c = new_case(L, ALAEI_OP_CONV2D, 2); /* kernel channels differ from the image's */
+    set4(c->op.dst.ne, 1, 2, 4, 4), set4(c->op.src[0].ne, 1, 3, 4, 4), set4(c->op.src[1].ne, 2, 2, 3, 3);
+    c->op.ip[0] = 3, c->op.ip[1] = 3, c->op.ip[2] = 1, c->op.ip[3] = 1, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D, 2); /* d has the wrong output size */
+    set4(c->op.dst.ne, 1, 2, 5, 4), set4(c->op.src[0].ne, 1, 3, 4, 4), set4(c->op.src[1].ne, 2, 3, 3, 3);
+    c->op.ip[0] = 3, c->op.ip[1] = 3, c->op.ip[2] = 1, c->op.ip[3] = 1, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D, 2); /* ip's kernel size is not w's */
+    set4(c->op.dst.ne, 1, 2, 2, 2), set4(c->op.src[0].ne, 1, 3, 4, 4), set4(c->op.src[1].ne, 2, 3, 3, 3);
+    c->op.ip[0] = 2, c->op.ip[1] = 2, c->op.ip[2] = 2, c->op.ip[3] = 0, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D, 2); /* kernel larger than the padded image */
+    set4(c->op.dst.ne, 1, 2, 1, 1), set4(c->op.src[0].ne, 1, 3, 2, 2), set4(c->op.src[1].ne, 2, 3, 4, 4);
+    c->op.ip[0] = 4, c->op.ip[1] = 4, c->op.ip[2] = 1, c->op.ip[3] = 0, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D_BWD_DATA, 2); /* the gradient's size does not come from the image's */
+    set4(c->op.dst.ne, 2, 3, 8, 8), set4(c->op.src[0].ne, 2, 4, 3, 4), set4(c->op.src[1].ne, 4, 3, 3, 3);
+    c->op.ip[0] = 3, c->op.ip[1] = 3, c->op.ip[2] = 2, c->op.ip[3] = 1, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D_BWD_DATA, 2); /* batch of d differs */
+    set4(c->op.dst.ne, 1, 3, 8, 8), set4(c->op.src[0].ne, 2, 4, 8, 8), set4(c->op.src[1].ne, 4, 3, 3, 3);
+    c->op.ip[0] = 3, c->op.ip[1] = 3, c->op.ip[2] = 1, c->op.ip[3] = 1, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D_BWD_WEIGHT, 2); /* dw's kernel differs from ip's */
+    set4(c->op.dst.ne, 4, 3, 3, 3), set4(c->op.src[0].ne, 2, 4, 8, 8), set4(c->op.src[1].ne, 2, 3, 8, 8);
+    c->op.ip[0] = 1, c->op.ip[1] = 1, c->op.ip[2] = 1, c->op.ip[3] = 0, c->op.fp[0] = 1.0;
+    c = new_case(L, ALAEI_OP_CONV2D_BWD_WEIGHT, 2); /* negative pad */
+    set4(c->op.dst.ne, 4, 3, 3, 3), set4(c->op.src[0].ne, 2, 4, 8, 8), set4(c->op.src[1].ne, 2, 3, 8, 8);
+    c->op.ip[0] = 3, c->op.ip[1] = 3, c->op.ip[2] = 1, c->op.ip[3] = -1, c->op.fp[0] = 1.0;
 }
 
 START_TEST(test_bad_shapes) {
@@ -1122,6 +1212,181 @@ START_TEST(test_cpu_builtin_sgemm) {
 END_TEST
 
 /* ---------------------------------------------------------------------------------------------
+ * Fused convolutions at the graph level: fused equals decomposition, the planner's fallback on a
+ * backend without them, and repeatability
+ * ------------------------------------------------------------------------------------------- */
+
+/* The reference backend minus the fused convolution ops: supports() says no and run_op refuses
+ * them, so a plan only runs if the planner replaced them by their decomposition. */
+static alaei_backend_vtbl g_noconv_vt;
+
+static int noconv_supports(void *bctx, const alaei_op *op) {
+    return op && !alaei_op_is_conv(op->code) && alaei_reference_backend()->supports(bctx, op);
+}
+
+static alae_status noconv_run_op(void *bctx, const alaei_op *op) {
+    if (op && alaei_op_is_conv(op->code))
+        return alaei_fail(ALAE_E_UNSUPPORTED, "noconv_run_op", "%s reached a backend that lacks it",
+                          alaei_op_name(op->code));
+    return alaei_reference_backend()->run_op(bctx, op);
+}
+
+static const alaei_backend_vtbl *noconv_backend(void) {
+    g_noconv_vt = *alaei_reference_backend();
+    g_noconv_vt.name = "reference-noconv";
+    g_noconv_vt.supports = noconv_supports;
+    g_noconv_vt.run_op = noconv_run_op;
+    return &g_noconv_vt;
+}
+
+typedef struct conv_graph {
+    alaei_graph *g;
+    int32_t a, b, fused, decomposed;
+    float *in[2];
+    size_t n_in[2], n_out;
+} conv_graph;
+
+/* a, b: the op's sources; fused: the op; decomposed: alaei_conv_decompose of it. */
+static void conv_graph_build(conv_graph *cg, const op_case *c, uint64_t seed) {
+    memset(cg, 0, sizeof *cg);
+    cg->g = alaei_graph_create();
+    ck_assert_ptr_nonnull(cg->g);
+    const alaei_op *op = &c->op;
+    cg->a = alaei_input(cg->g, 4, op->src[0].ne, "a");
+    cg->b = alaei_input(cg->g, 4, op->src[1].ne, "b");
+    int32_t stride = op->ip[2], pad = op->ip[3];
+    switch (op->code) {
+    case ALAEI_OP_CONV2D: cg->fused = alaei_conv2d_fwd(cg->g, cg->a, cg->b, stride, pad, op->fp[0]); break;
+    case ALAEI_OP_CONV2D_BWD_DATA:
+        cg->fused = alaei_conv2d_bwd_data(cg->g, cg->a, cg->b, op->dst.ne[2], op->dst.ne[3], stride, pad, op->fp[0]);
+        break;
+    default:
+        cg->fused = alaei_conv2d_bwd_weight(cg->g, cg->a, cg->b, op->ip[0], op->ip[1], stride, pad, op->fp[0]);
+        break;
+    }
+    ck_assert_msg(cg->fused >= 0, "building %s: %s", alaei_op_name(op->code), alaei_graph_error(cg->g));
+    const alaei_node *n = alaei_graph_node(cg->g, cg->fused);
+    ck_assert_msg(memcmp(n->ne, op->dst.ne, sizeof n->ne) == 0, "%s: the builder's shape differs from the case's",
+                  alaei_op_name(op->code));
+    int32_t src[2] = {cg->a, cg->b};
+    cg->decomposed = alaei_conv_decompose(cg->g, n, src);
+    ck_assert_msg(cg->decomposed >= 0, "decomposing %s: %s", alaei_op_name(op->code), alaei_graph_error(cg->g));
+    for (int k = 0; k < 2; k++) {
+        cg->n_in[k] = numel_of(&op->src[k]);
+        cg->in[k] = gen_array(&UNI2, cg->n_in[k], seed * 2 + (uint64_t)k);
+    }
+    cg->n_out = numel_of(&op->dst);
+}
+
+static void conv_graph_free(conv_graph *cg) {
+    alaei_graph_destroy(cg->g);
+    free(cg->in[0]);
+    free(cg->in[1]);
+}
+
+/* Runs outputs {fused, decomposed} (n_out of them) of cg on ctx `runs` times; out[r][k]: run r's
+ * output k as float. */
+static void conv_graph_run(const conv_graph *cg, alae_context *ctx, int32_t threads, int n_out, int runs,
+                           float *out[2][2]) {
+    const alaei_backend_vtbl *vt = ctx->backend;
+    if (threads > 0) ck_assert_alae_ok(alae_context_set_param(ctx, ALAE_CTX_THREADS, threads));
+    void *buf[2];
+    for (int k = 0; k < 2; k++) {
+        ck_assert_alae_ok(vt->buf_alloc(ctx->bctx, cg->n_in[k] * (size_t)vt->elem_size, &buf[k]));
+        ck_assert_alae_ok(vt->write_f32(ctx->bctx, buf[k], cg->in[k], cg->n_in[k]));
+    }
+    int32_t outs[2] = {cg->fused, cg->decomposed};
+    alaei_plan *plan = NULL;
+    ck_assert_alae_ok(alaei_plan_create(ctx, cg->g, n_out, outs, &plan));
+    ck_assert_alae_ok(alaei_plan_bind(plan, cg->a, buf[0]));
+    ck_assert_alae_ok(alaei_plan_bind(plan, cg->b, buf[1]));
+    for (int r = 0; r < runs; r++) {
+        ck_assert_alae_ok(alaei_plan_run(plan));
+        for (int k = 0; k < n_out; k++) {
+            out[r][k] = malloc((cg->n_out ? cg->n_out : 1) * sizeof(float));
+            ck_assert_ptr_nonnull(out[r][k]);
+            const void *d = alaei_plan_data(plan, outs[k]);
+            ck_assert_ptr_nonnull(d);
+            ck_assert_alae_ok(vt->read_f32(ctx->bctx, out[r][k], d, cg->n_out));
+        }
+    }
+    alaei_plan_destroy(plan);
+    for (int k = 0; k < 2; k++) vt->buf_free(ctx->bctx, buf[k]);
+}
+
+START_TEST(test_conv_fused_equals_decomposition) {
+    alae_context *noconv = NULL;
+    ck_assert_alae_ok(alaei_context_create_on(noconv_backend(), 0, &noconv));
+    int nfail = 0, ncases = 0;
+    double worst_dec = 0, worst_ref = 0;
+    char first[1024] = "", desc[400];
+    for (int32_t code = ALAEI_OP_CONV2D; code <= ALAEI_OP_CONV2D_BWD_WEIGHT; code++) {
+        case_list L = {0};
+        cases_conv(code, &L);
+        for (int ci = 0; ci < L.n; ci += 3) { /* every third case: all geometries, a third of the work */
+            const op_case *c = &L.v[ci];
+            describe(&c->op, desc, sizeof desc);
+            conv_graph cg;
+            conv_graph_build(&cg, c, (uint64_t)code * 7919u + (uint64_t)ci);
+            ncases++;
+            /* the reference's fused op (the oracle), then every backend's fused and decomposed
+             * results; the backend without the fused ops plans the decomposition for both */
+            float *ref[2][2] = {{NULL, NULL}, {NULL, NULL}};
+            conv_graph_run(&cg, g_ref.ctx, 0, 2, 1, ref);
+            for (int bi = 0; bi <= g_nbk + 1; bi++) {
+                /* bi 0: the reference itself (its decomposition); 1..g_nbk: the backends under
+                 * test; g_nbk + 1: the reference without the fused ops */
+                const backend_ut *b = bi >= 1 && bi <= g_nbk ? &g_bk[bi - 1] : NULL;
+                alae_context *ctx = bi == 0 ? g_ref.ctx : b ? b->ctx : noconv;
+                const char *label = bi == 0 ? "reference" : b ? b->label : "reference without fused convs";
+                int is_float = ctx->backend->elem_size == 4;
+                int runs = is_float ? 2 : 1;
+                float *got[2][2] = {{NULL, NULL}, {NULL, NULL}};
+                if (bi == 0) {
+                    got[0][0] = ref[0][0], got[0][1] = ref[0][1];
+                } else {
+                    conv_graph_run(&cg, ctx, b ? b->threads : 0, 2, runs, got);
+                }
+                /* float backends: 1e-7 like every op; double ones agree to rounding */
+                double tol = is_float ? NMSE_MAX : 1e-12;
+                double e_dec = nmse(got[0][0], got[0][1], cg.n_out), e_ref = nmse(got[0][0], ref[0][0], cg.n_out);
+                if (e_dec > worst_dec || isnan(e_dec)) worst_dec = e_dec;
+                if (e_ref > worst_ref || isnan(e_ref)) worst_ref = e_ref;
+                char msg[1024] = "";
+                if (!(e_dec <= tol))
+                    snprintf(msg, sizeof msg, "%s on %s: fused vs decomposition NMSE %.3g > %g", desc, label, e_dec, tol);
+                else if (!(e_ref <= tol))
+                    snprintf(msg, sizeof msg, "%s on %s: fused vs the reference's fused NMSE %.3g > %g", desc, label,
+                             e_ref, tol);
+                for (int k = 0; k < 2 && !msg[0] && runs > 1; k++)
+                    if (memcmp(got[0][k], got[1][k], cg.n_out * sizeof(float)) != 0)
+                        snprintf(msg, sizeof msg, "%s on %s: two runs of the %s gave different bits", desc, label,
+                                 k ? "decomposition" : "fused op");
+                if (msg[0]) {
+                    nfail++;
+                    fprintf(stderr, "FAIL %s\n", msg);
+                    if (!first[0]) snprintf(first, sizeof first, "%s", msg);
+                }
+                if (bi > 0)
+                    for (int r = 0; r < 2; r++)
+                        for (int k = 0; k < 2; k++) free(got[r][k]);
+            }
+            free(ref[0][0]);
+            free(ref[0][1]);
+            conv_graph_free(&cg);
+        }
+        free(L.v);
+    }
+    alae_context_destroy(noconv);
+    printf("conv graphs  %4d cases on %d backends + the reference without fused convs: fused vs decomposition "
+           "worst NMSE %.2g, vs reference %.2g, %d failed\n",
+           ncases, g_nbk + 1, worst_dec, worst_ref, nfail);
+    fflush(stdout);
+    ck_assert_msg(nfail == 0, "%d conv graph checks failed; first: %s", nfail, first);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------
  * Support mode
  * ------------------------------------------------------------------------------------------- */
 
@@ -1135,7 +1400,7 @@ static int print_support_matrix(void) {
     printf("%-12s", "op");
     for (int b = 0; b < g_nbk; b++) printf(" %-14s", g_bk[b].label);
     printf(" %-14s\n", g_ref.label);
-    for (int32_t code = ALAEI_OP_FILL; code <= ALAEI_OP_ADAM_STEP; code++) {
+    for (int32_t code = ALAEI_OP_FILL; code < ALAEI_OP_COUNT; code++) {
         case_list L = {0};
         gen_cases(code, &L);
         printf("%-12s", alaei_op_name(code));
@@ -1161,9 +1426,10 @@ static Suite *backend_ops_suite(void) {
     tcase_add_checked_fixture(tc, backends_setup, backends_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_reference_sanity);
-    tcase_add_loop_test(tc, test_op, ALAEI_OP_FILL, ALAEI_OP_ADAM_STEP + 1);
+    tcase_add_loop_test(tc, test_op, ALAEI_OP_FILL, ALAEI_OP_COUNT);
     tcase_add_test(tc, test_bad_shapes);
     tcase_add_test(tc, test_cpu_builtin_sgemm);
+    tcase_add_test(tc, test_conv_fused_equals_decomposition);
     suite_add_tcase(s, tc);
     return s;
 }

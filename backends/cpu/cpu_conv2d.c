@@ -1,0 +1,324 @@
+/* The fused convolution ops CONV2D, CONV2D_BWD_DATA and CONV2D_BWD_WEIGHT (NCHW, float).
+ *
+ * Each is im2col + SGEMM over CHUNKS of the output: the columns of a chunk (C*KH*KW rows of its
+ * output pixels) live in the context's scratch, never in the graph, so a convolution stores
+ * nothing for the backward pass but its input and kernel. A chunk is a group of whole images
+ * whose columns fit CONV_COLS_BUDGET floats (small images: one wider GEMM instead of one per
+ * image), or a band of output rows of one image (large images: the columns stay cache-sized):
+ *   CONV2D             cols = im2col(x chunk); y chunk = alpha W [O, CKK] @ cols
+ *   CONV2D_BWD_DATA    cols = alpha W^T @ g chunk; dx += col2im(cols)      (dx zeroed first)
+ *   CONV2D_BWD_WEIGHT  cols = im2col(x chunk); dW = alpha g chunk @ cols^T + (first ? 0 : 1) dW
+ * A 1x1 convolution with stride 1 and no padding needs no columns: plain GEMMs per image over
+ * the channel dim. Groups of images gather their output gradients into [O, images * OH*OW] (and
+ * scatter their outputs back) in scratch.
+ *
+ * Threading: the GEMMs go to cpu_sgemm (OpenBLAS with the context's thread count, or the built-in
+ * kernel over the pool); im2col, col2im, gathers and scatters are split over the context's pool
+ * between them. On 2 cores this beat running one chunk per pool thread: OpenBLAS's thread count
+ * is process-global, so per-thread GEMMs would have to use the slower built-in kernel.
+ *
+ * Determinism: the chunking depends only on the shapes; col2im is partitioned by input channel
+ * (each dx element is summed by one thread in the fixed order chunk, i, j, oy); the weight
+ * gradient is accumulated over chunks in order by beta = 1 GEMMs. So the same thread count gives
+ * the same bits. */
+#include <string.h>
+
+#include "cpu_internal.h"
+
+/* Floats of columns per chunk (4 MiB: L2/L3-sized, so the GEMM reads them from cache). */
+#define CONV_COLS_BUDGET ((int64_t)1 << 20)
+
+typedef struct conv_geom {
+    int64_t n, c, h, w, o, kh, kw, s, pad, oh, ow;
+    int64_t hw, ohw, kk, ckk;
+} conv_geom;
+
+/* Checks the op's shapes against its parameters and fills g. x, w, gy: the image, kernel and
+ * output-gradient views (whichever of them is the destination). */
+static alae_status conv_setup(const alaei_op *op, conv_geom *g, const alaei_tview **x, const alaei_tview **w,
+                              const alaei_tview **gy) {
+    alae_status s = cpu_check_views(op, 2);
+    if (s != ALAE_OK) return s;
+    switch (op->code) {
+    case ALAEI_OP_CONV2D: *x = &op->src[0], *w = &op->src[1], *gy = &op->dst; break;
+    case ALAEI_OP_CONV2D_BWD_DATA: *gy = &op->src[0], *w = &op->src[1], *x = &op->dst; break;
+    default: *gy = &op->src[0], *x = &op->src[1], *w = &op->dst; break;
+    }
+    const int64_t *X = (*x)->ne, *W = (*w)->ne, *G = (*gy)->ne;
+    int64_t kh = op->ip[0], kw = op->ip[1], st = op->ip[2], pad = op->ip[3];
+    if (kh < 1 || kw < 1 || st < 1 || pad < 0)
+        return alaei_fail(ALAE_E_INVALID_ARG, "cpu_run_op", "%s: kernel %lldx%lld, stride %lld, pad %lld is invalid",
+                          alaei_op_name(op->code), (long long)kh, (long long)kw, (long long)st, (long long)pad);
+    if (X[2] + 2 * pad < kh || X[3] + 2 * pad < kw)
+        return cpu_shape_error(op, "a %lldx%lld kernel does not fit the padded %lldx%lld image", (long long)kh,
+                               (long long)kw, (long long)X[2], (long long)X[3]);
+    int64_t oh = (X[2] + 2 * pad - kh) / st + 1, ow = (X[3] + 2 * pad - kw) / st + 1;
+    if (W[1] != X[1] || W[2] != kh || W[3] != kw || G[0] != X[0] || G[1] != W[0] || G[2] != oh || G[3] != ow)
+        return cpu_shape_error(op,
+                               "image [%lld, %lld, %lld, %lld], kernel [%lld, %lld, %lld, %lld] and output gradient "
+                               "[%lld, %lld, %lld, %lld] do not fit (kernel %lldx%lld, stride %lld, pad %lld)",
+                               (long long)X[0], (long long)X[1], (long long)X[2], (long long)X[3], (long long)W[0],
+                               (long long)W[1], (long long)W[2], (long long)W[3], (long long)G[0], (long long)G[1],
+                               (long long)G[2], (long long)G[3], (long long)kh, (long long)kw, (long long)st,
+                               (long long)pad);
+    *g = (conv_geom){X[0], X[1], X[2], X[3], W[0], kh, kw, st, pad, oh, ow, 0, 0, 0, 0};
+    g->hw = g->h * g->w;
+    g->ohw = oh * ow;
+    g->kk = kh * kw;
+    g->ckk = g->c * g->kk;
+    return ALAE_OK;
+}
+
+static int is_pointwise(const conv_geom *g) { return g->kh == 1 && g->kw == 1 && g->s == 1 && g->pad == 0; }
+
+/* The chunking: nb images of rows output rows at a time (nb > 1 only with rows == oh). */
+static void conv_chunking(const conv_geom *g, int64_t *nb, int64_t *rows) {
+    int64_t per_image = g->ckk * g->ohw;
+    if (per_image <= CONV_COLS_BUDGET) {
+        *nb = CONV_COLS_BUDGET / per_image;
+        if (*nb > g->n) *nb = g->n;
+        if (*nb < 1) *nb = 1;
+        *rows = g->oh;
+    } else {
+        *nb = 1;
+        *rows = CONV_COLS_BUDGET / (g->ckk * g->ow);
+        if (*rows < 1) *rows = 1;
+    }
+}
+
+/* output positions ox in [lo, hi) read input columns ox*stride + off inside [0, w) */
+static void valid_range(int64_t w, int64_t out_w, int64_t stride, int64_t off, int64_t *lo, int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t h = w - 1 - off < 0 ? 0 : (w - 1 - off) / stride + 1;
+    if (h > out_w) h = out_w;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* One chunk's columns: images [n0, n0 + nb), output rows [oy0, oy1); column q = b * pw + (oy -
+ * oy0) * OW + ox of row (c, i, j), pw = (oy1 - oy0) * OW, P = nb * pw columns per row. */
+typedef struct chunk_job {
+    const conv_geom *g;
+    const float *img; /* x (im2col) */
+    float *dimg;      /* dx (col2im) */
+    float *cols;
+    const float *src; /* gather: g; scatter: Z */
+    float *dst;       /* gather: G; scatter: y */
+    int64_t n0, nb, oy0, oy1, pw, p;
+} chunk_job;
+
+static void im2col_range(void *arg, int64_t r0, int64_t r1) {
+    const chunk_job *J = arg;
+    const conv_geom *g = J->g;
+    const int64_t ow = g->ow, s = g->s;
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t c = r / g->kk, i = (r / g->kw) % g->kh, j = r % g->kw, off = j - g->pad, lo, hi;
+        valid_range(g->w, ow, s, off, &lo, &hi);
+        float *dst = J->cols + r * J->p;
+        for (int64_t b = 0; b < J->nb; b++) {
+            const float *plane = J->img + ((J->n0 + b) * g->c + c) * g->hw;
+            for (int64_t oy = J->oy0; oy < J->oy1; oy++) {
+                float *out = dst + b * J->pw + (oy - J->oy0) * ow;
+                int64_t iy = oy * s + i - g->pad;
+                if (iy < 0 || iy >= g->h) {
+                    memset(out, 0, (size_t)ow * sizeof(float));
+                    continue;
+                }
+                const float *row = plane + iy * g->w; /* ox reads row[ox * s + off], inside for [lo, hi) */
+                for (int64_t ox = 0; ox < lo; ox++) out[ox] = 0.0f;
+                if (hi > lo) {
+                    if (s == 1) {
+                        memcpy(out + lo, row + lo + off, (size_t)(hi - lo) * sizeof(float));
+                    } else {
+                        const float *src = row + lo * s + off;
+                        float *o = out + lo;
+                        if (s == 2)
+                            for (int64_t k = 0; k < hi - lo; k++) o[k] = src[2 * k];
+                        else
+                            for (int64_t k = 0; k < hi - lo; k++) o[k] = src[k * s];
+                    }
+                }
+                for (int64_t ox = hi; ox < ow; ox++) out[ox] = 0.0f;
+            }
+        }
+    }
+}
+
+/* dx += col2im(cols), channels [c0, c1) (one thread per channel plane: a fixed summation order) */
+static void col2im_range(void *arg, int64_t c0, int64_t c1) {
+    const chunk_job *J = arg;
+    const conv_geom *g = J->g;
+    const int64_t ow = g->ow, s = g->s;
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t b = 0; b < J->nb; b++) {
+            float *plane = J->dimg + ((J->n0 + b) * g->c + c) * g->hw;
+            for (int64_t i = 0; i < g->kh; i++)
+                for (int64_t j = 0; j < g->kw; j++) {
+                    int64_t off = j - g->pad, lo, hi;
+                    valid_range(g->w, ow, s, off, &lo, &hi);
+                    const float *col = J->cols + ((c * g->kh + i) * g->kw + j) * J->p + b * J->pw;
+                    for (int64_t oy = J->oy0; oy < J->oy1; oy++) {
+                        int64_t iy = oy * s + i - g->pad;
+                        if (iy < 0 || iy >= g->h) continue;
+                        if (hi <= lo) continue;
+                        float *drow = plane + iy * g->w + lo * s + off; /* the pixel of ox = lo */
+                        const float *srow = col + (oy - J->oy0) * ow + lo;
+                        const int64_t len = hi - lo;
+                        if (s == 1) {
+                            for (int64_t k = 0; k < len; k++) drow[k] += srow[k];
+                        } else {
+                            for (int64_t k = 0; k < len; k++) drow[k * s] += srow[k];
+                        }
+                    }
+                }
+        }
+}
+
+/* G [O, nb * OHW] <- g[n0 .. n0 + nb) (rows o in [o0, o1)) */
+static void gather_range(void *arg, int64_t o0, int64_t o1) {
+    const chunk_job *J = arg;
+    const conv_geom *g = J->g;
+    for (int64_t o = o0; o < o1; o++)
+        for (int64_t b = 0; b < J->nb; b++)
+            memcpy(J->dst + o * J->p + b * g->ohw, J->src + ((J->n0 + b) * g->o + o) * g->ohw,
+                   (size_t)g->ohw * sizeof(float));
+}
+
+/* y[n0 .. n0 + nb) <- Z [O, nb * OHW] */
+static void scatter_range(void *arg, int64_t o0, int64_t o1) {
+    const chunk_job *J = arg;
+    const conv_geom *g = J->g;
+    for (int64_t o = o0; o < o1; o++)
+        for (int64_t b = 0; b < J->nb; b++)
+            memcpy(J->dst + ((J->n0 + b) * g->o + o) * g->ohw, J->src + o * J->p + b * g->ohw,
+                   (size_t)g->ohw * sizeof(float));
+}
+
+/* Scratch for a chunk's columns plus (grouped images) a [O, P] gather / scatter matrix. */
+static float *chunk_scratch(cpu_ctx *ctx, const conv_geom *g, int64_t nb, int64_t rows, float **extra) {
+    int64_t p = nb * rows * g->ow;
+    int64_t cols = (g->ckk * p + 15) / 16 * 16, more = nb > 1 ? g->o * p : 0;
+    float *base = cpu_scratch(ctx, (size_t)(cols + more) * sizeof(float));
+    *extra = base && more ? base + cols : NULL;
+    return base;
+}
+
+typedef enum { RUN_FWD, RUN_DATA, RUN_WEIGHT } conv_kind;
+
+/* The chunked im2col / GEMM / col2im loop shared by the three ops. */
+static alae_status conv_chunks(cpu_ctx *ctx, conv_kind kind, const conv_geom *g, const float *x, float *dx,
+                               const float *w, const float *gy, float *y, float *dw, float alpha) {
+    int64_t nb, rows;
+    conv_chunking(g, &nb, &rows);
+    float *z = NULL;
+    float *cols = chunk_scratch(ctx, g, nb, rows, &z);
+    if (!cols) return ALAE_E_NOMEM;
+    int first = 1;
+    for (int64_t n0 = 0; n0 < g->n; n0 += nb) {
+        int64_t nbb = nb < g->n - n0 ? nb : g->n - n0;
+        for (int64_t oy0 = 0; oy0 < g->oh; oy0 += rows) {
+            int64_t oy1 = oy0 + rows < g->oh ? oy0 + rows : g->oh, pw = (oy1 - oy0) * g->ow;
+            chunk_job J = {g, x, dx, cols, NULL, NULL, n0, nbb, oy0, oy1, pw, nbb * pw};
+            int grouped = nbb > 1;
+            /* the chunk's output gradient as a matrix [O, P]: in place for one image, else gathered */
+            const float *gm = NULL;
+            int64_t ldg = g->ohw;
+            if (kind != RUN_FWD) {
+                if (grouped) {
+                    J.src = gy;
+                    J.dst = z;
+                    cpu_parallel_for_cost(ctx->pool, g->o, J.p, gather_range, &J);
+                    gm = z;
+                    ldg = J.p;
+                } else {
+                    gm = gy + n0 * g->o * g->ohw + oy0 * g->ow;
+                }
+            }
+            alae_status s = ALAE_OK;
+            switch (kind) {
+            case RUN_FWD:
+                cpu_parallel_for_cost(ctx->pool, g->ckk, J.p, im2col_range, &J);
+                if (grouped) {
+                    s = cpu_sgemm(ctx, 0, 0, g->o, J.p, g->ckk, alpha, w, g->ckk, cols, J.p, 0.0f, z, J.p);
+                    J.src = z;
+                    J.dst = y;
+                    if (s == ALAE_OK) cpu_parallel_for_cost(ctx->pool, g->o, J.p, scatter_range, &J);
+                } else {
+                    s = cpu_sgemm(ctx, 0, 0, g->o, J.p, g->ckk, alpha, w, g->ckk, cols, J.p, 0.0f,
+                                  y + n0 * g->o * g->ohw + oy0 * g->ow, g->ohw);
+                }
+                break;
+            case RUN_DATA:
+                s = cpu_sgemm(ctx, 1, 0, g->ckk, J.p, g->o, alpha, w, g->ckk, gm, ldg, 0.0f, cols, J.p);
+                if (s == ALAE_OK) cpu_parallel_for_cost(ctx->pool, g->c, g->kk * J.p, col2im_range, &J);
+                break;
+            case RUN_WEIGHT:
+                cpu_parallel_for_cost(ctx->pool, g->ckk, J.p, im2col_range, &J);
+                s = cpu_sgemm(ctx, 0, 1, g->o, g->ckk, J.p, alpha, gm, ldg, cols, J.p, first ? 0.0f : 1.0f, dw,
+                              g->ckk);
+                break;
+            }
+            if (s != ALAE_OK) return s;
+            first = 0;
+        }
+    }
+    return ALAE_OK;
+}
+
+alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
+    conv_geom g;
+    const alaei_tview *xv, *wv, *gv;
+    alae_status s = conv_setup(op, &g, &xv, &wv, &gv);
+    if (s != ALAE_OK) return s;
+    float alpha = (float)op->fp[0];
+    const float *w = wv->data;
+    switch (op->code) {
+    case ALAEI_OP_CONV2D: {
+        const float *x = xv->data;
+        float *y = op->dst.data;
+        if (alaei_numel4(op->dst.ne) == 0) return ALAE_OK;
+        if (g.ckk == 0) {
+            cpu_fill_f32(ctx->pool, y, alaei_numel4(op->dst.ne), 0.0f);
+            return ALAE_OK;
+        }
+        if (is_pointwise(&g)) {
+            for (int64_t n = 0; n < g.n && s == ALAE_OK; n++)
+                s = cpu_sgemm(ctx, 0, 0, g.o, g.hw, g.c, alpha, w, g.c, x + n * g.c * g.hw, g.hw, 0.0f,
+                              y + n * g.o * g.hw, g.hw);
+            return s;
+        }
+        return conv_chunks(ctx, RUN_FWD, &g, x, NULL, w, NULL, y, NULL, alpha);
+    }
+    case ALAEI_OP_CONV2D_BWD_DATA: {
+        const float *gy = gv->data;
+        float *dx = op->dst.data;
+        if (alaei_numel4(op->dst.ne) == 0) return ALAE_OK;
+        if (is_pointwise(&g) && g.o > 0) {
+            for (int64_t n = 0; n < g.n && s == ALAE_OK; n++)
+                s = cpu_sgemm(ctx, 1, 0, g.c, g.hw, g.o, alpha, w, g.c, gy + n * g.o * g.hw, g.hw, 0.0f,
+                              dx + n * g.c * g.hw, g.hw);
+            return s;
+        }
+        cpu_fill_f32(ctx->pool, dx, alaei_numel4(op->dst.ne), 0.0f);
+        if (g.o == 0 || g.ohw == 0) return ALAE_OK;
+        return conv_chunks(ctx, RUN_DATA, &g, NULL, dx, w, gy, NULL, NULL, alpha);
+    }
+    default: { /* CONV2D_BWD_WEIGHT */
+        const float *gy = gv->data, *x = xv->data;
+        float *dw = op->dst.data;
+        if (alaei_numel4(op->dst.ne) == 0) return ALAE_OK;
+        if (g.n == 0 || g.ohw == 0) {
+            cpu_fill_f32(ctx->pool, dw, alaei_numel4(op->dst.ne), 0.0f);
+            return ALAE_OK;
+        }
+        if (is_pointwise(&g)) {
+            for (int64_t n = 0; n < g.n && s == ALAE_OK; n++)
+                s = cpu_sgemm(ctx, 0, 1, g.o, g.c, g.hw, alpha, gy + n * g.o * g.hw, g.hw, x + n * g.c * g.hw, g.hw,
+                              n ? 1.0f : 0.0f, dw, g.c);
+            return s;
+        }
+        return conv_chunks(ctx, RUN_WEIGHT, &g, x, NULL, NULL, gy, NULL, dw, alpha);
+    }
+    }
+}
