@@ -1,6 +1,7 @@
 /* Image files through stb_image (see image_load.h). The only translation unit that compiles
  * stb_image: STB_IMAGE_STATIC keeps every stbi_* symbol local to it. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,61 @@ void alaei_resample_area(const uint8_t *src, int64_t sh, int64_t sw, int64_t src
     free(col);
 }
 
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t le32(const unsigned char *p) {
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+/* Whether a file of fsize bytes can hold the w x h image its header claims. stb_image allocates
+ * for the claim before it reads the data (the PNG IDAT buffer from a chunk length, the inflate
+ * output and the JPEG planes from the size) and fills missing BMP and JPEG data with zeros, so a
+ * 60-byte header claiming 16384x16384 pixels would cost gigabytes: refuse it before decoding.
+ * The bounds, with a factor 2 of slack, never refuse a complete file: raw BMP data is stored as
+ * is; deflate expands at most 1032:1; a JPEG spends at least one bit on every 8x8 luma block. */
+static alae_status check_claim(FILE *f, const char *path, uint64_t fsize, const unsigned char *head, size_t hn,
+                               uint64_t w, uint64_t h) {
+    const char *func = "alaei_image_load";
+    if (hn >= 26 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8)) {
+        static const unsigned char samples[7] = {1, 0, 3, 1, 2, 0, 4}; /* by colour type */
+        uint64_t n = head[25] < 7 ? samples[head[25]] : 0, depth = head[24];
+        uint64_t raw = ((w * n * depth + 7) / 8 + 1) * h; /* filtered scanlines: < 2^40 */
+        if (raw / (2 * 1032) > fsize)
+            return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels (%llu bytes of image data), more than a "
+                              "%llu-byte PNG can hold", path, (unsigned long long)w, (unsigned long long)h,
+                              (unsigned long long)raw, (unsigned long long)fsize);
+        /* every chunk must end inside the file (stb_image allocates an IDAT chunk's length first) */
+        uint64_t pos = 8;
+        unsigned char ch[8];
+        while (pos + 12 <= fsize && fseek(f, (long)pos, SEEK_SET) == 0 && fread(ch, 1, 8, f) == 8) {
+            uint64_t len = be32(ch);
+            if (len > fsize - pos - 12)
+                return alaei_fail(ALAE_E_FORMAT, func, "%s: PNG chunk '%.4s' at offset %llu claims %llu bytes, past the "
+                                  "end of the %llu-byte file (truncated?)", path, (const char *)ch + 4,
+                                  (unsigned long long)pos, (unsigned long long)len, (unsigned long long)fsize);
+            if (!memcmp(ch + 4, "IEND", 4)) break;
+            pos += 12 + len;
+        }
+        rewind(f);
+    } else if (hn >= 34 && head[0] == 'B' && head[1] == 'M') {
+        uint64_t offset = le32(head + 10), hsz = le32(head + 14);
+        uint64_t bpp = hsz == 12 ? (uint64_t)(head[24] | head[25] << 8) : (uint64_t)(head[28] | head[29] << 8);
+        uint64_t compression = hsz == 12 ? 0 : le32(head + 30);
+        uint64_t need = offset + (w * bpp + 31) / 32 * 4 * h; /* < 2^42 */
+        if ((compression == 0 || compression == 3) && need > fsize)
+            return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels at %llu bits, %llu bytes, but has %llu: "
+                              "truncated", path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)bpp,
+                              (unsigned long long)need, (unsigned long long)fsize);
+    } else if (hn >= 2 && head[0] == 0xFF && head[1] == 0xD8) {
+        if (w * h / (2 * 8 * 8 * 8) > fsize)
+            return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels, more than a %llu-byte JPEG can hold",
+                              path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)fsize);
+    }
+    return ALAE_OK;
+}
+
 alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, uint8_t *out) {
     if (!path || !out || channels < 1 || channels > 4 || size < 1 || size > ALAEI_IMAGE_MAX_SIDE)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "bad arguments (channels %d, size %d)", (int)channels,
@@ -102,9 +158,9 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
     if (!f) return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(errno));
     /* A PNG's size, straight from its IHDR chunk (stbi_info would fail on a truncated file with
      * a vaguer reason). */
-    unsigned char head[24];
-    if (fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head, "\x89PNG\r\n\x1a\n", 8) &&
-        !memcmp(head + 12, "IHDR", 4)) {
+    unsigned char head[34];
+    size_t hn = fread(head, 1, sizeof head, f);
+    if (hn >= 24 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8) && !memcmp(head + 12, "IHDR", 4)) {
         uint32_t pw = (uint32_t)head[16] << 24 | (uint32_t)head[17] << 16 | (uint32_t)head[18] << 8 | head[19];
         uint32_t ph = (uint32_t)head[20] << 24 | (uint32_t)head[21] << 16 | (uint32_t)head[22] << 8 | head[23];
         if (pw > ALAEI_IMAGE_MAX_SIDE || ph > ALAEI_IMAGE_MAX_SIDE || pw == 0 || ph == 0) {
@@ -125,12 +181,20 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
         return alaei_fail(ALAE_E_FORMAT, __func__, "%s is not a readable PNG, JPEG or BMP image (%s)", path,
                           why ? why : "unknown format");
     }
+    /* stb_image 2.27's stbi_info reports a top-down BMP's height as negative (its decoder does
+     * not) */
+    if (h < 0 && h != INT_MIN && hn >= 2 && head[0] == 'B' && head[1] == 'M') h = -h;
     size_t bytes;
     if (w < 1 || h < 1 || w > ALAEI_IMAGE_MAX_SIDE || h > ALAEI_IMAGE_MAX_SIDE ||
         !alaei_mul_size((size_t)w, (size_t)h, &bytes) || !alaei_mul_size(bytes, (size_t)channels, &bytes)) {
         fclose(f);
         return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %dx%d pixels: sides must be 1..%d", path, w, h,
                           ALAEI_IMAGE_MAX_SIDE);
+    }
+    alae_status claim = check_claim(f, path, (uint64_t)st.st_size, head, hn, (uint64_t)w, (uint64_t)h);
+    if (claim != ALAE_OK) {
+        fclose(f);
+        return claim;
     }
     int gw = 0, gh = 0, gc = 0;
     unsigned char *px = stbi_load_from_file(f, &gw, &gh, &gc, channels);
