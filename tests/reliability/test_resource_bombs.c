@@ -1,0 +1,544 @@
+/* Resource bombs (issue #8, design.md 3.9): every loader must bound header sizes, tensor counts,
+ * image dimensions and allocation sizes, with overflow-safe arithmetic, BEFORE it allocates.
+ *
+ * Each case feeds a small hostile input to a loader with the allocation guard armed
+ * (tests/fuzz/alloc_guard.c: this program is linked with --wrap=malloc,calloc,realloc,
+ * posix_memalign,aligned_alloc, so every allocation libalae makes is seen, and a huge one is
+ * refused without touching memory). It checks the precise status, and that the largest single
+ * request stayed within a bound proportional to the input (the loader sized nothing from an
+ * unchecked field).
+ *
+ * TCase "open_bugs" holds the cases that fail today (reported bugs, docs/reliability.md); it runs
+ * only with the argument --open-bugs (ctest: test_resource_bombs_open_bugs, with WILL_FAIL). */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "alloc_guard.h"
+#include "io/idx.h"
+#include "io/image_load.h"
+#include "io/image_write.h"
+#include "io/json_min.h"
+#include "io/safetensors.h"
+#include "test_util.h"
+
+#define MiB ((size_t)1 << 20)
+#define GUARD_SINGLE ((size_t)128 << 20) /* refused above this: the machine never commits a bomb */
+#define GUARD_TOTAL ((size_t)256 << 20)
+
+static char tmpdir[4096];
+
+static void setup(void) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/alae-bombs-XXXXXX", base && base[0] ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_msg(alae_guard_active(), "the allocation guard is not linked in (--wrap options missing)");
+}
+
+static void teardown(void) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *path_of(const char *name) {
+    static char p[4200];
+    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
+    return p;
+}
+
+static const char *write_file(const char *name, const void *data, size_t n) {
+    const char *p = path_of(name);
+    FILE *fp = fopen(p, "wb");
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_int_eq(fwrite(data, 1, n, fp), n);
+    ck_assert_int_eq(fclose(fp), 0);
+    return p;
+}
+
+static size_t file_size(const char *p) {
+    FILE *fp = fopen(p, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fclose(fp);
+    return (size_t)n;
+}
+
+static void arm(void) { alae_guard_arm(GUARD_SINGLE, GUARD_TOTAL); }
+
+/* Disarms and checks status and the largest allocation request. */
+#define EXPECT_BOUNDED(status_expr, want, bound)                                                          \
+    do {                                                                                                  \
+        alae_status _s = (status_expr);                                                                   \
+        alae_guard_disarm();                                                                              \
+        size_t _big = alae_guard_largest(), _b = (bound);                                                 \
+        ck_assert_msg(_big <= _b,                                                                         \
+                      "%s: largest allocation request %zu bytes exceeds the bound %zu (%zu refused by the " \
+                      "guard); status %d: %s",                                                            \
+                      #status_expr, _big, _b, alae_guard_refused(), (int)_s, alae_last_error());          \
+        ck_assert_msg(_s == (want), "%s returned %d (%s), expected %d: %s", #status_expr, (int)_s,         \
+                      alae_status_string(_s), (int)(want), alae_last_error());                            \
+    } while (0)
+
+/* ---- safetensors ---- */
+
+static size_t st_blob(uint8_t *buf, uint64_t n, const char *hdr, const void *data, size_t dn) {
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(n >> (8 * i));
+    size_t hl = strlen(hdr);
+    memcpy(buf + 8, hdr, hl);
+    if (dn) memcpy(buf + 8 + hl, data, dn);
+    return 8 + hl + dn;
+}
+
+START_TEST(st_header_length_2pow64_minus_1) {
+    uint8_t buf[64];
+    size_t n = st_blob(buf, UINT64_MAX, "{}", NULL, 0);
+    alaei_st_file *f = NULL;
+    arm();
+    EXPECT_BOUNDED(alaei_st_parse(buf, n, &f), ALAE_E_FORMAT, 4096);
+    const char *p = write_file("max.st", buf, n);
+    arm();
+    EXPECT_BOUNDED(alaei_st_open(p, &f), ALAE_E_FORMAT, 4096);
+}
+END_TEST
+
+START_TEST(st_header_length_past_eof) {
+    /* 99 MB claimed (under the 100 MB limit), 2 bytes present: the header buffer must not be
+     * allocated from the claim */
+    uint8_t buf[64];
+    size_t n = st_blob(buf, 99u * 1000u * 1000u, "{}", NULL, 0);
+    alaei_st_file *f = NULL;
+    arm();
+    EXPECT_BOUNDED(alaei_st_parse(buf, n, &f), ALAE_E_FORMAT, 4096);
+    const char *p = write_file("eof.st", buf, n);
+    arm();
+    EXPECT_BOUNDED(alaei_st_open(p, &f), ALAE_E_FORMAT, 4096);
+}
+END_TEST
+
+START_TEST(st_shape_products_overflow) {
+    static const char *hdrs[] = {
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],\"data_offsets\":[0,0]}}",
+        "{\"a\":{\"dtype\":\"F64\",\"shape\":[2305843009213693952],\"data_offsets\":[0,0]}}",
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[9223372036854775807,2],\"data_offsets\":[0,0]}}",
+        "{\"a\":{\"dtype\":\"U8\",\"shape\":[18446744073709551615],\"data_offsets\":[0,0]}}",
+    };
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+        uint8_t buf[256];
+        size_t n = st_blob(buf, strlen(hdrs[i]), hdrs[i], NULL, 0);
+        alaei_st_file *f = NULL;
+        arm();
+        EXPECT_BOUNDED(alaei_st_parse(buf, n, &f), ALAE_E_FORMAT, 64 * 1024);
+    }
+}
+END_TEST
+
+START_TEST(st_offsets_past_the_data) {
+    const char *h = "{\"a\":{\"dtype\":\"U8\",\"shape\":[1000000000],\"data_offsets\":[0,1000000000]}}";
+    uint8_t buf[256];
+    size_t n = st_blob(buf, strlen(h), h, "xy", 2);
+    alaei_st_file *f = NULL;
+    arm();
+    EXPECT_BOUNDED(alaei_st_parse(buf, n, &f), ALAE_E_FORMAT, 64 * 1024);
+    const char *p = write_file("offsets.st", buf, n);
+    arm();
+    EXPECT_BOUNDED(alaei_st_open(p, &f), ALAE_E_FORMAT, 64 * 1024);
+}
+END_TEST
+
+START_TEST(st_tensor_count_limit) {
+    /* 65537 tensors (one more than allowed), each empty */
+    size_t cap = 65537 * 64 + 64, o = 8;
+    uint8_t *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    buf[o++] = '{';
+    for (int i = 0; i < 65537; i++)
+        o += (size_t)snprintf((char *)buf + o, cap - o, "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}",
+                              i ? "," : "", i);
+    buf[o++] = '}';
+    uint64_t hn = o - 8;
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(hn >> (8 * i));
+    alaei_st_file *f = NULL;
+    arm();
+    /* the JSON DOM is proportional to the header (one node per value), never to a claimed size */
+    EXPECT_BOUNDED(alaei_st_parse(buf, o, &f), ALAE_E_FORMAT, 16 * o);
+    ck_assert_msg(strstr(alae_last_error(), "65536") != NULL, "%s", alae_last_error());
+    free(buf);
+}
+END_TEST
+
+/* ---- JSON ---- */
+
+START_TEST(json_deep_and_wide_inputs) {
+    size_t n = 4 * MiB;
+    char *text = malloc(n);
+    ck_assert_ptr_nonnull(text);
+    memset(text, '[', n);
+    alaei_json_doc *doc = NULL;
+    arm();
+    /* the validating first pass allocates nothing: nesting fails before any DOM exists */
+    EXPECT_BOUNDED(alaei_json_parse(text, n, ALAEI_JSON_MAX_DEPTH_LIMIT, 0, &doc, NULL), ALAE_E_FORMAT, 4096);
+    /* a million values against a node limit of 1000 */
+    text[0] = '[';
+    for (size_t i = 1; i + 1 < n; i += 2) {
+        text[i] = '0';
+        text[i + 1] = ',';
+    }
+    text[n - 2] = '0';
+    text[n - 1] = ']';
+    arm();
+    EXPECT_BOUNDED(alaei_json_parse(text, n, 3, 1000, &doc, NULL), ALAE_E_FORMAT, 4096);
+    free(text);
+}
+END_TEST
+
+/* ---- IDX ---- */
+
+static void be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static const char *idx_file(const char *name, uint32_t magic, uint32_t n, uint32_t rows, uint32_t cols, size_t data) {
+    uint8_t *buf = calloc(1, 16 + data);
+    ck_assert_ptr_nonnull(buf);
+    be32(buf, magic);
+    be32(buf + 4, n);
+    be32(buf + 8, rows);
+    be32(buf + 12, cols);
+    const char *p = write_file(name, buf, 16 + data);
+    free(buf);
+    return p;
+}
+
+START_TEST(idx_huge_claims_raw) {
+    alaei_idx *idx = NULL;
+    const char *p = idx_file("side.idx", ALAEI_IDX_MAGIC_IMAGES, 1, 100000, 100000, 16);
+    arm();
+    EXPECT_BOUNDED(alaei_idx_load(p, &idx), ALAE_E_FORMAT, 64 * 1024);
+    p = idx_file("count.idx", ALAEI_IDX_MAGIC_IMAGES, 100000000, 4096, 4096, 16);
+    arm();
+    EXPECT_BOUNDED(alaei_idx_load(p, &idx), ALAE_E_FORMAT, 64 * 1024);
+    p = idx_file("zero.idx", ALAEI_IDX_MAGIC_IMAGES, 5, 0, 28, 0);
+    arm();
+    EXPECT_BOUNDED(alaei_idx_load(p, &idx), ALAE_E_FORMAT, 64 * 1024);
+    p = idx_file("max.idx", ALAEI_IDX_MAGIC_IMAGES, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0);
+    arm();
+    EXPECT_BOUNDED(alaei_idx_load(p, &idx), ALAE_E_FORMAT, 64 * 1024);
+    alae_dataset *ds = NULL;
+    arm();
+    EXPECT_BOUNDED(alae_dataset_open_idx(p, NULL, &ds), ALAE_E_FORMAT, 64 * 1024);
+}
+END_TEST
+
+static const char *gz_file(const char *name, const uint8_t *raw, size_t n) {
+    const char *p = path_of(name);
+    gzFile gz = gzopen(p, "wb9");
+    ck_assert_ptr_nonnull(gz);
+    ck_assert_int_eq(gzwrite(gz, raw, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(gz), Z_OK);
+    return p;
+}
+
+START_TEST(idx_huge_claims_gzip) {
+    /* a tiny gzip stream whose header claims 100 million 28x28 images: refused from the ratio
+     * alone (deflate cannot expand more than ~1032:1) */
+    uint8_t hdr[16 + 64] = {0};
+    be32(hdr, ALAEI_IDX_MAGIC_IMAGES);
+    be32(hdr + 4, 100000000);
+    be32(hdr + 8, 28);
+    be32(hdr + 12, 28);
+    const char *p = gz_file("claims.idx.gz", hdr, sizeof hdr);
+    alaei_idx *idx = NULL;
+    arm();
+    EXPECT_BOUNDED(alaei_idx_load(p, &idx), ALAE_E_FORMAT, 64 * 1024);
+    /* a stream within the ratio but truncated: the reader allocates as the data arrives, starting
+     * from at most 64 MiB (idx.c), whatever the header claims */
+    size_t raw = 16 + MiB; /* 1 MiB of incompressible bytes, claiming 100 x 1024 x 1024 */
+    uint8_t *buf = calloc(1, raw);
+    ck_assert_ptr_nonnull(buf);
+    uint64_t lcg = 1;
+    for (size_t i = 16; i < raw; i++) {
+        lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+        buf[i] = (uint8_t)(lcg >> 56);
+    }
+    be32(buf, ALAEI_IDX_MAGIC_IMAGES);
+    be32(buf + 4, 100);
+    be32(buf + 8, 1024);
+    be32(buf + 12, 1024);
+    p = gz_file("truncated.idx.gz", buf, raw);
+    free(buf);
+    size_t fs = file_size(p);
+    arm();
+    EXPECT_BOUNDED(alaei_idx_load(p, &idx), ALAE_E_FORMAT, 64 * MiB + 64 * 1024);
+    ck_assert_msg(fs * 1100 >= 100 * MiB, "the test file must be within the ratio (%zu bytes)", fs);
+}
+END_TEST
+
+/* ---- .npy ---- */
+
+static const char *npy_file(const char *name, int version, uint32_t hlen_override, const char *dict, size_t data) {
+    uint8_t buf[4096] = {0};
+    size_t pre = version == 1 ? 10 : 12, dl = strlen(dict);
+    size_t hl = dl + 1;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (uint8_t)version;
+    buf[7] = 0;
+    uint32_t h = hlen_override ? hlen_override : (uint32_t)hl;
+    buf[8] = (uint8_t)h;
+    buf[9] = (uint8_t)(h >> 8);
+    if (version > 1) {
+        buf[10] = (uint8_t)(h >> 16);
+        buf[11] = (uint8_t)(h >> 24);
+    }
+    memcpy(buf + pre, dict, dl);
+    buf[pre + dl] = '\n';
+    return write_file(name, buf, pre + hl + data);
+}
+
+START_TEST(npy_huge_claims) {
+    alaei_npy_f32 a;
+    const char *p = npy_file("big.npy", 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000,), }", 8);
+    arm();
+    EXPECT_BOUNDED(alaei_read_npy_f32(p, &a), ALAE_E_FORMAT, 128 * 1024);
+    p = npy_file("overflow.npy", 1, 0, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }", 0);
+    arm();
+    EXPECT_BOUNDED(alaei_read_npy_f32(p, &a), ALAE_E_FORMAT, 128 * 1024);
+    p = npy_file("hlen.npy", 2, 0xFFFFFFFFu, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 4);
+    arm();
+    EXPECT_BOUNDED(alaei_read_npy_f32(p, &a), ALAE_E_FORMAT, 128 * 1024);
+    int32_t nd;
+    int64_t shape[8];
+    float *data = NULL;
+    arm();
+    EXPECT_BOUNDED(alae_npy_read_f32(p, &nd, shape, &data), ALAE_E_FORMAT, 128 * 1024);
+}
+END_TEST
+
+/* ---- image files (lib/io/image_load.c, through stb_image) ---- */
+
+START_TEST(image_header_claims) {
+    /* small files whose headers claim up to 16384x16384 pixels (the corpus of fuzz_image):
+     * refused from the file size before stb_image allocates for the claim (bug B3, fixed) */
+    static const char *names[] = {"bmp_16384x16384_no_pixels", "bmp_16384x16384_top_down", "bmp_4096x4096_no_pixels",
+                                  "png_16384x16384_tiny_idat", "png_huge_chunk_length", "jpeg_16384x16384_one_block",
+                                  "jpeg_16384x16384_rgb", "png_100000x100000", "bmp_100000x100000"};
+    uint8_t out[3 * 16 * 16];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/corpus/image/%s", ALAE_FUZZ_DIR, names[i]);
+        arm();
+        EXPECT_BOUNDED(alaei_image_load(p, 3, 16, out), ALAE_E_FORMAT, 64 * 1024);
+    }
+}
+END_TEST
+
+/* ---- model and training-state files ---- */
+
+static alae_context *ctx;
+static alae_model *tiny;
+
+static void tiny_setup(void) {
+    setup();
+    alae_set_log_level(ALAE_LOG_NONE);
+    ck_assert_alae_ok(alae_context_create(ALAE_DEVICE_CPU, &ctx));
+    ck_assert_alae_ok(alae_context_set_param(ctx, ALAE_CTX_THREADS, 1));
+    alae_model_config *cfg;
+    ck_assert_alae_ok(alae_model_config_create("mnist-fc-paper", &cfg));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_LATENT_DIM, 4));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_MAPPING_LAYERS, 1));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_HIDDEN, 8));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_IMAGE_SIZE, 4));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_NET_SIZE, 4));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_D_LAYERS, 1));
+    ck_assert_alae_ok(alae_model_create(ctx, cfg, 1, &tiny));
+    alae_model_config_destroy(cfg);
+}
+
+static void tiny_teardown(void) {
+    alae_model_destroy(tiny);
+    alae_context_destroy(ctx);
+    tiny = NULL;
+    ctx = NULL;
+    teardown();
+}
+
+/* Copies a safetensors file, replacing the "alae.arch" metadata by `arch` (NULL: kept) and the
+ * data of tensor `name` (NULL: none) by `data`. */
+static void rewrite(const char *src, const char *dst, const char *arch, const char *name, const void *data) {
+    alaei_st_file *f = NULL;
+    ck_assert_alae_ok(alaei_st_open(src, &f));
+    alaei_st_writer *w = NULL;
+    ck_assert_alae_ok(alaei_st_writer_create(&w));
+    for (size_t i = 0; i < alaei_st_count(f); i++) {
+        const alaei_st_tensor *t = alaei_st_at(f, i);
+        const void *d = name && !strcmp(t->name, name) ? data : t->data;
+        ck_assert_alae_ok(alaei_st_writer_add(w, t->name, t->dtype, t->ndim, t->shape, d));
+    }
+    for (size_t i = 0; i < alaei_st_metadata_count(f); i++) {
+        const char *k, *v;
+        alaei_st_metadata_at(f, i, &k, &v);
+        ck_assert_alae_ok(alaei_st_writer_set_metadata(w, k, arch && !strcmp(k, "alae.arch") ? arch : v));
+    }
+    ck_assert_alae_ok(alaei_st_writer_save(w, dst));
+    alaei_st_writer_destroy(w);
+    alaei_st_free(f);
+}
+
+/* The tiny model's configuration with some values replaced. */
+static void arch_json(char *buf, size_t cap, int latent, int hidden, int image, int net, int mapping, int dl) {
+    snprintf(buf, cap,
+             "{\"arch\":1,\"preset\":\"mnist-fc-paper\",\"latent_dim\":%d,\"mapping_layers\":%d,\"hidden\":%d,"
+             "\"image_size\":%d,\"channels\":1,\"net_size\":%d,\"data_range\":0,\"d_layers\":%d,"
+             "\"g_slope\":0.01,\"e_slope\":0.20000000000000001,\"e_out_slope\":0.01}",
+             latent, mapping, hidden, image, net, dl);
+}
+
+START_TEST(model_load_tiny_is_accepted) {
+    /* the baseline: the guard lets a normal load through, within the bound */
+    const char *good = path_of("tiny.model");
+    ck_assert_alae_ok(alae_model_save(tiny, good));
+    char goodp[4200];
+    snprintf(goodp, sizeof goodp, "%s", good);
+    alae_model *m = NULL;
+    arm();
+    EXPECT_BOUNDED(alae_model_load(ctx, goodp, &m), ALAE_OK, 16 * file_size(goodp) + MiB);
+    alae_model_destroy(m);
+}
+END_TEST
+
+START_TEST(trainer_load_other_config_bomb) {
+    alae_optimizer *fg, *ed;
+    alae_trainer *t;
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_F | ALAE_PART_G, &fg));
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_E | ALAE_PART_D, &ed));
+    ck_assert_alae_ok(alae_trainer_create(tiny, fg, ed, &t));
+    char src[4200], dst[4200], arch[512];
+    snprintf(src, sizeof src, "%s", path_of("tiny.state"));
+    snprintf(dst, sizeof dst, "%s", path_of("bomb.state"));
+    ck_assert_alae_ok(alae_trainer_save(t, src));
+    arch_json(arch, sizeof arch, 4096, 65536, 4, 4, 32, 32);
+    rewrite(src, dst, arch, NULL, NULL);
+    arm();
+    EXPECT_BOUNDED(alae_trainer_load(t, dst), ALAE_E_SHAPE, 16 * file_size(dst) + MiB);
+    alae_trainer_destroy(t);
+    alae_optimizer_destroy(fg);
+    alae_optimizer_destroy(ed);
+}
+END_TEST
+
+/* A model file holding the tiny model's tensors but whose configuration claims a huge model:
+ * the tensors cannot match, so the load must fail (ALAE_E_FORMAT or ALAE_E_SHAPE) before the
+ * parameters of the claimed model are allocated. (Bug B1 in docs/reliability.md: alae_model_load
+ * used to allocate and zero-fill every parameter of the configuration first — 16 GiB for a 4 KB
+ * file; lib/nn/model.c now checks the tensors first.) */
+static void model_bomb(int latent, int hidden, int image, int net, int mapping, int dl) {
+    char src[4200], dst[4200], arch[512];
+    snprintf(src, sizeof src, "%s", path_of("tiny.model"));
+    snprintf(dst, sizeof dst, "%s", path_of("bomb.model"));
+    ck_assert_alae_ok(alae_model_save(tiny, src));
+    arch_json(arch, sizeof arch, latent, hidden, image, net, mapping, dl);
+    rewrite(src, dst, arch, NULL, NULL);
+    alae_model *m = NULL;
+    arm();
+    alae_status s = alae_model_load(ctx, dst, &m);
+    alae_guard_disarm();
+    size_t big = alae_guard_largest(), bound = 16 * file_size(dst) + MiB;
+    alae_model_destroy(m);
+    ck_assert_msg(big <= bound,
+                  "alae_model_load of a %zu-byte file claiming %s asked for %zu bytes at once (bound %zu; %zu "
+                  "requests refused by the guard); status %d: %s",
+                  file_size(dst), arch, big, bound, alae_guard_refused(), (int)s, alae_last_error());
+    ck_assert_msg(s == ALAE_E_FORMAT || s == ALAE_E_SHAPE, "status %d: %s", (int)s, alae_last_error());
+}
+
+START_TEST(model_load_config_bomb_hidden) { model_bomb(4, 65536, 4, 4, 1, 1); }
+END_TEST
+
+START_TEST(model_load_config_bomb_image) { model_bomb(4, 1024, 2048, 2048, 1, 1); }
+END_TEST
+
+START_TEST(model_load_config_bomb_layers) { model_bomb(4096, 16384, 4, 4, 32, 32); }
+END_TEST
+
+/* OPEN BUG B2 (docs/reliability.md): alae_trainer_load does not range-check the Adam step
+ * counts (tensor "adam.t"). INT64_MAX loads, and the next alae_trainer_step increments it: signed
+ * overflow (undefined behaviour, reported by UBSan in lib/train/optim.c); a negative count loads
+ * and turns the parameters into NaN at the next step (1 - beta1^0 = 0 in the bias correction).
+ * A state whose counts are outside 0..INT64_MAX-1 (or above the step count) must be refused. */
+START_TEST(trainer_load_adam_t_out_of_range) {
+    alae_optimizer *fg, *ed;
+    alae_trainer *t;
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_F | ALAE_PART_G, &fg));
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_E | ALAE_PART_D, &ed));
+    ck_assert_alae_ok(alae_trainer_create(tiny, fg, ed, &t));
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s", path_of("tiny.state"));
+    snprintf(dst, sizeof dst, "%s", path_of("adam_t.state"));
+    ck_assert_alae_ok(alae_trainer_save(t, src));
+    alaei_st_file *f = NULL;
+    ck_assert_alae_ok(alaei_st_open(src, &f));
+    const alaei_st_tensor *at = alaei_st_find(f, "adam.t");
+    ck_assert_ptr_nonnull(at);
+    int64_t *bad = malloc(at->numel * sizeof(int64_t));
+    ck_assert_ptr_nonnull(bad);
+    for (size_t i = 0; i < at->numel; i++) bad[i] = i % 2 ? INT64_MAX : -1;
+    alaei_st_free(f);
+    rewrite(src, dst, NULL, "adam.t", bad);
+    free(bad);
+    alae_status s = alae_trainer_load(t, dst);
+    ck_assert_msg(s == ALAE_E_FORMAT, "alae_trainer_load of Adam step counts INT64_MAX and -1 returned %d (%s)", (int)s,
+                  s ? alae_last_error() : "accepted");
+    alae_trainer_destroy(t);
+    alae_optimizer_destroy(fg);
+    alae_optimizer_destroy(ed);
+}
+END_TEST
+
+static Suite *bombs_suite(int open_bugs) {
+    Suite *s = suite_create("resource_bombs");
+    if (open_bugs) {
+        TCase *open = tcase_create("open_bugs");
+        tcase_add_checked_fixture(open, tiny_setup, tiny_teardown);
+        tcase_set_timeout(open, 300);
+        tcase_add_test(open, trainer_load_adam_t_out_of_range);
+        suite_add_tcase(s, open);
+        return s;
+    }
+    TCase *io = tcase_create("readers");
+    tcase_add_checked_fixture(io, setup, teardown);
+    tcase_set_timeout(io, 300);
+    tcase_add_test(io, st_header_length_2pow64_minus_1);
+    tcase_add_test(io, st_header_length_past_eof);
+    tcase_add_test(io, st_shape_products_overflow);
+    tcase_add_test(io, st_offsets_past_the_data);
+    tcase_add_test(io, st_tensor_count_limit);
+    tcase_add_test(io, json_deep_and_wide_inputs);
+    tcase_add_test(io, idx_huge_claims_raw);
+    tcase_add_test(io, idx_huge_claims_gzip);
+    tcase_add_test(io, npy_huge_claims);
+    tcase_add_test(io, image_header_claims);
+    suite_add_tcase(s, io);
+    TCase *files = tcase_create("model_files");
+    tcase_add_checked_fixture(files, tiny_setup, tiny_teardown);
+    tcase_set_timeout(files, 300);
+    tcase_add_test(files, model_load_tiny_is_accepted);
+    tcase_add_test(files, trainer_load_other_config_bomb);
+    tcase_add_test(files, model_load_config_bomb_hidden);
+    tcase_add_test(files, model_load_config_bomb_image);
+    tcase_add_test(files, model_load_config_bomb_layers);
+    suite_add_tcase(s, files);
+    return s;
+}
+
+int main(int argc, char **argv) {
+    int open_bugs = argc > 1 && strcmp(argv[1], "--open-bugs") == 0;
+    return alae_test_run_suite(bombs_suite(open_bugs));
+}
