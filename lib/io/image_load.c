@@ -99,6 +99,64 @@ static uint32_t le32(const unsigned char *p) {
     return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
+/* Checks every Huffman table (DHT segment) of a JPEG: at most 256 symbols, inside the segment.
+ * stb_image 2.27 builds a table from the 16 code counts without checking that they sum to at
+ * most 256, writing up to 4080 bytes into arrays of 257 and 256 (a heap buffer overflow from a
+ * crafted file; later stb_image versions check it). Walks the markers, skipping entropy-coded
+ * data, until EOI or the end of the file; leaves the file position at 0. */
+static alae_status check_jpeg_tables(FILE *f, const char *path, uint64_t fsize) {
+    const char *func = "alaei_image_load";
+    uint64_t pos = 2;
+    alae_status st = ALAE_OK;
+    if (fseek(f, 2, SEEK_SET) != 0) return alaei_fail(ALAE_E_IO, func, "%s: %s", path, strerror(errno));
+    int c = getc(f);
+    while (c != EOF && st == ALAE_OK) {
+        if (c != 0xFF) { /* entropy-coded data (or garbage) between markers */
+            c = getc(f);
+            pos++;
+            continue;
+        }
+        int m = getc(f);
+        pos++;
+        while (m == 0xFF) { /* fill bytes */
+            m = getc(f);
+            pos++;
+        }
+        if (m == EOF || m == 0xD9) break;                 /* EOI */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* stuffed byte, TEM, RSTn */
+            c = getc(f);
+            pos++;
+            continue;
+        }
+        int hi = getc(f), lo = getc(f);
+        if (hi == EOF || lo == EOF) break;
+        uint64_t len = (uint64_t)hi << 8 | (uint64_t)lo, start = pos + 3; /* pos: at the marker byte */
+        if (len < 2) break; /* stb_image reports the malformed segment itself */
+        if (m == 0xC4) {
+            uint64_t off = 2;
+            while (off + 17 <= len) {
+                unsigned char counts[17];
+                if (fread(counts, 1, 17, f) != 17) break;
+                uint64_t n = 0;
+                for (int i = 1; i < 17; i++) n += counts[i];
+                if (n > 256 || off + 17 + n > len) {
+                    st = alaei_fail(ALAE_E_FORMAT, func, "%s: JPEG Huffman table at offset %llu declares %llu codes "
+                                    "(at most 256, inside its %llu-byte segment)", path, (unsigned long long)(start - 4),
+                                    (unsigned long long)n, (unsigned long long)len);
+                    break;
+                }
+                if (fseek(f, (long)n, SEEK_CUR) != 0) break;
+                off += 17 + n;
+            }
+        }
+        pos = start + len - 2; /* the first byte after the segment */
+        if (pos >= fsize || fseek(f, (long)pos, SEEK_SET) != 0) break;
+        c = getc(f);
+    }
+    rewind(f);
+    return st;
+}
+
 /* Whether a file of fsize bytes can hold the w x h image its header claims. stb_image allocates
  * for the claim before it reads the data (the PNG IDAT buffer from a chunk length, the inflate
  * output and the JPEG planes from the size) and fills missing BMP and JPEG data with zeros, so a
@@ -142,6 +200,7 @@ static alae_status check_claim(FILE *f, const char *path, uint64_t fsize, const 
         if (w * h / (2 * 8 * 8 * 8) > fsize)
             return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels, more than a %llu-byte JPEG can hold",
                               path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)fsize);
+        return check_jpeg_tables(f, path, fsize);
     }
     return ALAE_OK;
 }
