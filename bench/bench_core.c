@@ -4,14 +4,25 @@
  *   (a) the GEMM shapes of an MLP ALAE step at batch 128 (forward x W^T, backward dX = dY W and
  *       dW = dY^T X) run through the backend's run_op(GEMM), against cblas_sgemm called directly
  *       through the same dlopen'ed OpenBLAS handle;
- *   (b) 3x3 convolutions (stride 1, pad 1) done as run_op(IM2COL) + run_op(GEMM), against one raw
- *       SGEMM with the convolution's M, N, K (M = C_out, N = batch * H * W, K = C_in * 9);
- *   (c) the CPU's FMA peak, measured with an unrolled AVX-512 / AVX2 / SSE register loop.
+ *   (b) 3x3 convolutions (stride 1, pad 1) done as run_op(IM2COL) + run_op(GEMM) (the decomposed
+ *       path), against one raw SGEMM with the convolution's M, N, K (M = C_out, N = batch * H * W,
+ *       K = C_in * 9);
+ *   (c) the fused convolution ops run_op(CONV2D), run_op(CONV2D_BWD_DATA) and
+ *       run_op(CONV2D_BWD_WEIGHT) (3x3, stride 1, pad 1), each against one raw SGEMM of the same
+ *       FLOPs in that op's own GEMM form: forward C_out x (N*H*W) x C_in*9, backward-data
+ *       C_in*9 x (N*H*W) x C_out (A transposed), backward-weight C_out x C_in*9 x (N*H*W) (B
+ *       transposed), with the columns already in memory;
+ *   (d) the CPU's FMA peak, measured with an unrolled AVX-512 / AVX2 / SSE register loop.
  * Each number is the median of REPS timed repetitions after WARMUP untimed ones; the op and the
  * raw SGEMM alternate within a repetition so that both see the same machine noise.
  * This is a benchmark, not a test: it always exits 0 unless something fails outright.
  *
- * usage: alae_bench_core [--reps N] [--quick] */
+ * With --style BATCH it instead times StyleALAE training iterations of the `mnist` preset at its
+ * top level (32 px) through the public API: the arena alae_trainer_reserve plans, then the median
+ * of --reps alae_trainer_step calls on random images in [-1, 1] after one warm-up, for 1 and 2
+ * threads.
+ *
+ * usage: alae_bench_core [--reps N] [--quick] [--conv-only] [--style BATCH] */
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
@@ -340,25 +351,161 @@ static void bench_conv(void *bctx, int threads, int batch, int cin, int cout, in
     free(rc);
 }
 
+/* The fused ops: kind 0 = CONV2D, 1 = CONV2D_BWD_DATA, 2 = CONV2D_BWD_WEIGHT (3x3, stride 1, pad 1). */
+static void bench_fused_conv(void *bctx, int threads, int kind, int batch, int cin, int cout, int hw) {
+    static const char *const names[3] = {"fwd ", "bwdD", "bwdW"};
+    static const int codes[3] = {ALAEI_OP_CONV2D, ALAEI_OP_CONV2D_BWD_DATA, ALAEI_OP_CONV2D_BWD_WEIGHT};
+    const int kk = 3;
+    int64_t K = (int64_t)cin * kk * kk, P = (int64_t)hw * hw, NP = batch * P;
+    unsigned seed = 4242u + (unsigned)(batch * 13 + cin * 5 + hw + kind);
+    float *x = alloc_random((size_t)batch * cin * P, &seed), *w = alloc_random((size_t)cout * K, &seed);
+    float *gy = alloc_random((size_t)batch * cout * P, &seed);
+    alaei_op op;
+    memset(&op, 0, sizeof op);
+    op.code = codes[kind];
+    op.nsrc = 2;
+    alaei_tview xv = {x, {batch, cin, hw, hw}}, wv = {w, {cout, cin, kk, kk}}, gv = {gy, {batch, cout, hw, hw}};
+    switch (kind) {
+    case 0: op.src[0] = xv, op.src[1] = wv, op.dst = gv; break;
+    case 1: op.src[0] = gv, op.src[1] = wv, op.dst = xv; break;
+    default: op.src[0] = gv, op.src[1] = xv, op.dst = wv; break;
+    }
+    op.ip[0] = op.ip[1] = kk;
+    op.ip[2] = 1;
+    op.ip[3] = 1;
+    op.fp[0] = 1.0;
+    /* raw SGEMM of the op's own GEMM form, on an already-built column matrix */
+    int m, n, k, ta = 0, tb = 0;
+    switch (kind) {
+    case 0: m = cout, n = (int)NP, k = (int)K; break;
+    case 1: m = (int)K, n = (int)NP, k = cout, ta = 1; break;
+    default: m = cout, n = (int)K, k = (int)NP, tb = 1; break;
+    }
+    float *ra = alloc_random((size_t)m * k, &seed), *rb = alloc_random((size_t)k * n, &seed);
+    float *rc = alloc_random((size_t)m * n, &seed);
+    double t_op[64] = {0}, t_raw[64] = {0};
+    for (int r = -WARMUP; r < REPS; r++) {
+        double t0 = now();
+        check(B->run_op(bctx, &op), "run_op(fused conv)");
+        double t1 = now();
+        raw_gemm(ta, tb, m, n, k, ra, rb, rc);
+        double t2 = now();
+        if (r >= 0) {
+            t_op[r] = t1 - t0;
+            t_raw[r] = t2 - t1;
+        }
+    }
+    result *res = &results[n_results++];
+    snprintf(res->name, sizeof res->name, "CONV2D %s b%d %dx%d %d->%d", names[kind], batch, hw, hw, cin, cout);
+    res->threads = threads;
+    res->is_conv = 2;
+    res->flops = 2.0 * cout * (double)K * (double)NP;
+    res->t_op = median(t_op, REPS);
+    res->t_raw = median(t_raw, REPS);
+    free(x);
+    free(w);
+    free(gy);
+    free(ra);
+    free(rb);
+    free(rc);
+}
+
+/* StyleALAE `mnist` at 32 px: arena and iteration time through the public API. */
+static void check_api(alae_status s, const char *what) {
+    if (s != ALAE_OK) {
+        fprintf(stderr, "%s failed: %s\n", what, alae_last_error());
+        exit(1);
+    }
+}
+
+static void bench_style(int64_t batch) {
+    printf("\n== StyleALAE mnist preset, level 3 (32 px), batch %lld: alae_trainer_step, median of %d after 1 warm-up ==\n",
+           (long long)batch, REPS);
+    for (int threads = 1; threads <= 2; threads++) {
+        alae_context *ctx;
+        alae_model_config *cfg;
+        alae_model *m;
+        alae_optimizer *o_fg, *o_ed;
+        alae_trainer *t;
+        check_api(alae_context_create(0, &ctx), "alae_context_create");
+        check_api(alae_context_set_param(ctx, ALAE_CTX_THREADS, threads), "threads");
+        check_api(alae_model_config_create("mnist", &cfg), "alae_model_config_create");
+        check_api(alae_model_create(ctx, cfg, 1, &m), "alae_model_create");
+        check_api(alae_optimizer_create_adam(m, ALAE_PART_F | ALAE_PART_G, &o_fg), "optimizer");
+        check_api(alae_optimizer_create_adam(m, ALAE_PART_E | ALAE_PART_D, &o_ed), "optimizer");
+        check_api(alae_trainer_create(m, o_fg, o_ed, &t), "alae_trainer_create");
+        check_api(alae_trainer_set(t, ALAE_TRAIN_LOD, 3), "ALAE_TRAIN_LOD");
+        size_t bytes = 0;
+        check_api(alae_trainer_reserve(t, batch, &bytes), "alae_trainer_reserve");
+        int64_t shape[4] = {batch, 1, 32, 32};
+        alae_tensor *x;
+        check_api(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, shape, &x), "alae_tensor_create");
+        size_t n = (size_t)batch * 32 * 32;
+        float *h = malloc(n * sizeof(float));
+        unsigned seed = 1;
+        double ts[64] = {0};
+        alae_step_stats st;
+        memset(&st, 0, sizeof st);
+        st.struct_size = sizeof st;
+        for (int r = -1; r < REPS; r++) {
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                h[i] = (float)((seed >> 8) * (2.0 / 16777216.0) - 1.0);
+            }
+            check_api(alae_tensor_write(x, h, n * sizeof(float)), "alae_tensor_write");
+            double t0 = now();
+            check_api(alae_trainer_step(t, x, &st), "alae_trainer_step");
+            if (r >= 0) ts[r] = now() - t0;
+        }
+        double steps[64];
+        memcpy(steps, ts, sizeof steps);
+        printf("  %d thread%s: arena %.1f MB, %.3f s per iteration (runs:", threads, threads > 1 ? "s" : " ",
+               (double)bytes / 1e6, median(steps, REPS));
+        for (int r = 0; r < REPS; r++) printf(" %.2f", ts[r]);
+        printf("), loss_d %.3f\n", st.loss_d);
+        fflush(stdout);
+        free(h);
+        alae_tensor_destroy(x);
+        alae_trainer_destroy(t);
+        alae_optimizer_destroy(o_fg);
+        alae_optimizer_destroy(o_ed);
+        alae_model_destroy(m);
+        alae_model_config_destroy(cfg);
+        alae_context_destroy(ctx);
+    }
+}
+
 static void print_result(const result *r, double peak) {
     double g_op = r->flops / r->t_op * 1e-9, g_raw = r->flops / r->t_raw * 1e-9;
     printf("  %-34s %9.3f ms %7.1f GF/s | raw %9.3f ms %7.1f GF/s | ratio %5.2f | peak %4.0f%%", r->name,
            r->t_op * 1e3, g_op, r->t_raw * 1e3, g_raw, r->t_raw / r->t_op, peak > 0 ? 100.0 * g_op / peak : 0.0);
-    if (r->is_conv) printf(" | im2col %.0f%%", 100.0 * r->t_im2col / r->t_op);
+    if (r->is_conv == 1) printf(" | im2col %.0f%%", 100.0 * r->t_im2col / r->t_op);
     printf("\n");
 }
 
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, conv_only = 0;
+    long style_batch = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             REPS = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[i], "--conv-only"))
+            conv_only = 1;
+        else if (!strcmp(argv[i], "--style") && i + 1 < argc)
+            style_batch = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--reps N (7..63)] [--quick]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--reps N (7..63; --style: 3..63)] [--quick] [--conv-only] [--style BATCH]\n",
+                    argv[0]);
             return 2;
         }
+    }
+    if (style_batch > 0) {
+        if (REPS < 3) REPS = 3;
+        if (REPS > 63) REPS = 63;
+        bench_style(style_batch);
+        return 0;
     }
     if (REPS < 7) REPS = 7;
     if (REPS > 63) REPS = 63;
@@ -400,7 +547,7 @@ int main(int argc, char **argv) {
         check(B->set_threads(bctx, t), "set_threads");
         printf("\n== %d thread%s ==\n", t, t > 1 ? "s" : "");
         int first = n_results;
-        for (size_t l = 0; l < sizeof layers / sizeof *layers; l++) {
+        for (size_t l = 0; !conv_only && l < sizeof layers / sizeof *layers; l++) {
             int K = layers[l][0], N = layers[l][1];
             char label[64];
             snprintf(label, sizeof label, "fwd  [%dx%d]x[%dx%d]^T", M, K, N, K);
@@ -414,6 +561,13 @@ int main(int argc, char **argv) {
         bench_conv(bctx, t, 32, 32, 32, 32);
         bench_conv(bctx, t, 16, 32, 32, 64);
         if (!quick) bench_conv(bctx, t, 16, 64, 64, 64);
+        /* the fused ops: {batch, channels in = out, size} */
+        static const int fused[][3] = {{16, 64, 32}, {32, 64, 32}, {16, 128, 32}, {16, 64, 64}, {16, 128, 64}};
+        for (size_t f = 0; f < sizeof fused / sizeof *fused; f++) {
+            if (quick && f >= 3) break;
+            for (int kind = 0; kind < 3; kind++)
+                bench_fused_conv(bctx, t, kind, fused[f][0], fused[f][1], fused[f][1], fused[f][2]);
+        }
         for (int i = first; i < n_results; i++) print_result(&results[i], peak[t]);
         B->ctx_destroy(bctx);
     }
@@ -441,27 +595,29 @@ int main(int argc, char **argv) {
     }
 
     /* summary */
-    printf("\n== summary (ratio = raw SGEMM time / backend time; targets: GEMM >= 0.90, conv >= 0.60) ==\n");
+    printf("\n== summary (ratio = raw SGEMM time / backend time; targets: GEMM >= 0.90, conv >= 0.60;\n"
+           "   CONV2D rows: the fused op vs one raw SGEMM of its own GEMM form and FLOPs) ==\n");
     printf("%-34s %8s %8s %8s %8s\n", "case", "1t ratio", "2t ratio", "1t %peak", "2t %peak");
     int half = n_results / 2;
-    double worst_gemm[3] = {1e9, 1e9, 1e9}, worst_conv[3] = {1e9, 1e9, 1e9};
-    double sum_op[3][2] = {{0}}, sum_raw[3][2] = {{0}};
+    double worst[3][3] = {{1e9, 1e9, 1e9}, {1e9, 1e9, 1e9}, {1e9, 1e9, 1e9}}; /* [kind][threads] */
+    double sum_op[3][3] = {{0}}, sum_raw[3][3] = {{0}};                           /* [threads][kind] */
     for (int i = 0; i < half; i++) {
         const result *r1 = &results[i], *r2 = &results[i + half];
         double q1 = r1->t_raw / r1->t_op, q2 = r2->t_raw / r2->t_op;
         printf("%-34s %8.2f %8.2f %7.0f%% %7.0f%%\n", r1->name, q1, q2, 100.0 * r1->flops / r1->t_op * 1e-9 / peak[1],
                100.0 * r2->flops / r2->t_op * 1e-9 / peak[2]);
-        double *worst = r1->is_conv ? worst_conv : worst_gemm;
-        worst[1] = fmin(worst[1], q1);
-        worst[2] = fmin(worst[2], q2);
+        worst[r1->is_conv][1] = fmin(worst[r1->is_conv][1], q1);
+        worst[r1->is_conv][2] = fmin(worst[r1->is_conv][2], q2);
         sum_op[1][r1->is_conv] += r1->t_op;
         sum_raw[1][r1->is_conv] += r1->t_raw;
         sum_op[2][r2->is_conv] += r2->t_op;
         sum_raw[2][r2->is_conv] += r2->t_raw;
     }
     for (int t = 1; t <= 2; t++)
-        printf("%d thread%s: GEMM total ratio %.2f (worst %.2f); conv total ratio %.2f (worst %.2f)\n", t,
-               t > 1 ? "s" : " ", sum_raw[t][0] / sum_op[t][0], worst_gemm[t], sum_raw[t][1] / sum_op[t][1],
-               worst_conv[t]);
+        printf("%d thread%s: GEMM total ratio %.2f (worst %.2f); IM2COL+GEMM conv %.2f (worst %.2f); fused conv "
+               "%.2f (worst %.2f)\n",
+               t, t > 1 ? "s" : " ", sum_op[t][0] > 0 ? sum_raw[t][0] / sum_op[t][0] : 0.0,
+               worst[0][t] < 1e9 ? worst[0][t] : 0.0, sum_raw[t][1] / sum_op[t][1], worst[1][t],
+               sum_raw[t][2] / sum_op[t][2], worst[2][t]);
     return 0;
 }

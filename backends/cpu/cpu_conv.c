@@ -365,24 +365,95 @@ typedef struct fir_job {
     float taps[16];
 } fir_job;
 
+/* One output row, taps summed in (i, j) order from 0 (the same order, hence the same bits, for
+ * every x): rows[i] is input row y + i - pad, or NULL outside the image. Columns whose taps all
+ * fall inside the image ([x_lo, x_hi)) take the branch-free loop, which the compiler unrolls and
+ * vectorises for a constant K; the edges check each tap. */
+static inline void fir_row_edges(const float *const *rows, float *restrict out, const float *taps, int64_t k,
+                                 int64_t pad, int64_t w, int64_t ow, int64_t x_lo, int64_t x_hi) {
+    for (int64_t x = 0; x < ow; x++) {
+        if (x == x_lo) x = x_hi;
+        if (x >= ow) break;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < k; i++) {
+            if (!rows[i]) continue;
+            for (int64_t j = 0; j < k; j++) {
+                int64_t ix = x + j - pad;
+                if (ix >= 0 && ix < w) acc += taps[i * k + j] * rows[i][ix];
+            }
+        }
+        out[x] = acc;
+    }
+}
+
+static inline void fir_row(const float *const *rows, float *restrict out, const float *taps, int64_t k,
+                           int64_t pad, int64_t w, int64_t ow) {
+    int64_t x_lo = pad < ow ? pad : ow, x_hi = w - k + 1 + pad;
+    if (x_hi > ow) x_hi = ow;
+    if (x_hi < x_lo) x_hi = x_lo;
+    fir_row_edges(rows, out, taps, k, pad, w, ow, x_lo, x_hi);
+    for (int64_t x = x_lo; x < x_hi; x++) {
+        float acc = 0.0f;
+        for (int64_t i = 0; i < k; i++) {
+            if (!rows[i]) continue;
+            const float *restrict r = rows[i] + x - pad;
+            for (int64_t j = 0; j < k; j++) acc += taps[i * k + j] * r[j];
+        }
+        out[x] = acc;
+    }
+}
+
+/* The common case of fir_row: K = 3 with all three input rows inside the image, columns
+ * [x_lo, x_hi); straight-line code in the same (i, j) order, so the compiler vectorises over x. */
+static void fir3_interior(const float *restrict a, const float *restrict b, const float *restrict c,
+                          float *restrict out, const float *t, int64_t x_lo, int64_t x_hi) {
+    const float t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7], t8 = t[8];
+    for (int64_t x = x_lo; x < x_hi; x++) {
+        float acc = 0.0f;
+        acc += t0 * a[x];
+        acc += t1 * a[x + 1];
+        acc += t2 * a[x + 2];
+        acc += t3 * b[x];
+        acc += t4 * b[x + 1];
+        acc += t5 * b[x + 2];
+        acc += t6 * c[x];
+        acc += t7 * c[x + 1];
+        acc += t8 * c[x + 2];
+        out[x] = acc;
+    }
+}
+
 static void fir_range(void *p, int64_t r0, int64_t r1) {
     const fir_job *g = p;
     const int64_t ow = g->ow;
     for (int64_t r = r0; r < r1; r++) { /* r = plane * oh + output row */
         int64_t pl = r / g->oh, y = r % g->oh;
-        float *out = g->d + r * ow;
-        for (int64_t x = 0; x < ow; x++) out[x] = 0.0f;
+        const float *rows[4] = {NULL, NULL, NULL, NULL};
         for (int64_t i = 0; i < g->k; i++) {
             int64_t iy = y + i - g->pad;
-            if (iy < 0 || iy >= g->h) continue;
-            const float *row = g->a + (pl * g->h + iy) * g->w;
-            for (int64_t j = 0; j < g->k; j++) {
-                const float t = g->taps[i * g->k + j];
-                int64_t lo, hi;
-                valid_range(g->w, ow, 1, j - g->pad, &lo, &hi);
-                const int64_t off = j - g->pad;
-                for (int64_t x = lo; x < hi; x++) out[x] += t * row[x + off];
+            if (iy >= 0 && iy < g->h) rows[i] = g->a + (pl * g->h + iy) * g->w;
+        }
+        float *out = g->d + r * ow;
+        /* constant K: the compiler specialises the tap loops */
+        switch (g->k) {
+        case 3:
+            if (rows[0] && rows[1] && rows[2]) {
+                /* interior columns by the vectorised loop (pointers shifted by -pad: a[x] is
+                 * input column x - pad), the edges by fir_row over an empty interior */
+                int64_t x_lo = g->pad < ow ? g->pad : ow, x_hi = g->w - 2 + g->pad;
+                if (x_hi > ow) x_hi = ow;
+                if (x_hi > x_lo) {
+                    fir3_interior(rows[0] + x_lo - g->pad, rows[1] + x_lo - g->pad, rows[2] + x_lo - g->pad,
+                                  out + x_lo, g->taps, 0, x_hi - x_lo);
+                    fir_row_edges(rows, out, g->taps, 3, g->pad, g->w, ow, x_lo, x_hi);
+                    break;
+                }
             }
+            fir_row(rows, out, g->taps, 3, g->pad, g->w, ow);
+            break;
+        case 2: fir_row(rows, out, g->taps, 2, g->pad, g->w, ow); break;
+        case 4: fir_row(rows, out, g->taps, 4, g->pad, g->w, ow); break;
+        default: fir_row(rows, out, g->taps, g->k, g->pad, g->w, ow); break;
         }
     }
 }

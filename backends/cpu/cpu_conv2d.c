@@ -3,30 +3,37 @@
  * Each is im2col + SGEMM over CHUNKS of the output: the columns of a chunk (C*KH*KW rows of its
  * output pixels) live in the context's scratch, never in the graph, so a convolution stores
  * nothing for the backward pass but its input and kernel. A chunk is a group of whole images
- * whose columns fit CONV_COLS_BUDGET floats (small images: one wider GEMM instead of one per
- * image), or a band of output rows of one image (large images: the columns stay cache-sized):
+ * whose columns fit the budget (small images: one wider GEMM instead of one per image), or a
+ * band of output rows of one image (large images: the columns stay cache-sized):
  *   CONV2D             cols = im2col(x chunk); y chunk = alpha W [O, CKK] @ cols
- *   CONV2D_BWD_DATA    cols = alpha W^T @ g chunk; dx += col2im(cols)      (dx zeroed first)
  *   CONV2D_BWD_WEIGHT  cols = im2col(x chunk); dW = alpha g chunk @ cols^T + (first ? 0 : 1) dW
+ *   CONV2D_BWD_DATA    stride 1, C >= O: CONV2D of g with the rotated, transposed kernel (pad
+ *                      KH-1-pad); otherwise cols = alpha W^T @ g chunk; dx += col2im(cols)
  * A 1x1 convolution with stride 1 and no padding needs no columns: plain GEMMs per image over
  * the channel dim. Groups of images gather their output gradients into [O, images * OH*OW] (and
  * scatter their outputs back) in scratch.
  *
  * Threading: the GEMMs go to cpu_sgemm (OpenBLAS with the context's thread count, or the built-in
  * kernel over the pool); im2col, col2im, gathers and scatters are split over the context's pool
- * between them. On 2 cores this beat running one chunk per pool thread: OpenBLAS's thread count
- * is process-global, so per-thread GEMMs would have to use the slower built-in kernel.
+ * between them. Giving each pool thread its own chunks instead would need single-threaded GEMMs
+ * from several threads at once, which OpenBLAS's process-global thread count does not allow, and
+ * the built-in kernel is ~25% slower than OpenBLAS on these shapes (48-73 vs 78-94 GFLOP/s on
+ * one EPYC core).
  *
- * Determinism: the chunking depends only on the shapes; col2im is partitioned by input channel
- * (each dx element is summed by one thread in the fixed order chunk, i, j, oy); the weight
- * gradient is accumulated over chunks in order by beta = 1 GEMMs. So the same thread count gives
- * the same bits. */
+ * Determinism: the chunking depends only on the shapes and the thread count; col2im is
+ * partitioned by input channel (each dx element is summed by one thread in the fixed order chunk,
+ * i, j, oy); the weight gradient is accumulated over chunks in order by beta = 1 GEMMs. So the
+ * same thread count gives the same bits. */
 #include <string.h>
 
 #include "cpu_internal.h"
 
-/* Floats of columns per chunk (4 MiB: L2/L3-sized, so the GEMM reads them from cache). */
-#define CONV_COLS_BUDGET ((int64_t)1 << 20)
+/* Floats of columns per chunk and thread: 1 Mi floats (4 MiB) per thread keeps a chunk's columns
+ * in the caches that the GEMM reading them uses (measured on a 2-core EPYC: 1 thread is fastest
+ * at 1 Mi, slower at 2 and 4 Mi; with 2 threads larger chunks also halve the fork / join points).
+ * The chunking depends on the thread count, so results are bitwise equal for equal counts. */
+#define CONV_COLS_PER_THREAD ((int64_t)1 << 20)
+#define CONV_COLS_MAX ((int64_t)4 << 20)
 
 typedef struct conv_geom {
     int64_t n, c, h, w, o, kh, kw, s, pad, oh, ow;
@@ -72,16 +79,18 @@ static alae_status conv_setup(const alaei_op *op, conv_geom *g, const alaei_tvie
 static int is_pointwise(const conv_geom *g) { return g->kh == 1 && g->kw == 1 && g->s == 1 && g->pad == 0; }
 
 /* The chunking: nb images of rows output rows at a time (nb > 1 only with rows == oh). */
-static void conv_chunking(const conv_geom *g, int64_t *nb, int64_t *rows) {
+static void conv_chunking(const cpu_ctx *ctx, const conv_geom *g, int64_t *nb, int64_t *rows) {
+    int64_t budget = CONV_COLS_PER_THREAD * (ctx->threads > 1 ? ctx->threads : 1);
+    if (budget > CONV_COLS_MAX) budget = CONV_COLS_MAX;
     int64_t per_image = g->ckk * g->ohw;
-    if (per_image <= CONV_COLS_BUDGET) {
-        *nb = CONV_COLS_BUDGET / per_image;
+    if (per_image <= budget) {
+        *nb = budget / per_image;
         if (*nb > g->n) *nb = g->n;
         if (*nb < 1) *nb = 1;
         *rows = g->oh;
     } else {
         *nb = 1;
-        *rows = CONV_COLS_BUDGET / (g->ckk * g->ow);
+        *rows = budget / (g->ckk * g->ow);
         if (*rows < 1) *rows = 1;
     }
 }
@@ -118,6 +127,37 @@ static void im2col_range(void *arg, int64_t r0, int64_t r1) {
         float *dst = J->cols + r * J->p;
         for (int64_t b = 0; b < J->nb; b++) {
             const float *plane = J->img + ((J->n0 + b) * g->c + c) * g->hw;
+            if (s == 1 && ow == g->w) {
+                /* "same" width (3x3 pad 1, 1x1 pad 0): the valid rows of the band are the plane
+                 * shifted by (i - pad) rows and off columns: one block copy, then zero the rows
+                 * above / below the image and the columns that wrapped around from the
+                 * neighbouring rows. */
+                float *out = dst + b * J->pw;
+                int64_t y0 = g->pad - i > J->oy0 ? g->pad - i : J->oy0; /* first oy with iy >= 0 */
+                int64_t y1 = g->h + g->pad - i < J->oy1 ? g->h + g->pad - i : J->oy1;
+                if (y0 > J->oy1) y0 = J->oy1;
+                if (y1 < y0) y1 = y0;
+                if (y0 > J->oy0) memset(out, 0, (size_t)((y0 - J->oy0) * ow) * sizeof(float));
+                if (y1 < J->oy1) memset(out + (y1 - J->oy0) * ow, 0, (size_t)((J->oy1 - y1) * ow) * sizeof(float));
+                int64_t len = (y1 - y0) * ow;
+                if (len > 0) {
+                    float *o = out + (y0 - J->oy0) * ow;
+                    int64_t src = (y0 + i - g->pad) * g->w + off; /* plane index of o[0] */
+                    int64_t t_lo = src < 0 ? -src : 0, t_hi = g->hw - src < len ? g->hw - src : len;
+                    if (t_lo > len) t_lo = len;
+                    if (t_hi < t_lo) t_hi = t_lo;
+                    for (int64_t t = 0; t < t_lo; t++) o[t] = 0.0f;
+                    memcpy(o + t_lo, plane + src + t_lo, (size_t)(t_hi - t_lo) * sizeof(float));
+                    for (int64_t t = t_hi; t < len; t++) o[t] = 0.0f;
+                    if (lo > 0 || hi < ow)
+                        for (int64_t y = 0; y < y1 - y0; y++) {
+                            float *row = o + y * ow;
+                            for (int64_t ox = 0; ox < lo; ox++) row[ox] = 0.0f;
+                            for (int64_t ox = hi; ox < ow; ox++) row[ox] = 0.0f;
+                        }
+                }
+                continue;
+            }
             for (int64_t oy = J->oy0; oy < J->oy1; oy++) {
                 float *out = dst + b * J->pw + (oy - J->oy0) * ow;
                 int64_t iy = oy * s + i - g->pad;
@@ -195,25 +235,40 @@ static void scatter_range(void *arg, int64_t o0, int64_t o1) {
                    (size_t)g->ohw * sizeof(float));
 }
 
-/* Scratch for a chunk's columns plus (grouped images) a [O, P] gather / scatter matrix. */
-static float *chunk_scratch(cpu_ctx *ctx, const conv_geom *g, int64_t nb, int64_t rows, float **extra) {
+/* Scratch for a chunk's columns, (grouped images) a [O, P] gather / scatter matrix and wt_n
+ * floats for a transformed kernel: returns the columns, or NULL. */
+static float *chunk_scratch(cpu_ctx *ctx, const conv_geom *g, int64_t nb, int64_t rows, float **extra,
+                            int64_t wt_n, float **wt) {
     int64_t p = nb * rows * g->ow;
-    int64_t cols = (g->ckk * p + 15) / 16 * 16, more = nb > 1 ? g->o * p : 0;
-    float *base = cpu_scratch(ctx, (size_t)(cols + more) * sizeof(float));
-    *extra = base && more ? base + cols : NULL;
-    return base;
+    int64_t cols = (g->ckk * p + 15) / 16 * 16, more = nb > 1 ? g->o * p : 0, wts = (wt_n + 15) / 16 * 16;
+    float *base = cpu_scratch(ctx, (size_t)(wts + cols + more) * sizeof(float));
+    if (!base) return NULL;
+    *wt = wt_n ? base : NULL;
+    *extra = more ? base + wts + cols : NULL;
+    return base + wts;
 }
 
 typedef enum { RUN_FWD, RUN_DATA, RUN_WEIGHT } conv_kind;
 
-/* The chunked im2col / GEMM / col2im loop shared by the three ops. */
+/* The chunked im2col / GEMM / col2im loop shared by the three ops. flip: w is the kernel
+ * [g->c, g->o, KH, KW] of the convolution this one is the adjoint of; run with its transposed,
+ * rotated copy w'[oc, ic, i, j] = w[ic, oc, KH-1-i, KW-1-j] (built in scratch). */
 static alae_status conv_chunks(cpu_ctx *ctx, conv_kind kind, const conv_geom *g, const float *x, float *dx,
-                               const float *w, const float *gy, float *y, float *dw, float alpha) {
+                               const float *w, const float *gy, float *y, float *dw, float alpha, int flip) {
     int64_t nb, rows;
-    conv_chunking(g, &nb, &rows);
-    float *z = NULL;
-    float *cols = chunk_scratch(ctx, g, nb, rows, &z);
+    conv_chunking(ctx, g, &nb, &rows);
+    float *z = NULL, *wt = NULL;
+    float *cols = chunk_scratch(ctx, g, nb, rows, &z, flip ? g->o * g->ckk : 0, &wt);
     if (!cols) return ALAE_E_NOMEM;
+    if (flip) {
+        const int64_t kh = g->kh, kw = g->kw;
+        for (int64_t oc = 0; oc < g->o; oc++)
+            for (int64_t ic = 0; ic < g->c; ic++)
+                for (int64_t i = 0; i < kh; i++)
+                    for (int64_t j = 0; j < kw; j++)
+                        wt[((oc * g->c + ic) * kh + i) * kw + j] = w[((ic * g->o + oc) * kh + kh - 1 - i) * kw + kw - 1 - j];
+        w = wt;
+    }
     int first = 1;
     for (int64_t n0 = 0; n0 < g->n; n0 += nb) {
         int64_t nbb = nb < g->n - n0 ? nb : g->n - n0;
@@ -288,7 +343,7 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
                               y + n * g.o * g.hw, g.hw);
             return s;
         }
-        return conv_chunks(ctx, RUN_FWD, &g, x, NULL, w, NULL, y, NULL, alpha);
+        return conv_chunks(ctx, RUN_FWD, &g, x, NULL, w, NULL, y, NULL, alpha, 0);
     }
     case ALAEI_OP_CONV2D_BWD_DATA: {
         const float *gy = gv->data;
@@ -300,9 +355,19 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
                               dx + n * g.c * g.hw, g.hw);
             return s;
         }
+        if (g.o > 0 && g.s == 1 && g.kh == g.kw && g.pad <= g.kh - 1 && g.c >= g.o) {
+            /* stride 1: the adjoint is the correlation of g (padded KH-1-pad) with the rotated,
+             * transposed kernel: im2col + GEMM like CONV2D, no scatter-adds. Its GEMM has C rows
+             * and O*KH*KW inner products where col2im's has C*KH*KW rows and O: faster when
+             * C >= O (measured), the col2im path otherwise. */
+            conv_geom t = g;
+            t.c = g.o, t.h = g.oh, t.w = g.ow, t.o = g.c, t.pad = g.kh - 1 - g.pad, t.oh = g.h, t.ow = g.w;
+            t.hw = t.h * t.w, t.ohw = t.oh * t.ow, t.ckk = t.c * t.kk;
+            return conv_chunks(ctx, RUN_FWD, &t, gy, NULL, w, NULL, dx, NULL, alpha, 1);
+        }
         cpu_fill_f32(ctx->pool, dx, alaei_numel4(op->dst.ne), 0.0f);
         if (g.o == 0 || g.ohw == 0) return ALAE_OK;
-        return conv_chunks(ctx, RUN_DATA, &g, NULL, dx, w, gy, NULL, NULL, alpha);
+        return conv_chunks(ctx, RUN_DATA, &g, NULL, dx, w, gy, NULL, NULL, alpha, 0);
     }
     default: { /* CONV2D_BWD_WEIGHT */
         const float *gy = gv->data, *x = xv->data;
@@ -318,7 +383,7 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
                               n ? 1.0f : 0.0f, dw, g.c);
             return s;
         }
-        return conv_chunks(ctx, RUN_WEIGHT, &g, x, NULL, NULL, gy, NULL, dw, alpha);
+        return conv_chunks(ctx, RUN_WEIGHT, &g, x, NULL, NULL, gy, NULL, dw, alpha, 0);
     }
     }
 }

@@ -481,7 +481,10 @@ static void cases_conv(int32_t code, case_list *L) {
         {2, 16, 32, 32, 16, 3, 1, 1}, /* StyleALAE's 3x3 "same" conv; all images in one group */
         {5, 64, 24, 24, 4, 3, 1, 1},  /* groups of 3 images: 3 + 2 */
         {5, 64, 24, 24, 6, 4, 2, 1},  /* the fused stride-2 4x4 down conv */
-        {1, 64, 48, 40, 5, 3, 1, 1},  /* bands of output rows of one image */
+        {1, 64, 48, 40, 5, 3, 1, 1},  /* bands of output rows of one image (1 thread) */
+        {1, 64, 96, 80, 3, 3, 1, 1},  /* bands with any thread count */
+        {2, 16, 40, 36, 40, 3, 1, 1}, /* C < O: the backward-data col2im path at stride 1 */
+        {1, 16, 120, 100, 24, 3, 1, 1}, /* C < O in bands (1 thread) */
         {2, 64, 45, 46, 3, 3, 2, 2},  /* bands, stride 2 */
         {3, 17, 20, 12, 9, 1, 1, 0},  /* 1x1, stride 1: no columns */
         {2, 9, 13, 11, 7, 1, 2, 0},   /* 1x1 stride 2: columns */
