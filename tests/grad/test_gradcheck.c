@@ -1352,6 +1352,71 @@ START_TEST(test_seeded_grad) {
 }
 END_TEST
 
+/* Plans on a caller-provided arena (alaei_plan_create_shared + alaei_plan_set_arena): two plans of
+ * one graph (a conv net's loss, and its gradients) share an arena of the larger size and, run one
+ * after the other, give the same values as plans with their own arenas; a plan without an arena
+ * refuses to run, a too small arena is refused, and a plan that owns its arena keeps it. */
+START_TEST(test_shared_arena) {
+    alae_context *ctx = make_context(alaei_reference_backend());
+    r1net r;
+    build_r1net(&r, 1, 4242u);
+    net *nt = &r.nt;
+    int32_t grads[MAX_PARAMS];
+    for (int i = 0; i < r.n_param; i++) grads[i] = r.gL[i];
+    int32_t loss_out[2] = {r.loss, r.r1};
+    /* reference values with plans that own their arenas */
+    exec own_l, own_g;
+    exec_open(&own_l, ctx, nt, 2, loss_out);
+    exec_open(&own_g, ctx, nt, r.n_param, grads);
+    exec_run(&own_l);
+    exec_run(&own_g);
+    /* the same plans on one shared arena */
+    alaei_plan *pl = NULL, *pg = NULL;
+    ck_assert_alae_ok(alaei_plan_create_shared(ctx, nt->g, 2, loss_out, &pl));
+    ck_assert_alae_ok(alaei_plan_create_shared(ctx, nt->g, r.n_param, grads, &pg));
+    size_t bl = alaei_plan_arena_bytes(pl), bg = alaei_plan_arena_bytes(pg), big = bl > bg ? bl : bg;
+    ck_assert_uint_gt(bl, 0);
+    ck_assert_uint_eq(bl, alaei_plan_arena_bytes(own_l.plan));
+    int32_t max_l = loss_out[0] > loss_out[1] ? loss_out[0] : loss_out[1], max_g = 0;
+    for (int i = 0; i < r.n_param; i++) max_g = grads[i] > max_g ? grads[i] : max_g;
+    for (int k = 0; k < nt->n_in; k++) { /* the inputs' data: own_l's device buffers (filled by its run) */
+        if (nt->id[k] <= max_l) ck_assert_alae_ok(alaei_plan_bind(pl, nt->id[k], own_l.dev[k]));
+        if (nt->id[k] <= max_g) ck_assert_alae_ok(alaei_plan_bind(pg, nt->id[k], own_l.dev[k]));
+    }
+    ck_assert_int_eq(alaei_plan_run(pl), ALAE_E_STATE); /* no arena yet */
+    void *arena = NULL;
+    ck_assert_alae_ok(ctx->backend->buf_alloc(ctx->bctx, big, &arena));
+    ck_assert_int_eq(alaei_plan_set_arena(pl, arena, bl - 1), ALAE_E_INVALID_ARG);
+    ck_assert_int_eq(alaei_plan_set_arena(own_l.plan, arena, big), ALAE_E_STATE);
+    ck_assert_alae_ok(alaei_plan_set_arena(pl, arena, big));
+    ck_assert_alae_ok(alaei_plan_set_arena(pg, arena, big));
+    for (int round = 0; round < 2; round++) {
+        ck_assert_alae_ok(alaei_plan_run(pl));
+        for (int o = 0; o < 2; o++) {
+            double a = *(const double *)alaei_plan_data(pl, loss_out[o]);
+            ck_assert_msg(a == exec_scalar(&own_l, loss_out[o]), "shared-arena output %d: %.17g", o, a);
+        }
+        ck_assert_alae_ok(alaei_plan_run(pg)); /* overwrites the loss plan's activations */
+        for (int i = 0; i < r.n_param; i++) {
+            int64_t n = alaei_graph_numel(nt->g, grads[i]);
+            double *want = dalloc(n);
+            exec_read(&own_g, grads[i], want, n);
+            ck_assert_msg(memcmp(want, alaei_plan_data(pg, grads[i]), (size_t)n * sizeof(double)) == 0,
+                          "shared-arena gradient %s differs", r.pname[i]);
+            free(want);
+        }
+    }
+    printf("api   shared arena: loss plan %zu B + gradient plan %zu B run in one arena of %zu B\n", bl, bg, big);
+    alaei_plan_destroy(pl);
+    alaei_plan_destroy(pg);
+    ctx->backend->buf_free(ctx->bctx, arena);
+    exec_close(&own_l);
+    exec_close(&own_g);
+    net_free(nt);
+    alae_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *gradcheck_suite(void) {
     Suite *s = suite_create("gradcheck");
     TCase *ops = tcase_create("ops");
@@ -1375,6 +1440,7 @@ static Suite *gradcheck_suite(void) {
     tcase_add_test(api, test_zero_gradients);
     tcase_add_test(api, test_seeded_grad);
     tcase_add_test(api, test_grad_wrt_constant_nodes);
+    tcase_add_test(api, test_shared_arena);
     suite_add_tcase(s, api);
     return s;
 }
