@@ -200,7 +200,6 @@ static alae_status check_claim(FILE *f, const char *path, uint64_t fsize, const 
         if (w * h / (2 * 8 * 8 * 8) > fsize)
             return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels, more than a %llu-byte JPEG can hold",
                               path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)fsize);
-        return check_jpeg_tables(f, path, fsize);
     }
     return ALAE_OK;
 }
@@ -226,6 +225,14 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
             fclose(f);
             return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %ux%u pixels: sides must be 1..%d", path,
                               (unsigned)pw, (unsigned)ph, ALAEI_IMAGE_MAX_SIDE);
+        }
+    }
+    /* stbi_info already builds a JPEG's Huffman tables: check them first */
+    if (hn >= 2 && head[0] == 0xFF && head[1] == 0xD8) {
+        alae_status js = check_jpeg_tables(f, path, (uint64_t)st.st_size);
+        if (js != ALAE_OK) {
+            fclose(f);
+            return js;
         }
     }
     rewind(f);
