@@ -102,13 +102,14 @@ static uint32_t le32(const unsigned char *p) {
 /* Checks every Huffman table (DHT segment) of a JPEG: at most 256 symbols, inside the segment.
  * stb_image 2.27 builds a table from the 16 code counts without checking that they sum to at
  * most 256, writing up to 4080 bytes into arrays of 257 and 256 (a heap buffer overflow from a
- * crafted file; later stb_image versions check it). Walks the markers, skipping entropy-coded
- * data, until EOI or the end of the file; leaves the file position at 0. */
+ * crafted file; later stb_image versions check it). Walks the markers from the start of the file
+ * (stb_image accepts fill bytes before SOI), skipping entropy-coded data, until EOI or the end of
+ * the file; leaves the file position at 0. */
 static alae_status check_jpeg_tables(FILE *f, const char *path, uint64_t fsize) {
     const char *func = "alaei_image_load";
-    uint64_t pos = 2;
+    uint64_t pos = 0;
     alae_status st = ALAE_OK;
-    if (fseek(f, 2, SEEK_SET) != 0) return alaei_fail(ALAE_E_IO, func, "%s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_SET) != 0) return alaei_fail(ALAE_E_IO, func, "%s: %s", path, strerror(errno));
     int c = getc(f);
     while (c != EOF && st == ALAE_OK) {
         if (c != 0xFF) { /* entropy-coded data (or garbage) between markers */
@@ -123,7 +124,7 @@ static alae_status check_jpeg_tables(FILE *f, const char *path, uint64_t fsize) 
             pos++;
         }
         if (m == EOF || m == 0xD9) break;                 /* EOI */
-        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* stuffed byte, TEM, RSTn */
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { /* stuffed byte, TEM, RSTn, SOI */
             c = getc(f);
             pos++;
             continue;
@@ -196,7 +197,7 @@ static alae_status check_claim(FILE *f, const char *path, uint64_t fsize, const 
             return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels at %llu bits, %llu bytes, but has %llu: "
                               "truncated", path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)bpp,
                               (unsigned long long)need, (unsigned long long)fsize);
-    } else if (hn >= 2 && head[0] == 0xFF && head[1] == 0xD8) {
+    } else if (hn >= 1 && head[0] == 0xFF) { /* JPEG: SOI, possibly after fill bytes */
         if (w * h / (2 * 8 * 8 * 8) > fsize)
             return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels, more than a %llu-byte JPEG can hold",
                               path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)fsize);
@@ -227,8 +228,9 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
                               (unsigned)pw, (unsigned)ph, ALAEI_IMAGE_MAX_SIDE);
         }
     }
-    /* stbi_info already builds a JPEG's Huffman tables: check them first */
-    if (hn >= 2 && head[0] == 0xFF && head[1] == 0xD8) {
+    /* stbi_info already builds a JPEG's Huffman tables: check them first (a JPEG starts with
+     * 0xFF: SOI, or fill bytes before it) */
+    if (hn >= 1 && head[0] == 0xFF) {
         alae_status js = check_jpeg_tables(f, path, (uint64_t)st.st_size);
         if (js != ALAE_OK) {
             fclose(f);
