@@ -1,0 +1,66 @@
+#!/bin/sh
+# Training-speed comparison of libalae and PyTorch on the mnist-fc MLP ALAE (batch 128):
+# runs build/bench/alae_bench_mlp and bench/pytorch_mlp_alae.py for 1 and 2 threads and prints
+# the per-iteration medians, peak RSS and the ratios torch/libalae.
+#
+#   bench/run_mlp_bench.sh [STEPS]            (default 20 measured iterations after 3 warm-up)
+#   env: BUILD=build  PYTHON=/usr/bin/python3  THREADS="1 2"  BATCH=128
+#        TORCH_OMP_WAIT_POLICY=passive|active|default (passive: see bench/pytorch_mlp_alae.py)
+#
+# Timings are only meaningful on an otherwise idle machine (both programs' threads spin);
+# the PyTorch benchmark prints a warning line when other processes used the CPU meanwhile.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+steps=${1:-20}
+build=${BUILD:-$root/build}
+python=${PYTHON:-/usr/bin/python3}
+threads_list=${THREADS:-"1 2"}
+batch=${BATCH:-128}
+alae_bin=$build/bench/alae_bench_mlp
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# field NAME FILE: the value of NAME=... on the RESULT line of FILE
+field() { sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" "$2" | tail -n 1; }
+
+have_alae=0
+if [ -x "$alae_bin" ]; then
+    have_alae=1
+else
+    echo "libalae: missing $alae_bin (build the bench target alae_bench_mlp); libalae columns left empty"
+fi
+have_torch=0
+if "$python" -c "import torch" >/dev/null 2>&1; then
+    have_torch=1
+else
+    echo "PyTorch: skipped: python3-torch is not installed (apt-get install -y python3-torch python3-numpy)"
+fi
+
+for t in $threads_list; do
+    if [ $have_alae = 1 ]; then
+        echo "== libalae, $t thread(s)"
+        "$alae_bin" --threads "$t" --steps "$steps" --batch "$batch" 2>&1 | tee "$tmp/alae.$t"
+    fi
+    if [ $have_torch = 1 ]; then
+        echo "== PyTorch, $t thread(s)"
+        "$python" "$here/pytorch_mlp_alae.py" --threads "$t" --steps "$steps" --batch "$batch" \
+            --omp-wait-policy "${TORCH_OMP_WAIT_POLICY:-passive}" 2>&1 | tee "$tmp/torch.$t"
+    fi
+done
+
+echo
+echo "mnist-fc training iteration, batch $batch, median of $steps iterations"
+printf '%-8s %14s %14s %10s %14s %14s %10s\n' threads alae_s/iter torch_s/iter time_x alae_rss_MiB torch_rss_MiB rss_x
+for t in $threads_list; do
+    as=""; am=""; ts=""; tm=""
+    [ -f "$tmp/alae.$t" ] && { as=$(field median_s "$tmp/alae.$t"); am=$(field peak_rss_mib "$tmp/alae.$t"); }
+    [ -f "$tmp/torch.$t" ] && { ts=$(field median_s "$tmp/torch.$t"); tm=$(field peak_rss_mib "$tmp/torch.$t"); }
+    ratio() { if [ -n "$1" ] && [ -n "$2" ]; then awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; else printf -- "-"; fi; }
+    printf '%-8s %14s %14s %10s %14s %14s %10s\n' "$t" "${as:--}" "${ts:--}" "$(ratio "$ts" "$as")" \
+        "${am:--}" "${tm:--}" "$(ratio "$tm" "$am")"
+done
+echo "time_x = torch median / libalae median (> 1: libalae faster); rss_x = torch peak RSS / libalae peak RSS"
+[ $have_torch = 1 ] || echo "PyTorch: skipped: python3-torch is not installed"
+[ $have_alae = 1 ] || echo "libalae: missing $alae_bin"
+exit 0
