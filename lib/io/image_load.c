@@ -135,9 +135,10 @@ static alae_status check_jpeg_tables(FILE *f, const char *path, uint64_t fsize) 
         if (len < 2) break; /* stb_image reports the malformed segment itself */
         if (m == 0xC4) {
             uint64_t off = 2;
-            while (off + 17 <= len) {
-                unsigned char counts[17];
-                if (fread(counts, 1, 17, f) != 17) break;
+            while (off < len) { /* as stb_image: a table starts wherever bytes of the segment remain */
+                /* stb_image reads zeros past the end of the file: so does this check */
+                unsigned char counts[17] = {0};
+                size_t got = fread(counts, 1, 17, f);
                 uint64_t n = 0;
                 for (int i = 1; i < 17; i++) n += counts[i];
                 if (n > 256 || off + 17 + n > len) {
@@ -146,7 +147,7 @@ static alae_status check_jpeg_tables(FILE *f, const char *path, uint64_t fsize) 
                                     (unsigned long long)n, (unsigned long long)len);
                     break;
                 }
-                if (fseek(f, (long)n, SEEK_CUR) != 0) break;
+                if (got != 17 || fseek(f, (long)n, SEEK_CUR) != 0) break;
                 off += 17 + n;
             }
         }
