@@ -14,8 +14,9 @@
  * scatter their outputs back) in scratch.
  *
  * Threading: the GEMMs go to cpu_sgemm (OpenBLAS with the context's thread count, or the built-in
- * kernel over the pool); im2col, col2im, gathers and scatters are split over the context's pool
- * between them. Giving each pool thread its own chunks instead would need single-threaded GEMMs
+ * kernel over the pool); im2col, col2im, gathers and scatters run between them, on the context's
+ * pool from 3 threads on (helper_pool). Giving each pool thread its own chunks instead would need
+ * single-threaded GEMMs
  * from several threads at once, which OpenBLAS's process-global thread count does not allow, and
  * the built-in kernel is ~25% slower than OpenBLAS on these shapes (48-73 vs 78-94 GFLOP/s on
  * one EPYC core).
@@ -248,6 +249,17 @@ static float *chunk_scratch(cpu_ctx *ctx, const conv_geom *g, int64_t nb, int64_
     return base + wts;
 }
 
+/* The pool for the memory-bound helper loops (im2col, col2im, gathers, scatters), or NULL for the
+ * calling thread alone. Between two OpenBLAS GEMMs, OpenBLAS's own workers keep spinning (with
+ * sched_yield) for a while, and on 2 cores a pool worker started then shares its core with one:
+ * measured on the 2-vCPU EPYC, a StyleALAE iteration at batch 8 took 3.05 s (median of 30) with
+ * the helpers on the calling thread and 3.43 s with them on the pool. With more threads the
+ * helpers' share of the work makes the pool worth it; with the built-in SGEMM (which runs on the
+ * same pool) there are no foreign spinning threads. */
+static cpu_pool *helper_pool(const cpu_ctx *ctx) {
+    return ctx->threads <= 2 && cpu_blas_raw_sgemm() ? NULL : ctx->pool;
+}
+
 typedef enum { RUN_FWD, RUN_DATA, RUN_WEIGHT } conv_kind;
 
 /* The chunked im2col / GEMM / col2im loop shared by the three ops. flip: w is the kernel
@@ -257,6 +269,7 @@ static alae_status conv_chunks(cpu_ctx *ctx, conv_kind kind, const conv_geom *g,
                                const float *w, const float *gy, float *y, float *dw, float alpha, int flip) {
     int64_t nb, rows;
     conv_chunking(ctx, g, &nb, &rows);
+    cpu_pool *pool = helper_pool(ctx);
     float *z = NULL, *wt = NULL;
     float *cols = chunk_scratch(ctx, g, nb, rows, &z, flip ? g->o * g->ckk : 0, &wt);
     if (!cols) return ALAE_E_NOMEM;
@@ -283,7 +296,7 @@ static alae_status conv_chunks(cpu_ctx *ctx, conv_kind kind, const conv_geom *g,
                 if (grouped) {
                     J.src = gy;
                     J.dst = z;
-                    cpu_parallel_for_cost(ctx->pool, g->o, J.p, gather_range, &J);
+                    cpu_parallel_for_cost(pool, g->o, J.p, gather_range, &J);
                     gm = z;
                     ldg = J.p;
                 } else {
@@ -293,12 +306,12 @@ static alae_status conv_chunks(cpu_ctx *ctx, conv_kind kind, const conv_geom *g,
             alae_status s = ALAE_OK;
             switch (kind) {
             case RUN_FWD:
-                cpu_parallel_for_cost(ctx->pool, g->ckk, J.p, im2col_range, &J);
+                cpu_parallel_for_cost(pool, g->ckk, J.p, im2col_range, &J);
                 if (grouped) {
                     s = cpu_sgemm(ctx, 0, 0, g->o, J.p, g->ckk, alpha, w, g->ckk, cols, J.p, 0.0f, z, J.p);
                     J.src = z;
                     J.dst = y;
-                    if (s == ALAE_OK) cpu_parallel_for_cost(ctx->pool, g->o, J.p, scatter_range, &J);
+                    if (s == ALAE_OK) cpu_parallel_for_cost(pool, g->o, J.p, scatter_range, &J);
                 } else {
                     s = cpu_sgemm(ctx, 0, 0, g->o, J.p, g->ckk, alpha, w, g->ckk, cols, J.p, 0.0f,
                                   y + n0 * g->o * g->ohw + oy0 * g->ow, g->ohw);
@@ -306,10 +319,10 @@ static alae_status conv_chunks(cpu_ctx *ctx, conv_kind kind, const conv_geom *g,
                 break;
             case RUN_DATA:
                 s = cpu_sgemm(ctx, 1, 0, g->ckk, J.p, g->o, alpha, w, g->ckk, gm, ldg, 0.0f, cols, J.p);
-                if (s == ALAE_OK) cpu_parallel_for_cost(ctx->pool, g->c, g->kk * J.p, col2im_range, &J);
+                if (s == ALAE_OK) cpu_parallel_for_cost(pool, g->c, g->kk * J.p, col2im_range, &J);
                 break;
             case RUN_WEIGHT:
-                cpu_parallel_for_cost(ctx->pool, g->ckk, J.p, im2col_range, &J);
+                cpu_parallel_for_cost(pool, g->ckk, J.p, im2col_range, &J);
                 s = cpu_sgemm(ctx, 0, 1, g->o, g->ckk, J.p, alpha, gm, ldg, cols, J.p, first ? 0.0f : 1.0f, dw,
                               g->ckk);
                 break;
