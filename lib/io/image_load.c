@@ -192,9 +192,10 @@ static alae_status check_claim(FILE *f, const char *path, uint64_t fsize, const 
     } else if (hn >= 34 && head[0] == 'B' && head[1] == 'M') {
         uint64_t offset = le32(head + 10), hsz = le32(head + 14);
         uint64_t bpp = hsz == 12 ? (uint64_t)(head[24] | head[25] << 8) : (uint64_t)(head[28] | head[29] << 8);
-        uint64_t compression = hsz == 12 ? 0 : le32(head + 30);
+        /* whatever the compression field says: stb_image refuses RLE and reads every other BMP
+         * (an invalid field included) as uncompressed rows */
         uint64_t need = offset + (w * bpp + 31) / 32 * 4 * h; /* < 2^42 */
-        if ((compression == 0 || compression == 3) && need > fsize)
+        if (need > fsize)
             return alaei_fail(ALAE_E_FORMAT, func, "%s claims %llux%llu pixels at %llu bits, %llu bytes, but has %llu: "
                               "truncated", path, (unsigned long long)w, (unsigned long long)h, (unsigned long long)bpp,
                               (unsigned long long)need, (unsigned long long)fsize);
