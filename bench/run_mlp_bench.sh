@@ -24,6 +24,16 @@ trap 'rm -rf "$tmp"' EXIT
 # field NAME FILE: the value of NAME=... on the RESULT line of FILE
 field() { sed -n "s/^RESULT .* $1=\([^ ]*\).*/\1/p" "$2" | tail -n 1; }
 
+# CPUs busy with other processes over 2 s (from /proc/stat), e.g. "0.03"
+busy_cpus() {
+    [ -r /proc/stat ] || { echo "?"; return; }
+    a=$(head -n 1 /proc/stat); sleep 2; b=$(head -n 1 /proc/stat)
+    printf '%s\n%s\n' "$a" "$b" | awk -v hz="$(getconf CLK_TCK)" \
+        '{ u[NR] = $2 + $3 + $4 + $7 + $8 } END { printf "%.2f", (u[2] - u[1]) / hz / 2 }'
+}
+busy=$(busy_cpus)
+echo "CPUs busy before the runs: $busy of $(nproc) (timings need an idle machine)"
+
 have_alae=0
 if [ -x "$alae_bin" ]; then
     have_alae=1
