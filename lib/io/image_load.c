@@ -17,6 +17,13 @@
 #define STBI_ONLY_BMP
 #define STBI_NO_FAILURE_STRINGS_LONG
 #define STBI_MAX_DIMENSIONS ALAEI_IMAGE_MAX_SIDE
+/* Zeroed allocations: stb_image 2.27 reads quantisation and Huffman tables that a corrupt JPEG
+ * never defined from its (malloc'ed) decoder state, so without this the decoded pixels of such a
+ * file depend on leftover heap contents (non-deterministic output, heap data leaking into
+ * images). */
+#define STBI_MALLOC(sz) calloc(1, sz)
+#define STBI_REALLOC(p, newsz) realloc(p, newsz)
+#define STBI_FREE(p) free(p)
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
