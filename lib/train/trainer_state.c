@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_min.h"
 #include "io/safetensors.h"
 #include "trainer_internal.h"
 
@@ -138,6 +139,101 @@ ALAE_API alae_status alae_trainer_save(const alae_trainer *t, const char *path_u
     return s;
 }
 
+/* Adam step counts above this are refused: a count is at most a few per training step, and the
+ * step counter must not overflow (signed) when it is incremented. */
+#define ALAEI_MAX_ADAM_STEPS ((int64_t)1 << 53)
+
+static int64_t read_i64_le(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++) v |= (uint64_t)p[b] << (8 * b);
+    return (int64_t)v;
+}
+
+static alae_status check_adam_steps(const alaei_st_tensor *steps, const alae_model *m, const char *func) {
+    for (int32_t i = 0; i < m->n_params; i++) {
+        int64_t v = read_i64_le(steps->data + (size_t)i * 8);
+        if (v < 0 || v > ALAEI_MAX_ADAM_STEPS)
+            return alaei_fail(ALAE_E_FORMAT, func, "tensor 'adam.t': step count %lld of parameter '%s' is outside 0..2^53",
+                              (long long)v, m->params[i].name);
+    }
+    return ALAE_OK;
+}
+
+/* The ranges the setters (alae_trainer_set, alae_optimizer_set) enforce, for the settings a
+ * training-state file restores. */
+typedef struct {
+    const char *key;
+    double lo, hi;
+    int lo_open, hi_open;
+} setting_range;
+
+static const setting_range setting_ranges[] = {
+    {"r1_gamma", 0, INFINITY, 0, 1},      {"latent_loss", 0, 1, 0, 0},       {"latent_weight", 0, INFINITY, 0, 1},
+    {"ema_half_life", 0, INFINITY, 0, 1}, {"dlatent_beta", 0, 1, 0, 0},      {"fg_lr", 0, INFINITY, 1, 1},
+    {"ed_lr", 0, INFINITY, 1, 1},         {"fg_beta1", 0, 1, 0, 1},          {"fg_beta2", 0, 1, 0, 1},
+    {"ed_beta1", 0, 1, 0, 1},             {"ed_beta2", 0, 1, 0, 1},          {"fg_eps", 0, INFINITY, 1, 1},
+    {"ed_eps", 0, INFINITY, 1, 1},        {"blend", 0, 1, 0, 0},             {"style_mixing", 0, 1, 0, 0},
+};
+
+static int json_number(const alaei_json *v, double *out) {
+    if (v->type == ALAEI_JSON_INT) {
+        *out = (double)v->ival;
+        return 1;
+    }
+    if (v->type != ALAEI_JSON_NUMBER) return 0;
+    *out = strtod(v->str, NULL);
+    return 1;
+}
+
+static int in_range(double v, const setting_range *r) {
+    if (!isfinite(v)) return 0;
+    if (r->lo_open ? !(v > r->lo) : !(v >= r->lo)) return 0;
+    return r->hi_open ? v < r->hi : v <= r->hi;
+}
+
+static alae_status check_setting(const alaei_json *root, const setting_range *r, const char *func) {
+    const alaei_json *v = alaei_json_get(root, r->key);
+    double x;
+    if (!v) return ALAE_OK; /* absent: the current value stays */
+    if (!json_number(v, &x))
+        return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer': setting '%s' is a %s, not a number", r->key,
+                          alaei_json_type_name(v->type));
+    if (!in_range(x, r))
+        return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer': setting '%s' = %g is out of range", r->key, x);
+    return ALAE_OK;
+}
+
+static alae_status check_level_lrs(const alaei_json *root, const char *func) {
+    for (int32_t k = 0; k < ALAEI_MAX_LEVELS; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "level_lr_%d", (int)k);
+        setting_range r = {key, 0, INFINITY, 0, 1};
+        alae_status s = check_setting(root, &r, func);
+        if (s != ALAE_OK) return s;
+    }
+    return ALAE_OK;
+}
+
+/* A settings string must be a JSON object whose known settings are numbers in range. A file
+ * without settings (older files) keeps the trainer's current values. */
+static alae_status check_settings(const char *json, const char *func) {
+    if (!json) return ALAE_OK;
+    alaei_json_doc *doc = NULL;
+    alaei_json_error err;
+    if (alaei_json_parse(json, strlen(json), 4, 0, &doc, &err) != ALAE_OK)
+        return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer' is not valid JSON: %s", err.msg);
+    const alaei_json *root = alaei_json_root(doc);
+    alae_status s = ALAE_OK;
+    if (root->type != ALAEI_JSON_OBJECT)
+        s = alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer' is a JSON %s, not an object",
+                       alaei_json_type_name(root->type));
+    for (size_t i = 0; s == ALAE_OK && i < sizeof setting_ranges / sizeof setting_ranges[0]; i++)
+        s = check_setting(root, &setting_ranges[i], func);
+    if (s == ALAE_OK) s = check_level_lrs(root, func);
+    alaei_json_free(doc);
+    return s;
+}
+
 /* Checks that every tensor the state needs is present with the right shape before anything
  * is overwritten, so a bad file leaves the trainer as it was. */
 static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *t, const char *func) {
@@ -156,10 +252,12 @@ static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *
     const alaei_st_tensor *steps = alaei_st_find(f, "adam.t");
     if (!steps || steps->dtype != ALAEI_ST_I64 || steps->numel != (size_t)m->n_params)
         return alaei_fail(ALAE_E_FORMAT, func, "tensor 'adam.t' is missing or malformed");
+    alae_status s = check_adam_steps(steps, m, func);
+    if (s != ALAE_OK) return s;
     const alaei_st_tensor *state = alaei_st_find(f, "state");
     if (!state || state->dtype != ALAEI_ST_U64 || state->numel != 3)
         return alaei_fail(ALAE_E_FORMAT, func, "tensor 'state' is missing or malformed");
-    return ALAE_OK;
+    return check_settings(alaei_st_metadata_get(f, "alae.trainer"), func);
 }
 
 static double json_get(const char *json, const char *key, double fallback) {
@@ -261,8 +359,7 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
     const alaei_st_tensor *st = alaei_st_find(f, "adam.t");
     if (s == ALAE_OK) {
         for (int32_t i = 0; i < m->n_params; i++) {
-            int64_t v = 0;
-            for (int b = 0; b < 8; b++) v |= (int64_t)((uint64_t)st->data[i * 8 + b] << (8 * b));
+            int64_t v = read_i64_le(st->data + (size_t)i * 8);
             ((m->params[i].part & t->opt_fg->part_mask) ? t->opt_fg : t->opt_ed)->t[i] = v;
         }
         s = alaei_st_get_u64(f, "state", 3, state);

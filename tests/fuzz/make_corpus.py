@@ -457,13 +457,13 @@ def corpus_trainer_load():
     c["ok_no_settings"] = trainer_file(settings=None)
     c["ok_settings_l1"] = trainer_file(settings=SETTINGS.replace('"latent_loss":0', '"latent_loss":1'))
     nparams = len(model_params())
-    # values a strict loader should refuse (the trainer setters would): see docs/reliability.md
-    c["ok_settings_out_of_range"] = trainer_file(
+    # values the trainer setters refuse (finding L2, docs/reliability.md): the loader refuses them too
+    c["settings_out_of_range"] = trainer_file(
         settings='{"r1_gamma":-5,"latent_weight":-1,"ema_half_life":-3,"dlatent_beta":7,"fg_lr":-1,'
                  '"fg_beta1":2,"fg_beta2":-4,"fg_eps":0,"ed_lr":1e308,"ed_beta1":1,"ed_beta2":1,"ed_eps":-1}')
-    # lax (bug B2, docs/reliability.md): adam.t is not range-checked; a negative count loads and
-    # turns the parameters into NaN at the next step (INT64_MAX: see open_regressions below)
-    c["ok_lax_adam_t_negative"] = trainer_file(adam_t=[-(2**63)] + [3] * (nparams - 1))
+    # bug B2 (docs/reliability.md): a negative Adam step count used to load and turn the
+    # parameters into NaN at the next step (INT64_MAX: regressions/trainer_load/adam_t_int64_max)
+    c["adam_t_negative"] = trainer_file(adam_t=[-(2**63)] + [3] * (nparams - 1))
     c["ok_state_huge"] = trainer_file(state=(2**64 - 1, 2**64 - 1, 2**64 - 1))
     c["adam_t_short"] = trainer_file(adam_t=[3] * (nparams - 1))
     c["adam_t_missing"] = trainer_file(drop="adam.t")
@@ -474,8 +474,8 @@ def corpus_trainer_load():
     c["kind_model"] = trainer_file(kind="model")
     c["other_config"] = trainer_file(arch=arch_json(hidden=16))
     c["other_config_bomb"] = trainer_file(arch=arch_json(hidden=65536))
-    # lax (finding L2): unparseable settings fall back to the current values
-    c["ok_lax_settings_garbage"] = trainer_file(settings='{"fg_lr":"x","ed_lr":')
+    # finding L2: unparseable settings used to fall back to the current values; now refused
+    c["settings_garbage"] = trainer_file(settings='{"fg_lr":"x","ed_lr":')
     c["model_file"] = st_build(model_tensors(), model_meta())
     valid = c["ok_state"]
     c["trunc_half"] = valid[: len(valid) // 2]
@@ -807,12 +807,7 @@ def open_regressions():
     """Reproducers of open bugs that crash a target under the sanitizers: written to
     regressions/open/<target>/, which regression_driver does not replay (run them by hand with
     regression_driver --target <target> FILE). Move a file to regressions/<target>/ once fixed."""
-    nparams = len(model_params())
-    return {
-        # B2: alae_trainer_load accepts adam.t = INT64_MAX; the next alae_trainer_step increments it
-        # (lib/train/optim.c, ++o->t[i]): signed overflow, reported by UBSan.
-        "trainer_load": {"adam_t_int64_max": trainer_file(adam_t=[2**63 - 1] * nparams)},
-    }
+    return {}  # none today; B2's INT64_MAX step counts are in regressions/trainer_load/ since the fix
 
 
 TARGETS = {

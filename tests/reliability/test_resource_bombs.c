@@ -8,8 +8,7 @@
  * request stayed within a bound proportional to the input (the loader sized nothing from an
  * unchecked field).
  *
- * TCase "open_bugs" holds the cases that fail today (reported bugs, docs/reliability.md); it runs
- * only with the argument --open-bugs (ctest: test_resource_bombs_open_bugs, with WILL_FAIL). */
+ * Bugs found this way are fixed with their case here (B1, B2 and L2 in docs/reliability.md). */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <stdint.h>
 #include <stdio.h>
@@ -372,7 +371,10 @@ static void tiny_teardown(void) {
 
 /* Copies a safetensors file, replacing the "alae.arch" metadata by `arch` (NULL: kept) and the
  * data of tensor `name` (NULL: none) by `data`. */
-static void rewrite(const char *src, const char *dst, const char *arch, const char *name, const void *data) {
+/* Copies safetensors file src to dst with the metadata value of meta_key (if not NULL) and the
+ * data of tensor name (if not NULL) replaced. */
+static void rewrite_meta(const char *src, const char *dst, const char *meta_key, const char *meta_value, const char *name,
+                         const void *data) {
     alaei_st_file *f = NULL;
     ck_assert_alae_ok(alaei_st_open(src, &f));
     alaei_st_writer *w = NULL;
@@ -385,11 +387,15 @@ static void rewrite(const char *src, const char *dst, const char *arch, const ch
     for (size_t i = 0; i < alaei_st_metadata_count(f); i++) {
         const char *k, *v;
         alaei_st_metadata_at(f, i, &k, &v);
-        ck_assert_alae_ok(alaei_st_writer_set_metadata(w, k, arch && !strcmp(k, "alae.arch") ? arch : v));
+        ck_assert_alae_ok(alaei_st_writer_set_metadata(w, k, meta_key && !strcmp(k, meta_key) ? meta_value : v));
     }
     ck_assert_alae_ok(alaei_st_writer_save(w, dst));
     alaei_st_writer_destroy(w);
     alaei_st_free(f);
+}
+
+static void rewrite(const char *src, const char *dst, const char *arch, const char *name, const void *data) {
+    rewrite_meta(src, dst, arch ? "alae.arch" : NULL, arch, name, data);
 }
 
 /* The tiny model's configuration with some values replaced. */
@@ -468,11 +474,9 @@ END_TEST
 START_TEST(model_load_config_bomb_layers) { model_bomb(4096, 16384, 4, 4, 32, 32); }
 END_TEST
 
-/* OPEN BUG B2 (docs/reliability.md): alae_trainer_load does not range-check the Adam step
- * counts (tensor "adam.t"). INT64_MAX loads, and the next alae_trainer_step increments it: signed
- * overflow (undefined behaviour, reported by UBSan in lib/train/optim.c); a negative count loads
- * and turns the parameters into NaN at the next step (1 - beta1^0 = 0 in the bias correction).
- * A state whose counts are outside 0..INT64_MAX-1 (or above the step count) must be refused. */
+/* Bug B2 (docs/reliability.md): alae_trainer_load did not range-check the Adam step counts
+ * (tensor "adam.t"). INT64_MAX loaded and the next alae_trainer_step overflowed it (undefined
+ * behaviour); a negative count turned the parameters into NaN at the next step. */
 START_TEST(trainer_load_adam_t_out_of_range) {
     alae_optimizer *fg, *ed;
     alae_trainer *t;
@@ -502,16 +506,49 @@ START_TEST(trainer_load_adam_t_out_of_range) {
 }
 END_TEST
 
-static Suite *bombs_suite(int open_bugs) {
-    Suite *s = suite_create("resource_bombs");
-    if (open_bugs) {
-        TCase *open = tcase_create("open_bugs");
-        tcase_add_checked_fixture(open, tiny_setup, tiny_teardown);
-        tcase_set_timeout(open, 300);
-        tcase_add_test(open, trainer_load_adam_t_out_of_range);
-        suite_add_tcase(s, open);
-        return s;
+/* Finding L2 (docs/reliability.md): the settings a training state restores must pass the
+ * setters' range checks; an unparseable settings string is refused, not ignored. */
+static alae_status load_with_settings(alae_trainer *t, const char *settings) {
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s", path_of("tiny.state"));
+    snprintf(dst, sizeof dst, "%s", path_of("settings.state"));
+    ck_assert_alae_ok(alae_trainer_save(t, src));
+    rewrite_meta(src, dst, "alae.trainer", settings, NULL, NULL);
+    return alae_trainer_load(t, dst);
+}
+
+START_TEST(trainer_load_settings_out_of_range) {
+    static const char *bad[] = {
+        "{\"r1_gamma\":-5}", "{\"fg_lr\":0}", "{\"ed_beta2\":1}", "{\"fg_eps\":-1}", "{\"dlatent_beta\":7}",
+        "{\"latent_loss\":3}", "{\"ed_lr\":\"x\"}", "{\"fg_lr\":\"x\",\"ed_lr\":", "[1,2]", "{\"level_lr_3\":-1}",
+    };
+    alae_optimizer *fg, *ed;
+    alae_trainer *t;
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_F | ALAE_PART_G, &fg));
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_E | ALAE_PART_D, &ed));
+    ck_assert_alae_ok(alae_trainer_create(tiny, fg, ed, &t));
+    ck_assert_alae_ok(alae_trainer_set(t, ALAE_TRAIN_R1_GAMMA, 3.0));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        alae_status s = load_with_settings(t, bad[i]);
+        ck_assert_msg(s == ALAE_E_FORMAT, "settings %s: alae_trainer_load returned %d", bad[i], (int)s);
+        ck_assert_ptr_nonnull(strstr(alae_last_error(), "alae.trainer"));
+        double gamma = 0;
+        ck_assert_alae_ok(alae_trainer_get(t, ALAE_TRAIN_R1_GAMMA, &gamma));
+        ck_assert_msg(gamma == 3.0, "settings %s: a refused file changed R1 gamma to %g", bad[i], gamma);
     }
+    ck_assert_alae_ok(load_with_settings(t, "{\"r1_gamma\":2.5,\"fg_lr\":0.001}"));
+    double gamma = 0, lr = 0;
+    ck_assert_alae_ok(alae_trainer_get(t, ALAE_TRAIN_R1_GAMMA, &gamma));
+    ck_assert_alae_ok(alae_optimizer_get(fg, ALAE_OPT_LR, &lr));
+    ck_assert(gamma == 2.5 && lr == 0.001);
+    alae_trainer_destroy(t);
+    alae_optimizer_destroy(fg);
+    alae_optimizer_destroy(ed);
+}
+END_TEST
+
+static Suite *bombs_suite(void) {
+    Suite *s = suite_create("resource_bombs");
     TCase *io = tcase_create("readers");
     tcase_add_checked_fixture(io, setup, teardown);
     tcase_set_timeout(io, 300);
@@ -534,11 +571,10 @@ static Suite *bombs_suite(int open_bugs) {
     tcase_add_test(files, model_load_config_bomb_hidden);
     tcase_add_test(files, model_load_config_bomb_image);
     tcase_add_test(files, model_load_config_bomb_layers);
+    tcase_add_test(files, trainer_load_adam_t_out_of_range);
+    tcase_add_test(files, trainer_load_settings_out_of_range);
     suite_add_tcase(s, files);
     return s;
 }
 
-int main(int argc, char **argv) {
-    int open_bugs = argc > 1 && strcmp(argv[1], "--open-bugs") == 0;
-    return alae_test_run_suite(bombs_suite(open_bugs));
-}
+int main(void) { return alae_test_run_suite(bombs_suite()); }
