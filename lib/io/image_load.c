@@ -38,7 +38,12 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-conversion"
 #endif
-#include <stb/stb_image.h>
+/* The vendored copy: Debian's 2.27 with the JPEG bit-reader bounds checks of 2.28 (bug B6 in
+ * docs/reliability.md; third_party/stb/README.md). */
+#include "third_party/stb/stb_image.h"
+#ifndef ALAE_STB_IMAGE_PATCHED
+#error "lib/io/image_load.c must use the patched stb_image.h of third_party/stb"
+#endif
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 /* stb_image declares functions that the format selection above leaves undefined. */
