@@ -15,9 +15,12 @@ void *alaei_trainer_grad(const alae_trainer *t, int step, int32_t param);
 void alaei_trainer_keep_intermediates(alae_trainer *t, int on);
 void *alaei_trainer_intermediate(const alae_trainer *t, int step, const char *name);
 
+/* Plans built from now on keep one arena per step, so the hook (and the caller afterwards) can
+ * read every step's gradients. */
 void alaei_trainer_set_phase_hook(alae_trainer *t, void (*hook)(void *user, int phase), void *user) {
     t->phase_hook = hook;
     t->phase_user = user;
+    alaei_trainer_free_plans(t);
 }
 
 static const step_plan *plan_of_step(const alae_trainer *t, int step) {
@@ -316,9 +319,7 @@ ALAE_API alae_status alae_trainer_reserve(alae_trainer *t, int64_t batch, size_t
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "batch %lld is not in 1..2^20", (long long)batch);
     int64_t real_size = t->key.batch == batch ? t->key.real_size : alaei_level_size(&t->model->cfg, t->lod);
     alae_status s = alaei_trainer_build_plans(t, batch, real_size);
-    if (s == ALAE_OK && bytes_needed)
-        *bytes_needed = alaei_plan_arena_bytes(t->gen.plan) + alaei_plan_arena_bytes(t->d.plan) +
-                        alaei_plan_arena_bytes(t->g.plan) + alaei_plan_arena_bytes(t->ae.plan);
+    if (s == ALAE_OK && bytes_needed) *bytes_needed = alaei_trainer_plan_bytes(t);
     return s;
 }
 

@@ -38,6 +38,8 @@ struct alae_trainer {
     /* plans (valid when key.batch > 0) and their device inputs */
     plan_key key;
     step_plan gen, d, g, ae;
+    void *step_arena;        /* the one arena of the d, g and ae plans when they share it, or NULL */
+    size_t step_arena_bytes;
     void *z[3];              /* latents of the three steps [N, L] */
     void *z_mix[2];          /* second latents of the D- and G-step generations */
     void *mix_mask[2];       /* their style-row masks [style_count] */
@@ -56,5 +58,7 @@ int alaei_trainer_transition(const alae_trainer *t);
 /* (Re)builds the four plans for batch n and real images of side real_size when the key changed. */
 alae_status alaei_trainer_build_plans(alae_trainer *t, int64_t n, int64_t real_size);
 void alaei_trainer_free_plans(alae_trainer *t);
+/* Device memory of the plans' activations: gen's arena plus the shared arena (or the three own ones). */
+size_t alaei_trainer_plan_bytes(const alae_trainer *t);
 
 #endif

@@ -5,7 +5,13 @@
  *   g:   z -> loss_g, w, dL/d(F, G)                        non-saturating loss through frozen E
  *   ae:  z -> loss_ae, w, dL/d(F, G, E, D)                 latent matching against detached F(z)
  * and every later step with that key reuses them, allocating nothing. The fade-in factor, the
- * noise maps, the latents and the style-mixing rows are inputs bound to trainer buffers. */
+ * noise maps, the latents and the style-mixing rows are inputs bound to trainer buffers.
+ *
+ * Memory: d, g and ae run one after another and each step's outputs (gradients, losses, w) are
+ * consumed (optimizer step, read-back) before the next plan runs, so the three are planned with
+ * alaei_plan_create_shared and run in one arena of the largest one's size. gen keeps its own:
+ * its output x_fake is the d plan's input. Tests that read a step's gradients or intermediates
+ * after the whole iteration (keep_taps, a phase hook) get one arena per plan instead. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +41,8 @@ void alaei_trainer_free_plans(alae_trainer *t) {
     free_step(&t->d);
     free_step(&t->g);
     free_step(&t->ae);
+    free_buffer(ctx, &t->step_arena);
+    t->step_arena_bytes = 0;
     for (int k = 0; k < 3; k++) {
         free_buffer(ctx, &t->z[k]);
         free_buffer(ctx, &t->noise[k]);
@@ -49,6 +57,15 @@ void alaei_trainer_free_plans(alae_trainer *t) {
     t->w_host = NULL;
     t->mask_host = NULL;
     memset(&t->key, 0, sizeof t->key);
+}
+
+/* Whether the d, g and ae plans share one arena (see the top of this file). */
+static int shares_arena(const alae_trainer *t) { return !t->keep_taps && !t->phase_hook; }
+
+size_t alaei_trainer_plan_bytes(const alae_trainer *t) {
+    size_t gen = alaei_plan_arena_bytes(t->gen.plan);
+    if (t->step_arena) return gen + t->step_arena_bytes;
+    return gen + alaei_plan_arena_bytes(t->d.plan) + alaei_plan_arena_bytes(t->g.plan) + alaei_plan_arena_bytes(t->ae.plan);
 }
 
 /* ---- building ---- */
@@ -100,8 +117,8 @@ static alae_status add_param_grads(step_plan *sp, int32_t loss, int32_t part_mas
 }
 
 /* Plans sp for its outputs (loss, extra, w, gradients, "train.*" taps) and binds the model's
- * parameters. */
-static alae_status finish_step(alae_trainer *t, step_plan *sp, const char *what) {
+ * parameters; a shared plan gets its arena later (attach_shared_arena). */
+static alae_status finish_step(alae_trainer *t, step_plan *sp, const char *what, int shared) {
     alaei_graph *g = sp->net.g;
     if (alaei_graph_status(g) != ALAE_OK) return alaei_graph_fail_public(g, what);
     const alae_model *m = t->model;
@@ -114,7 +131,8 @@ static alae_status finish_step(alae_trainer *t, step_plan *sp, const char *what)
         if (sp->grad[i] >= 0) outs[n++] = sp->grad[i];
     for (int32_t i = 0; i < sp->net.n_taps; i++)
         if (!strncmp(sp->net.taps[i].name, "train.", 6)) outs[n++] = sp->net.taps[i].node;
-    alae_status s = alaei_plan_create(m->ctx, g, n, outs, &sp->plan);
+    alae_status s = shared ? alaei_plan_create_shared(m->ctx, g, n, outs, &sp->plan)
+                           : alaei_plan_create(m->ctx, g, n, outs, &sp->plan);
     free(outs);
     if (s == ALAE_OK) s = alaei_net_bind(&sp->net, sp->plan, NULL);
     return s;
@@ -144,7 +162,7 @@ static alae_status build_gen(alae_trainer *t) {
     alae_status s = init_step(t, sp);
     if (s != ALAE_OK) return s;
     sp->extra = generate(t, sp, 1);
-    return finish_step(t, sp, "alae_trainer_step (D-step fakes)");
+    return finish_step(t, sp, "alae_trainer_step (D-step fakes)", 0);
 }
 
 /* The real batch as the networks see it: average-pooled to the level's size, and during a
@@ -193,7 +211,7 @@ static alae_status build_d(alae_trainer *t) {
     if (alaei_graph_status(g) != ALAE_OK) return alaei_graph_fail_public(g, "alae_trainer_step (D-step)");
     if ((s = add_param_grads(sp, sp->loss, ALAE_PART_E | ALAE_PART_D, 0)) != ALAE_OK)
         return alaei_graph_fail_public(g, "alae_trainer_step (D-step gradients)");
-    return finish_step(t, sp, "alae_trainer_step (D-step)");
+    return finish_step(t, sp, "alae_trainer_step (D-step)", shares_arena(t));
 }
 
 static alae_status build_g(alae_trainer *t) {
@@ -209,7 +227,7 @@ static alae_status build_g(alae_trainer *t) {
     if (alaei_graph_status(g) != ALAE_OK) return alaei_graph_fail_public(g, "alae_trainer_step (G-step)");
     if ((s = add_param_grads(sp, sp->loss, ALAE_PART_F | ALAE_PART_G, 0)) != ALAE_OK)
         return alaei_graph_fail_public(g, "alae_trainer_step (G-step gradients)");
-    return finish_step(t, sp, "alae_trainer_step (G-step)");
+    return finish_step(t, sp, "alae_trainer_step (G-step)", shares_arena(t));
 }
 
 static alae_status build_ae(alae_trainer *t) {
@@ -225,11 +243,27 @@ static alae_status build_ae(alae_trainer *t) {
     if (alaei_graph_status(g) != ALAE_OK) return alaei_graph_fail_public(g, "alae_trainer_step (latent step)");
     if ((s = add_param_grads(sp, sp->loss, ALAE_PART_ALL, ALAE_PART_D)) != ALAE_OK)
         return alaei_graph_fail_public(g, "alae_trainer_step (latent step gradients)");
-    return finish_step(t, sp, "alae_trainer_step (latent step)");
+    return finish_step(t, sp, "alae_trainer_step (latent step)", shares_arena(t));
 }
 
 static alae_status alloc_buffer(alae_context *ctx, int64_t count, void **out) {
     return ctx->backend->buf_alloc(ctx->bctx, (size_t)(count > 0 ? count : 1) * (size_t)ctx->backend->elem_size, out);
+}
+
+/* One arena of the largest of the d, g and ae plans' sizes, attached to all three. */
+static alae_status attach_shared_arena(alae_trainer *t) {
+    if (!shares_arena(t)) return ALAE_OK;
+    alae_context *ctx = t->model->ctx;
+    step_plan *plans[3] = {&t->d, &t->g, &t->ae};
+    size_t bytes = 0;
+    for (int k = 0; k < 3; k++)
+        if (alaei_plan_arena_bytes(plans[k]->plan) > bytes) bytes = alaei_plan_arena_bytes(plans[k]->plan);
+    if (bytes == 0) return ALAE_OK;
+    alae_status s = ctx->backend->buf_alloc(ctx->bctx, bytes, &t->step_arena);
+    if (s != ALAE_OK) return s;
+    t->step_arena_bytes = bytes;
+    for (int k = 0; s == ALAE_OK && k < 3; k++) s = alaei_plan_set_arena(plans[k]->plan, t->step_arena, bytes);
+    return s;
 }
 
 static alae_status alloc_inputs(alae_trainer *t) {
@@ -297,6 +331,7 @@ alae_status alaei_trainer_build_plans(alae_trainer *t, int64_t n, int64_t real_s
     if (s == ALAE_OK) s = build_d(t);
     if (s == ALAE_OK) s = build_g(t);
     if (s == ALAE_OK) s = build_ae(t);
+    if (s == ALAE_OK) s = attach_shared_arena(t);
     if (s == ALAE_OK) s = bind_inputs(t);
     if (s != ALAE_OK) alaei_trainer_free_plans(t);
     return s;
