@@ -1,0 +1,157 @@
+/* StyleALAE benchmark through the public API: a training iteration (D-step with R1, G-step,
+ * latent step, style mixing as in training) at a chosen level with blend 1, or encode / decode
+ * calls of the model API, for the "mnist" or "celeba" preset. Compared with
+ * bench/pytorch_style_alae.py by bench/run_style_bench.sh. Prints a machine-readable line
+ *   RESULT alae preset=P mode=M res=R batch=B threads=T median_s=... items_per_s=... peak_rss_mib=... arena_mib=...
+ * (median seconds per iteration or call, peak resident memory of the process, and for training
+ * the trainer's planned step memory from alae_trainer_reserve).
+ * Usage: alae_bench_style [--preset mnist|celeba] [--mode train|encode|decode] [--resolution R]
+ *                         [--batch B] [--threads T] [--iters N] [--warmup N]
+ * Defaults: mnist 32 px batch 64, celeba 64 px (level 4 of the 128 px networks) batch 32. */
+#define _POSIX_C_SOURCE 200809L
+#include <alae/alae.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define CHECK(call)                                                                                \
+    do {                                                                                           \
+        alae_status s_ = (call);                                                                   \
+        if (s_ != ALAE_OK) {                                                                       \
+            fprintf(stderr, "alae_bench_style: %s: %s\n", alae_status_string(s_), alae_last_error()); \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static void usage(void) {
+    fprintf(stderr, "usage: alae_bench_style [--preset mnist|celeba] [--mode train|encode|decode] [--resolution R]\n"
+                    "                        [--batch B] [--threads T] [--iters N] [--warmup N]\n");
+}
+
+int main(int argc, char **argv) {
+    const char *preset = "mnist", *mode = "train";
+    int threads = 1, iters = 5, warmup = 1, batch = 0, res = 0;
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            usage();
+            return 2;
+        }
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--preset")) preset = v;
+        else if (!strcmp(k, "--mode")) mode = v;
+        else if (!strcmp(k, "--resolution")) res = atoi(v);
+        else if (!strcmp(k, "--batch")) batch = atoi(v);
+        else if (!strcmp(k, "--threads")) threads = atoi(v);
+        else if (!strcmp(k, "--iters")) iters = atoi(v);
+        else if (!strcmp(k, "--warmup")) warmup = atoi(v);
+        else {
+            usage();
+            return 2;
+        }
+    }
+    int train = !strcmp(mode, "train"), encode = !strcmp(mode, "encode"), decode = !strcmp(mode, "decode");
+    if (!train && !encode && !decode) {
+        usage();
+        return 2;
+    }
+    int is_celeba = !strcmp(preset, "celeba");
+    if (res == 0) res = is_celeba ? 64 : 32;
+    if (batch == 0) batch = is_celeba ? 32 : 64;
+    if (threads < 1 || iters < 1 || warmup < 0 || batch < 1) {
+        fprintf(stderr, "alae_bench_style: threads, iters and batch must be positive\n");
+        return 2;
+    }
+    int lod = -1;
+    for (int l = 0; l < 16; l++)
+        if ((4 << l) == res) lod = l;
+    if (lod < 0) {
+        fprintf(stderr, "alae_bench_style: --resolution must be a power of two >= 4\n");
+        return 2;
+    }
+
+    alae_context *ctx;
+    alae_model_config *cfg;
+    alae_model *model;
+    CHECK(alae_context_create(ALAE_DEVICE_CPU, &ctx));
+    CHECK(alae_context_set_param(ctx, ALAE_CTX_THREADS, threads));
+    CHECK(alae_model_config_create(preset, &cfg));
+    CHECK(alae_model_create(ctx, cfg, 1, &model));
+    double channels, latent, levels;
+    CHECK(alae_model_config_get(cfg, ALAE_CFG_CHANNELS, &channels));
+    CHECK(alae_model_config_get(cfg, ALAE_CFG_LATENT_DIM, &latent));
+    CHECK(alae_model_get(model, ALAE_MODEL_LEVELS, &levels));
+    if (lod >= (int)levels) {
+        fprintf(stderr, "alae_bench_style: --resolution %d is above the %s networks' %d levels\n", res, preset,
+                (int)levels);
+        return 2;
+    }
+    int64_t img_shape[4] = {batch, (int64_t)channels, res, res}, w_shape[2] = {batch, (int64_t)latent};
+    alae_tensor *x, *w;
+    CHECK(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, img_shape, &x));
+    CHECK(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, w_shape, &w));
+    CHECK(alae_tensor_fill_normal(x, 0.0f, 0.5f));
+    CHECK(alae_tensor_fill_normal(w, 0.0f, 1.0f));
+
+    alae_optimizer *fg = NULL, *ed = NULL;
+    alae_trainer *trainer = NULL;
+    size_t planned = 0;
+    alae_step_stats stats;
+    memset(&stats, 0, sizeof stats);
+    stats.struct_size = sizeof stats;
+    if (train) {
+        CHECK(alae_optimizer_create_adam(model, ALAE_PART_F | ALAE_PART_G, &fg));
+        CHECK(alae_optimizer_create_adam(model, ALAE_PART_E | ALAE_PART_D, &ed));
+        CHECK(alae_trainer_create(model, fg, ed, &trainer));
+        CHECK(alae_trainer_set(trainer, ALAE_TRAIN_LOD, lod));
+        CHECK(alae_trainer_set(trainer, ALAE_TRAIN_BLEND, 1.0));
+        CHECK(alae_trainer_reserve(trainer, batch, &planned));
+    } else {
+        CHECK(alae_model_set(model, ALAE_MODEL_LOD, lod));
+    }
+    double *times = malloc((size_t)iters * sizeof(double));
+    if (!times) return 1;
+    for (int i = 0; i < warmup + iters; i++) {
+        double t0 = now();
+        if (train) CHECK(alae_trainer_step(trainer, x, &stats));
+        else if (encode) CHECK(alae_model_encode(model, x, w));
+        else CHECK(alae_model_generate(model, w, x));
+        double t = now() - t0;
+        if (i >= warmup) times[i - warmup] = t;
+    }
+    qsort(times, (size_t)iters, sizeof(double), compare_doubles);
+    double median = times[iters / 2];
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%s %s %d px batch %d, %d thread(s): %d measured after %d warm-up; min %.4f s, median %.4f s, max %.4f s",
+           preset, mode, res, batch, threads, iters, warmup, times[0], median, times[iters - 1]);
+    if (train)
+        printf("; losses d %.4f g %.4f ae %.4f; planned step memory %.1f MiB", stats.loss_d, stats.loss_g,
+               stats.loss_ae, planned / 1048576.0);
+    printf("\n");
+    printf("RESULT alae preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f items_per_s=%.2f peak_rss_mib=%.1f "
+           "arena_mib=%.1f\n",
+           preset, mode, res, batch, threads, median, batch / median, ru.ru_maxrss / 1024.0, planned / 1048576.0);
+    free(times);
+    alae_tensor_destroy(x);
+    alae_tensor_destroy(w);
+    alae_trainer_destroy(trainer);
+    alae_optimizer_destroy(fg);
+    alae_optimizer_destroy(ed);
+    alae_model_destroy(model);
+    alae_model_config_destroy(cfg);
+    alae_context_destroy(ctx);
+    return 0;
+}
