@@ -76,7 +76,8 @@ alae_status cli_model_geometry(const alae_model *model, cli_geom *g);
 /* Floats in one image / one latent of the geometry. */
 int64_t cli_image_floats(const cli_geom *g);
 
-/* A CPU context with `threads` workers (0: the library's default). */
+/* A context on the device of --device (the CPU unless given; with --tf32 set on it) with `threads`
+ * workers (0: the library's default). */
 alae_status cli_context(int64_t threads, alae_context **out);
 /* A context plus the model loaded from path; prints the error and returns CLI_RUNTIME on failure
  * (both out-parameters then stay NULL), CLI_GO on success. */

@@ -123,16 +123,43 @@ static int take_option(const char *cmd, int argc, char **argv, int *i, cli_opt *
     return take_value(cmd, o, argv[(*i)++]);
 }
 
+/* ---- the device options, shared by every command that runs a model ---- */
+
+static const char *device_name = "cpu";
+static int device_tf32 = 0;
+
+static const char device_usage[] =
+    "\n"
+    "device options:\n"
+    "  --device D     cpu (the default), cuda (the first GPU) or cuda:N; a GPU loads the CUDA\n"
+    "                 backend module (libalae-cuda.so; see ALAE_CUDA_BACKEND)\n"
+    "  --tf32         on a GPU: matrix products on TF32 tensor cores (faster, about 3 decimal\n"
+    "                 digits per product; the default is exact float32)\n";
+
+static int command_uses_device(const char *cmd) { return strcmp(cmd, "info") != 0 && strcmp(cmd, "version") != 0; }
+
 int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int n_opts) {
+    int with_device = command_uses_device(cmd);
     for (int i = 0; i < argc; i++)
         if (is_help(argv[i])) {
             fputs(usage, stdout);
+            if (with_device) fputs(device_usage, stdout);
             return CLI_OK;
         }
+    /* the command's own options plus, for commands that run a model, --device and --tf32 */
+    cli_opt all[64 + 2];
+    if (n_opts > 64) return cli_error(cmd, "too many options");
+    memcpy(all, opts, (size_t)n_opts * sizeof *opts);
+    int n_all = n_opts;
+    if (with_device) {
+        all[n_all++] = (cli_opt){"--device", CLI_STR, &device_name, 0, 0, 0};
+        all[n_all++] = (cli_opt){"--tf32", CLI_FLAG, &device_tf32, 0, 0, 0};
+    }
     for (int i = 0; i < argc;) {
-        int rc = take_option(cmd, argc, argv, &i, opts, n_opts);
+        int rc = take_option(cmd, argc, argv, &i, all, n_all);
         if (rc != CLI_GO) return rc;
     }
+    memcpy(opts, all, (size_t)n_opts * sizeof *opts); /* the given flags */
     return CLI_GO;
 }
 
@@ -188,10 +215,14 @@ alae_status cli_model_geometry(const alae_model *model, cli_geom *g) {
 int64_t cli_image_floats(const cli_geom *g) { return (int64_t)g->channels * g->size * g->size; }
 
 alae_status cli_context(int64_t threads, alae_context **out) {
-    alae_context *ctx;
-    alae_status s = alae_context_create(ALAE_DEVICE_CPU, &ctx);
+    int32_t device = ALAE_DEVICE_CPU;
+    alae_status s = alae_device_find(device_name, &device);
     if (s != ALAE_OK) return s;
-    if (threads > 0 && (s = alae_context_set_param(ctx, ALAE_CTX_THREADS, threads)) != ALAE_OK) {
+    alae_context *ctx;
+    if ((s = alae_context_create(device, &ctx)) != ALAE_OK) return s;
+    if (threads > 0) s = alae_context_set_param(ctx, ALAE_CTX_THREADS, threads);
+    if (s == ALAE_OK && device_tf32) s = alae_context_set_param(ctx, ALAE_CTX_TF32, 1);
+    if (s != ALAE_OK) {
         alae_context_destroy(ctx);
         return s;
     }

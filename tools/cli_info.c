@@ -7,8 +7,9 @@
 static const char info_usage[] =
     "usage: alae info [--model M]\n"
     "\n"
-    "Without --model: prints the library version, every device with its memory, and the\n"
-    "matrix-multiplication kernels the CPU backend uses.\n"
+    "Without --model: prints the library version, every device with its name and memory (the\n"
+    "GPUs too when the CUDA backend module loads, else why not), and the matrix-multiplication\n"
+    "kernels the CPU backend uses.\n"
     "With --model: prints the model's configuration by setting name and its parameter counts\n"
     "per network (F: mapping, G: generator, E: encoder, D: discriminator) and in total.\n"
     "\n"
@@ -16,6 +17,9 @@ static const char info_usage[] =
 
 static int print_library(void) {
     printf("libalae %s (headers %s)\n", alae_version_string(), ALAE_VERSION_STRING);
+    /* the GPUs, when the CUDA backend module is installed and a driver and GPU are present */
+    char cuda_why[600] = "";
+    if (alae_backend_load_cuda(NULL) != ALAE_OK) snprintf(cuda_why, sizeof cuda_why, "%s", alae_last_error());
     int32_t n = alae_device_count();
     printf("devices: %d\n", (int)n);
     for (int32_t i = 0; i < n; i++) {
@@ -28,6 +32,7 @@ static int print_library(void) {
         printf("       memory %.1f GiB total, %.1f GiB free; %d threads\n", info.mem_total / 1073741824.0,
                info.mem_free / 1073741824.0, (int)info.threads);
     }
+    if (cuda_why[0]) printf("cuda: unavailable: %s\n", cuda_why);
     return CLI_OK;
 }
 

@@ -46,12 +46,44 @@ ALAE_API alae_status alae_device_get_info(int32_t index, alae_device_info *info)
  * if it cannot be loaded or lacks the entry point, ALAE_E_VERSION if its ABI does not match. */
 ALAE_API alae_status alae_backend_load(const char *path_utf8);
 
+/* The file name of the CUDA backend module. */
+#define ALAE_CUDA_BACKEND_FILE "libalae-cuda.so"
+
+/* Loads the CUDA backend module, so that its GPUs become devices (numbered after the CPU and
+ * any plugin loaded before). With path_utf8 non-NULL, exactly that absolute path is loaded, as
+ * alae_backend_load does. With NULL, the module is searched for in this order, and the first file
+ * that exists is loaded (a later place is not tried when it fails):
+ *   1. the environment variable ALAE_CUDA_BACKEND, when set and non-empty: an absolute path to the
+ *      module file (nothing else is tried then);
+ *   2. the directory of libalae itself: DIR/libalae-cuda.so, then DIR/libalae-<soversion>/backends/
+ *      libalae-cuda.so (a build tree, or a relocated install);
+ *   3. the installed backend directory ALAE_BACKEND_DIR.
+ * The current working directory is never searched. Loading it again is a no-op that returns
+ * ALAE_OK. Thread-safe. Errors: ALAE_E_INVALID_ARG (a relative path, also in ALAE_CUDA_BACKEND);
+ * ALAE_E_BACKEND_UNAVAILABLE when no module is found (the message lists every place tried), when
+ * it cannot be loaded (the loader's message, e.g. a missing libcublas), or when the machine has no
+ * usable GPU or driver (the message says why, e.g. "no CUDA device: ... libcuda.so.1 ..."); nothing
+ * is registered then; ALAE_E_VERSION when the module was built for another libalae. */
+ALAE_API alae_status alae_backend_load_cuda(const char *path_utf8);
+
+/* Finds a device by name and writes its index to *index: "cpu" (always 0), "cuda" (the first CUDA
+ * device) or "cuda:N" (the Nth, from 0). A CUDA name loads the CUDA backend first, as
+ * alae_backend_load_cuda(NULL) does, when no CUDA device is registered yet. *index is written only
+ * on success. Thread-safe. Errors: ALAE_E_INVALID_ARG (NULL argument, an unknown name, N out of
+ * range); ALAE_E_BACKEND_UNAVAILABLE and ALAE_E_VERSION as for alae_backend_load_cuda. */
+ALAE_API alae_status alae_device_find(const char *name, int32_t *index);
+
 /* Context parameters (alae_context_set_param). Keys are append-only. */
 #define ALAE_CTX_THREADS        1  /* worker threads, 1..256; default: online CPUs */
 #define ALAE_CTX_SEED           2  /* seed of the context's counter-based RNG (any int64) */
 #define ALAE_CTX_DETERMINISTIC  3  /* 0/1: bitwise-reproducible kernels (default 1 on CPU) */
 #define ALAE_CTX_POISON         4  /* 0/1: fill freed activation memory with NaN (debugging;
                                       default 1 when the environment has ALAE_POISON=1) */
+#define ALAE_CTX_TF32           5  /* 0/1: CUDA matrix products on TF32 tensor cores (faster, about
+                                      10 mantissa bits per product); default 0 = exact float32.
+                                      No effect on the CPU */
+#define ALAE_CTX_GRAPHS         6  /* 0/1: let the backend record a step's kernels once and replay
+                                      them (CUDA graphs); default 1. No effect on the CPU */
 
 /* Creates a context on a device. *out is set only on success; the caller owns the context and
  * releases it with alae_context_destroy. Thread-safe (each call creates a new context). Errors:

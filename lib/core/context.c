@@ -23,6 +23,8 @@ alae_status alaei_context_create_on(const alaei_backend_vtbl *backend, int32_t d
     ctx->threads = default_threads();
     ctx->seed = 0;
     ctx->deterministic = 1;
+    ctx->tf32 = 0;
+    ctx->graphs = 1;
     /* Debugging aid: ALAE_POISON=1 in the environment turns on NaN poisoning of freed
      * activation memory for every context (the test suite runs this way). */
     const char *poison = getenv("ALAE_POISON");
@@ -81,6 +83,23 @@ ALAE_API alae_status alae_context_set_param(alae_context *ctx, int32_t key, int6
         ctx->seed = value;
         ctx->rng_offset = 0;
         return ALAE_OK;
+    case ALAE_CTX_TF32:
+    case ALAE_CTX_GRAPHS: {
+        const char *name = key == ALAE_CTX_TF32 ? "ALAE_CTX_TF32" : "ALAE_CTX_GRAPHS";
+        if (value != 0 && value != 1)
+            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "%s = %lld must be 0 or 1", name, (long long)value);
+        /* a backend without the setting (the CPU) accepts and ignores it */
+        if (ALAEI_VTBL_HAS(ctx->backend, set_option)) {
+            alae_status s = ctx->backend->set_option(ctx->bctx, key, value);
+            if (s != ALAE_OK && s != ALAE_E_UNSUPPORTED) return s;
+            alaei_clear_error();
+        }
+        if (key == ALAE_CTX_TF32)
+            ctx->tf32 = (int32_t)value;
+        else
+            ctx->graphs = (int32_t)value;
+        return ALAE_OK;
+    }
     case ALAE_CTX_DETERMINISTIC:
     case ALAE_CTX_POISON:
         if (value != 0 && value != 1)
@@ -106,6 +125,8 @@ ALAE_API alae_status alae_context_get_param(const alae_context *ctx, int32_t key
     case ALAE_CTX_SEED: *value = ctx->seed; return ALAE_OK;
     case ALAE_CTX_DETERMINISTIC: *value = ctx->deterministic; return ALAE_OK;
     case ALAE_CTX_POISON: *value = ctx->poison; return ALAE_OK;
+    case ALAE_CTX_TF32: *value = ctx->tf32; return ALAE_OK;
+    case ALAE_CTX_GRAPHS: *value = ctx->graphs; return ALAE_OK;
     default:
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown context parameter key %d", (int)key);
     }

@@ -1,5 +1,6 @@
 /* The executor: runs a plan's kernels in order on the context's backend. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -104,11 +105,48 @@ void alaei_profile_report(const alae_context *ctx) {
                       100.0 * pr->seconds[i] / (total > 0 ? total : 1), pr->flops[i] / (pr->seconds[i] + 1e-12) / 1e9);
 }
 
+/* The whole run as one batch for a backend with run_ops: the kernels in order, each followed by
+ * the NaN FILLs of the blocks that die there when poisoning is on (the same effect as fill()). */
+static alae_status run_batched(alaei_plan *p) {
+    alae_context *ctx = p->ctx;
+    int32_t n = p->n_order;
+    if (ctx->poison) n += p->free_start[p->n_order];
+    if (n > p->batch_cap) {
+        alaei_op *grown = realloc(p->batch, (size_t)n * sizeof *grown);
+        if (!grown) return alaei_fail(ALAE_E_NOMEM, "alaei_plan_run", "no memory for %d op descriptors", (int)n);
+        p->batch = grown;
+        p->batch_cap = n;
+    }
+    if (alaei_context_abort_pending(ctx))
+        return alaei_fail(ALAE_E_ABORTED, "alaei_plan_run", "aborted at op 0 of %d", (int)p->n_order);
+    int32_t k = 0;
+    for (int32_t step = 0; step < p->n_order; step++) {
+        alae_status s = describe(p, p->order[step], &p->batch[k++]);
+        if (s != ALAE_OK) return s;
+        if (!ctx->poison) continue;
+        for (int32_t f = p->free_start[step]; f < p->free_start[step + 1]; f++) {
+            const alaei_block *b = &p->blocks[p->free_list[f]];
+            alaei_op *op = &p->batch[k++];
+            memset(op, 0, sizeof *op);
+            op->code = ALAEI_OP_FILL;
+            op->dst.data = (char *)p->arena + b->offset;
+            op->dst.ne[0] = op->dst.ne[1] = op->dst.ne[2] = 1;
+            op->dst.ne[3] = (int64_t)(b->bytes / (size_t)ctx->backend->elem_size);
+            op->fp[0] = NAN;
+        }
+    }
+    return ctx->backend->run_ops(ctx->bctx, p, p->batch, k);
+}
+
 alae_status alaei_plan_run(alaei_plan *p) {
     if (!p) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "plan is NULL");
     alae_context *ctx = p->ctx;
     if (!p->arena && p->arena_bytes > 0)
         return alaei_fail(ALAE_E_STATE, __func__, "the plan has no arena: attach one with alaei_plan_set_arena");
+    /* A backend that runs whole batches (and may replay them as CUDA graphs) gets the run at once;
+     * the abort flag is then checked before the batch only. Profiling times each op separately. */
+    if (ctx->graphs && !ctx->profile && p->n_order > 0 && ALAEI_VTBL_HAS(ctx->backend, run_ops))
+        return run_batched(p);
     for (int32_t step = 0; step < p->n_order; step++) {
         if (alaei_context_abort_pending(ctx))
             return alaei_fail(ALAE_E_ABORTED, __func__, "aborted at op %d of %d", (int)step, (int)p->n_order);

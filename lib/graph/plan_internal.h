@@ -25,6 +25,10 @@ struct alaei_plan {
     int32_t *map;
     int32_t n_map;
     int32_t n_blocks_total;
+    /* The op descriptors of one run, built for backends with run_ops (exec.c): every kernel, and
+     * the NaN poisoning FILLs when ALAE_CTX_POISON is on. Grown on demand, freed with the plan. */
+    alaei_op *batch;
+    int32_t batch_cap;
 };
 
 #endif

@@ -390,6 +390,9 @@ fail:
 
 void alaei_plan_destroy(alaei_plan *p) {
     if (!p) return;
+    /* a backend that recorded this plan's kernels (CUDA graphs) drops the recording */
+    if (p->batch && ALAEI_VTBL_HAS(p->ctx->backend, forget)) p->ctx->backend->forget(p->ctx->bctx, p);
+    free(p->batch);
     if (p->arena && p->owns_arena) p->ctx->backend->buf_free(p->ctx->bctx, p->arena);
     free(p->map);
     free(p->nodes);

@@ -176,7 +176,27 @@ typedef struct alaei_backend_vtbl {
     /* compute */
     int (*supports)(void *bctx, const alaei_op *op);
     alae_status (*run_op)(void *bctx, const alaei_op *op);
+    /* ---- optional entries, appended within ABI 1 (a table may end before them: a host reads
+     * one only when ALAEI_VTBL_HAS says the table's struct_size covers it and it is non-NULL) ---- */
+    /* Context settings beyond threads (ALAE_CTX_TF32, ALAE_CTX_GRAPHS): ALAE_OK when applied,
+     * ALAE_E_UNSUPPORTED when the backend has no such setting (the core then ignores the value). */
+    alae_status (*set_option)(void *bctx, int32_t key, int64_t value);
+    /* Runs ops[0..n) in order, with exactly the effect of n run_op calls. key names the caller's
+     * recurring sequence (a plan): a backend may record the sequence and replay the recording
+     * when called again with the same key and byte-identical ops (CUDA graphs). Descriptors are
+     * fully initialised (memset) so that they compare with memcmp. */
+    alae_status (*run_ops)(void *bctx, const void *key, const alaei_op *ops, int32_t n);
+    /* Drops whatever run_ops recorded for key (the plan is being destroyed). Must not fail. */
+    void (*forget)(void *bctx, const void *key);
 } alaei_backend_vtbl;
+
+/* The size of the table's required part: plugins built before the optional entries existed
+ * have struct_size == ALAEI_VTBL_REQUIRED_SIZE and stay loadable. */
+#define ALAEI_VTBL_REQUIRED_SIZE offsetof(alaei_backend_vtbl, set_option)
+/* Whether table vt has the optional entry `field` (covered by its struct_size and non-NULL). */
+#define ALAEI_VTBL_HAS(vt, field)                                                              \
+    ((vt)->struct_size >= offsetof(alaei_backend_vtbl, field) + sizeof((vt)->field) &&         \
+     (vt)->field != NULL)
 
 /* The double-precision reference backend (plain loops): the test oracle. It lives in a separate
  * static library (alae_reference) that only the tests link. */

@@ -67,6 +67,8 @@ struct alae_context {
     uint64_t rng_offset;   /* counter of the Philox stream, advanced by every random fill */
     int32_t deterministic;
     int32_t poison;
+    int32_t tf32;          /* ALAE_CTX_TF32 */
+    int32_t graphs;        /* ALAE_CTX_GRAPHS */
     atomic_int abort_requested;
     struct alaei_profile *profile; /* per-op timings when ALAE_PROFILE=1, else NULL */
 };

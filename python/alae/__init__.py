@@ -15,8 +15,8 @@ from . import constants
 from .constants import *  # noqa: F401,F403  (OK, E_*, LOG_*, CFG_*, PART_*, ...)
 from ._lib import AlaeError, HEADER_VERSION_NUMBER, candidate_paths
 from .core import (Context, DeviceInfo, Tensor, check_version, default_context, device_count, device_info, devices,
-                   get_log_level, last_error, lib, library_path, load_backend, log_to_python, set_log_callback,
-                   set_log_level, status_string, version, version_number)
+                   find_device, get_log_level, last_error, lib, library_path, load_backend, load_cuda_backend,
+                   log_to_python, set_log_callback, set_log_level, status_string, version, version_number)
 from .model import Model, ModelConfig, part_mask, presets, setting_names
 from .train import Optimizer, StepStats, Trainer
 from .data import Dataset, load_npy, save_npy, shuffle_order, write_png_grid
@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = ["AlaeError", "Context", "Dataset", "DeviceInfo", "Model", "ModelConfig", "Optimizer", "StepStats",
            "Tensor", "Trainer", "candidate_paths", "check_version", "constants", "default_context", "device_count",
-           "device_info", "devices", "get_log_level", "last_error", "lib", "library_path", "load_backend",
+           "device_info", "devices", "find_device", "get_log_level", "last_error", "lib", "library_path", "load_backend",
+           "load_cuda_backend",
            "load_npy", "log_to_python", "part_mask", "presets", "save_npy", "set_log_callback", "set_log_level",
            "setting_names", "shuffle_order", "status_string", "version", "version_number", "write_png_grid"]

@@ -91,6 +91,8 @@ PROTOTYPES = {
     "alae_device_count": (c_int32,),
     "alae_device_get_info": (STATUS, c_int32, POINTER(DeviceInfo_c)),
     "alae_backend_load": (STATUS, c_char_p),
+    "alae_backend_load_cuda": (STATUS, c_char_p),
+    "alae_device_find": (STATUS, c_char_p, POINTER(c_int32)),
     "alae_context_create": (STATUS, c_int32, OUT_HANDLE),
     "alae_context_destroy": (None, HANDLE),
     "alae_context_set_param": (STATUS, HANDLE, c_int32, c_int64),

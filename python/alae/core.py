@@ -3,7 +3,7 @@
 import ctypes
 import dataclasses
 import threading
-from ctypes import byref, c_int64, c_void_p
+from ctypes import byref, c_int32, c_int64, c_void_p
 
 import numpy as np
 
@@ -89,6 +89,21 @@ def load_backend(path):
     """Loads a backend plugin (e.g. the CUDA module) from an explicit path; its devices are
     appended to devices()."""
     _lib.get().alae_backend_load(_lib.encode_path(path))
+
+
+def load_cuda_backend(path=None):
+    """Loads the CUDA backend module: from `path` (absolute) when given, otherwise from
+    $ALAE_CUDA_BACKEND, the directory of libalae or the installed backend directory (never the
+    current directory). Raises AlaeError (status ALAE_E_BACKEND_UNAVAILABLE, with the reason) when
+    it is missing or the machine has no usable GPU or driver."""
+    _lib.get().alae_backend_load_cuda(None if path is None else _lib.encode_path(path))
+
+
+def find_device(name):
+    """The device index of "cpu", "cuda" or "cuda:N" (a CUDA name loads the CUDA backend first)."""
+    index = c_int32(-1)
+    _lib.get().alae_device_find(name.encode("utf-8"), byref(index))
+    return int(index.value)
 
 
 # ---- logging ----

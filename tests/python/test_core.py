@@ -27,6 +27,23 @@ def test_devices():
     assert e.value.code == alae.E_INVALID_ARG
 
 
+def test_cuda_backend_loads_or_is_unavailable():
+    assert alae.find_device("cpu") == 0
+    with pytest.raises(alae.AlaeError) as e:
+        alae.find_device("gpu")
+    assert e.value.code == alae.E_INVALID_ARG
+    with pytest.raises(alae.AlaeError) as e:
+        alae.load_cuda_backend("relative/libalae-cuda.so")
+    assert e.value.code == alae.E_INVALID_ARG and "absolute" in e.value.message
+    try:
+        alae.load_cuda_backend()
+    except alae.AlaeError as err:  # no module, no driver or no GPU: a clean status with the reason
+        assert err.code == alae.E_BACKEND_UNAVAILABLE and err.message
+    else:
+        index = alae.find_device("cuda")
+        assert alae.device_info(index).kind == alae.DEVICE_CUDA
+
+
 def test_backend_load_failure_is_an_error(tmp_path):
     with pytest.raises(alae.AlaeError) as e:
         alae.load_backend(tmp_path / "no-such-plugin.so")
