@@ -1,6 +1,8 @@
 #include "test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int alae_test_run_suite(Suite *suite) {
     SRunner *runner = srunner_create(suite);
@@ -15,3 +17,38 @@ double alae_test_uniform(uint64_t *state, double lo, double hi) {
     double u = (double)(*state >> 11) * (1.0 / 9007199254740992.0);
     return lo + (hi - lo) * u;
 }
+
+static int32_t g_device = 0;
+static int g_on_cuda = 0;
+
+void alae_test_select_device(const char *name) {
+    const char *want = getenv("ALAE_TEST_DEVICE");
+    if (!want || !want[0] || strcmp(want, "cpu") == 0) return;
+    if (strcmp(want, "cuda") != 0) {
+        fprintf(stderr, "%s: ALAE_TEST_DEVICE=%s: expected cpu or cuda\n", name, want);
+        exit(EXIT_FAILURE);
+    }
+    int32_t index = -1;
+    alae_status s = alae_device_find("cuda", &index);
+    if (s == ALAE_E_BACKEND_UNAVAILABLE) {
+        printf("SKIPPED: %s: no CUDA device (%s)\n", name, alae_last_error());
+        fflush(stdout);
+        exit(77);
+    }
+    if (s != ALAE_OK) {
+        fprintf(stderr, "%s: the CUDA backend failed to load: %s: %s\n", name, alae_status_string(s), alae_last_error());
+        exit(EXIT_FAILURE);
+    }
+    alae_device_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    if (alae_device_get_info(index, &info) == ALAE_OK)
+        printf("%s: running on device %d, %s (%s)\n", name, (int)index, info.name, info.description);
+    fflush(stdout);
+    g_device = index;
+    g_on_cuda = 1;
+}
+
+int32_t alae_test_device(void) { return g_device; }
+
+int alae_test_on_cuda(void) { return g_on_cuda; }

@@ -22,4 +22,16 @@ int alae_test_run_suite(Suite *suite);
 /* Deterministic uniform numbers in [lo, hi) from a simple LCG state. */
 double alae_test_uniform(uint64_t *state, double lo, double hi);
 
+/* The device a test program runs on. Call alae_test_select_device(name) at the start of main():
+ * without ALAE_TEST_DEVICE (or with "cpu") it selects device 0, the CPU; with ALAE_TEST_DEVICE=cuda
+ * it loads the CUDA backend (alae_backend_load_cuda(NULL): ctest sets ALAE_CUDA_BACKEND to the
+ * module of the build tree) and selects the first CUDA device; when that is unavailable it prints
+ * "SKIPPED: <name>: no CUDA device (<reason>)" and exits 77, which ctest reports as a skipped
+ * test (SKIP_RETURN_CODE 77). */
+void alae_test_select_device(const char *name);
+/* The selected public device index (0 before alae_test_select_device). */
+int32_t alae_test_device(void);
+/* 1 when ALAE_TEST_DEVICE=cuda selected a CUDA device. */
+int alae_test_on_cuda(void);
+
 #endif

@@ -1056,7 +1056,13 @@ END_TEST
 
 static void check_cross_precision(int conv) {
     alae_context *ref = make_context(alaei_reference_backend());
-    alae_context *cpu = make_context(alaei_cpu_backend());
+    /* the float backend under test: the CPU, or the GPU with ALAE_TEST_DEVICE=cuda */
+    const alaei_backend_vtbl *fvt = alaei_cpu_backend();
+    int32_t fdev = 0;
+    if (alae_test_on_cuda()) ck_assert_alae_ok(alaei_registry_lookup(alae_test_device(), &fvt, &fdev));
+    alae_context *cpu = NULL;
+    ck_assert_alae_ok(alaei_context_create_on(fvt, fdev, &cpu));
+    cpu->poison = 1;
     r1net r;
     build_r1net_away_from_kinks(ref, &r, conv, conv ? 1234567u : 7654321u);
     net *nt = &r.nt;
@@ -1074,6 +1080,28 @@ static void check_cross_precision(int conv) {
     exec_open(&ec, cpu, nt, n_out, outs);
     exec_run(&er);
     exec_run(&ec);
+    /* On the GPU: the first run went op by op, the second is captured as a CUDA graph and the
+     * third replays it; all three must give the same bits. */
+    double *first_run[2 * MAX_PARAMS + 2] = {NULL};
+    if (alae_test_on_cuda()) {
+        for (int o = 0; o < n_out; o++) {
+            int64_t n = alaei_graph_numel(nt->g, outs[o]);
+            first_run[o] = dalloc(n);
+            exec_read(&ec, outs[o], first_run[o], n);
+        }
+        exec_run(&ec);
+        exec_run(&ec);
+        for (int o = 0; o < n_out; o++) {
+            int64_t n = alaei_graph_numel(nt->g, outs[o]);
+            double *again = dalloc(n);
+            exec_read(&ec, outs[o], again, n);
+            ck_assert_msg(memcmp(again, first_run[o], (size_t)n * sizeof(double)) == 0,
+                          "%s net on %s: output %d differs between the first run and the graph replay",
+                          conv ? "conv" : "MLP", fvt->name, o);
+            free(again);
+            free(first_run[o]);
+        }
+    }
     double worst = 0;
     char msg[512] = "";
     for (int o = 0; o < n_out; o++) {
@@ -1084,13 +1112,13 @@ static void check_cross_precision(int conv) {
         double e = norm_rel(a, b, n);
         const char *what = o == 0 ? "L_D" : o == 1 ? "R1" : r.pname[(o - 2) % r.n_param];
         const char *kind = o < 2 ? "value" : o < 2 + r.n_param ? "dL_D" : "dR1";
-        printf("f32   %-8s %-5s %-20s |cpu - ref| / |ref| = %.2e\n", conv ? "conv" : "mlp", kind, what, e);
+        printf("f32   %-8s %-5s %-20s |%s - ref| / |ref| = %.2e\n", conv ? "conv" : "mlp", kind, what, fvt->name, e);
         worst = fmax(worst, e);
         if (!(e <= F32_TOL) && !msg[0])
             snprintf(msg, sizeof msg,
-                     "%s net: CPU (float) vs reference (double): %s %s: relative error of the norm %.3g > %.0e "
-                     "(first element cpu %.9g, ref %.9g)",
-                     conv ? "conv" : "MLP", kind, what, e, F32_TOL, a[0], b[0]);
+                     "%s net: %s (float) vs reference (double): %s %s: relative error of the norm %.3g > %.0e "
+                     "(first element %.9g, ref %.9g)",
+                     conv ? "conv" : "MLP", fvt->name, kind, what, e, F32_TOL, a[0], b[0]);
         free(a);
         free(b);
     }
@@ -1445,4 +1473,19 @@ static Suite *gradcheck_suite(void) {
     return s;
 }
 
-int main(void) { return alae_test_run_suite(gradcheck_suite()); }
+/* ALAE_TEST_DEVICE=cuda: the float-vs-double R1 gradient checks (conv and MLP nets, first and
+ * second order through every op autodiff emits) with the GPU as the float backend. */
+static Suite *cuda_gradcheck_suite(void) {
+    Suite *s = suite_create("cuda_gradcheck");
+    TCase *f32 = tcase_create("cross_precision");
+    tcase_add_test(f32, test_cross_precision_conv);
+    tcase_add_test(f32, test_cross_precision_mlp);
+    tcase_set_timeout(f32, 600);
+    suite_add_tcase(s, f32);
+    return s;
+}
+
+int main(void) {
+    alae_test_select_device("cuda_gradcheck");
+    return alae_test_run_suite(alae_test_on_cuda() ? cuda_gradcheck_suite() : gradcheck_suite());
+}

@@ -84,7 +84,7 @@ static alaei_st_file *open_fixture(void) {
 
 static void setup(void) {
     fx = open_fixture();
-    ck_assert_alae_ok(alae_context_create(0, &ctx));
+    ck_assert_alae_ok(alae_context_create(alae_test_device(), &ctx));
     ck_assert_alae_ok(alae_context_set_param(ctx, ALAE_CTX_THREADS, 1));
     alae_model_config *cfg;
     ck_assert_alae_ok(alae_model_config_create("mnist-fc", &cfg));
@@ -462,4 +462,7 @@ static Suite *parity_suite(void) {
     return s;
 }
 
-int main(void) { return alae_test_run_suite(parity_suite()); }
+int main(void) {
+    alae_test_select_device("cuda_mlp_parity"); /* ALAE_TEST_DEVICE=cuda: the same checks on the GPU */
+    return alae_test_run_suite(parity_suite());
+}

@@ -61,7 +61,7 @@ static alae_model_config *style16_config(void) {
 
 static void setup(void) {
     ck_assert_alae_ok(alaei_st_open(ALAE_FIXTURE_DIR "/style16.safetensors", &fx));
-    ck_assert_alae_ok(alae_context_create(0, &ctx));
+    ck_assert_alae_ok(alae_context_create(alae_test_device(), &ctx));
     ck_assert_alae_ok(alae_context_set_param(ctx, ALAE_CTX_THREADS, 1));
     alae_model_config *cfg = style16_config();
     ck_assert_alae_ok(alae_model_create(ctx, cfg, 0, &model));
@@ -481,4 +481,7 @@ static Suite *parity_suite(void) {
     return s;
 }
 
-int main(void) { return alae_test_run_suite(parity_suite()); }
+int main(void) {
+    alae_test_select_device("cuda_style_parity"); /* ALAE_TEST_DEVICE=cuda: the same checks on the GPU */
+    return alae_test_run_suite(parity_suite());
+}

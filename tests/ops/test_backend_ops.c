@@ -74,9 +74,12 @@ static int add_backend(const alaei_backend_vtbl *vt, int32_t device, int32_t thr
 static int backends_open(char *err, size_t errsize) {
     g_nbk = 0;
     memset(&g_ref, 0, sizeof g_ref);
-    /* the CPU backend single-threaded and with an odd number of workers (split edges) */
-    if (add_backend(alaei_cpu_backend(), 0, 1, err, errsize) != 0) return -1;
-    if (add_backend(alaei_cpu_backend(), 0, 3, err, errsize) != 0) return -1;
+    /* the CPU backend single-threaded and with an odd number of workers (split edges); with
+     * ALAE_TEST_DEVICE=cuda the GPU alone (the CPU has its own run of this program) */
+    if (!alae_test_on_cuda()) {
+        if (add_backend(alaei_cpu_backend(), 0, 1, err, errsize) != 0) return -1;
+        if (add_backend(alaei_cpu_backend(), 0, 3, err, errsize) != 0) return -1;
+    }
     const char *plugin = getenv("ALAE_OPS_PLUGIN");
     if (plugin && plugin[0] && alae_backend_load(plugin) != ALAE_OK) {
         snprintf(err, errsize, "ALAE_OPS_PLUGIN=%s: %s", plugin, alae_last_error());
@@ -1431,7 +1434,7 @@ static Suite *backend_ops_suite(void) {
     tcase_add_test(tc, test_reference_sanity);
     tcase_add_loop_test(tc, test_op, ALAEI_OP_FILL, ALAEI_OP_COUNT);
     tcase_add_test(tc, test_bad_shapes);
-    tcase_add_test(tc, test_cpu_builtin_sgemm);
+    if (!alae_test_on_cuda()) tcase_add_test(tc, test_cpu_builtin_sgemm);
     tcase_add_test(tc, test_conv_fused_equals_decomposition);
     suite_add_tcase(s, tc);
     return s;
@@ -1439,10 +1442,14 @@ static Suite *backend_ops_suite(void) {
 
 int main(void) {
     const char *mode = getenv("ALAE_OPS_MODE");
-    if (mode && strcmp(mode, "support") == 0) return print_support_matrix();
+    if (mode && strcmp(mode, "support") == 0) {
+        alae_test_select_device("cuda_backend_ops_support");
+        return print_support_matrix();
+    }
     if (mode && mode[0] && strcmp(mode, "test") != 0) {
         fprintf(stderr, "ALAE_OPS_MODE=%s: expected 'test' (default) or 'support'\n", mode);
         return EXIT_FAILURE;
     }
+    alae_test_select_device("cuda_backend_ops"); /* ALAE_TEST_DEVICE=cuda: the GPU against the reference */
     return alae_test_run_suite(backend_ops_suite());
 }
