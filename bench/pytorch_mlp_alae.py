@@ -501,8 +501,23 @@ class CpuMonitor:
         return msg
 
 
-def benchmark(threads, steps, batch, warmup=3, seed=0):
+def _to_device(model, dev):
+    """Moves a model built on the CPU (same numbers) to dev."""
+    for n in list(model.params):
+        model.params[n] = model.params[n].detach().to(dev).requires_grad_(True)
+    model.ema = {n: p.to(dev) for n, p in model.ema.items()}
+    model.dlatent_avg = model.dlatent_avg.to(dev)
+
+
+def benchmark(threads, steps, batch, warmup=3, seed=0, device="cpu"):
     _import_torch()
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        # exact float32 matrix products, as libalae's default (ALAE_CTX_TF32 = 0)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        print("device %s: %s" % (dev, torch.cuda.get_device_name(dev)))
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     lib = _openblas()
     print("torch %s: torch threads %d, OpenBLAS threads %s, OMP_WAIT_POLICY=%s"
           % (torch.__version__, torch.get_num_threads(), lib.openblas_get_num_threads() if lib else "n/a",
@@ -510,18 +525,22 @@ def benchmark(threads, steps, batch, warmup=3, seed=0):
     torch.manual_seed(seed)
     rss_import = peak_rss_mib()
     model = build_model(seed)
+    if dev.type != "cpu":
+        _to_device(model, dev)
     opt = build_optimizer(model)
     gen = torch.Generator().manual_seed(seed + 1)
     digits = torch.randint(0, 256, (batch, 28, 28), generator=gen, dtype=torch.uint8)
-    x = pad_and_scale(digits)
+    x = pad_and_scale(digits).to(dev)
     times = []
     mon = None
     for i in range(warmup + steps):
         if i == warmup:
             mon = CpuMonitor()
+        sync()
         t0 = time.perf_counter()
-        z = torch.randn(3, batch, L, generator=gen)
+        z = torch.randn(3, batch, L, generator=gen).to(dev)
         losses = train_step(model, opt, x, z[0], z[1], z[2])
+        sync()
         t1 = time.perf_counter()
         if i >= warmup:
             times.append(t1 - t0)
@@ -534,8 +553,8 @@ def benchmark(threads, steps, batch, warmup=3, seed=0):
     print("peak RSS %.1f MiB (%.1f MiB after importing torch, before the model)" % (rss, rss_import))
     if mon is not None:
         print("load: " + mon.report())
-    print("RESULT torch threads=%d median_s=%.6f images_per_s=%.1f peak_rss_mib=%.1f"
-          % (threads, med, batch / med, rss))
+    print("RESULT torch threads=%d device=%s median_s=%.6f images_per_s=%.1f peak_rss_mib=%.1f"
+          % (threads, dev.type, med, batch / med, rss))
 
 
 def main(argv=None):
@@ -548,6 +567,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--omp-wait-policy", choices=("passive", "active", "default"), default="passive",
                     help="OMP_WAIT_POLICY for torch's OpenMP threads (default passive; see set_threads)")
+    ap.add_argument("--device", default="cpu", help="torch device of the benchmark: cpu (default) or cuda[:N]")
     ap.add_argument("--check-fixture", metavar="PATH", help="verify one iteration against mlp.safetensors")
     ap.add_argument("--blas-info", action="store_true", help="print torch's BLAS/threads and a matmul rate")
     a = ap.parse_args(argv)
@@ -557,7 +577,7 @@ def main(argv=None):
     if a.blas_info:
         blas_info(a.threads)
         return 0
-    benchmark(a.threads, a.steps, a.batch, a.warmup, a.seed)
+    benchmark(a.threads, a.steps, a.batch, a.warmup, a.seed, a.device)
     return 0
 
 
