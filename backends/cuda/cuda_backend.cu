@@ -517,8 +517,9 @@ static alae_status cuda_run_ops(void *bctx, const void *key, const alaei_op *ops
     }
     memcpy(r->ops, ops, bytes);
     r->n = n;
-    r->generation = ctx->generation;
     s = run_eagerly(ctx, ops, n);
+    /* after the run: a scratch that grew during it does not force another recording */
+    r->generation = ctx->generation;
     if (s != ALAE_OK) r->n = 0; /* never replay a sequence that failed */
     return s;
 }
