@@ -87,8 +87,11 @@ static alae_status init_step(alae_trainer *t, step_plan *sp) {
 /* Appends the gradients of loss with respect to every parameter in part_mask. A parameter the
  * loss does not depend on gets none (the reference's .grad is None and Adam skips it), except
  * in keep_zero_mask: those take zero-gradient steps (D in the latent step, as the reference's
- * zero_grad()-then-step does). */
-static alae_status add_param_grads(step_plan *sp, int32_t loss, int32_t part_mask, int32_t keep_zero_mask) {
+ * zero_grad()-then-step does). With first_part >= 0, the gradient is first_part's (gradients of
+ * an earlier part of the loss, built by first_part_grads) plus loss's: a parameter gets one when
+ * either part depends on it. */
+static alae_status add_param_grads_sum(step_plan *sp, int32_t loss, int32_t part_mask, int32_t keep_zero_mask,
+                                       const int32_t *first_part) {
     const alae_model *m = sp->net.m;
     int32_t *wrt = calloc((size_t)m->n_params, sizeof(int32_t)), n = 0;
     int32_t *index = malloc((size_t)m->n_params * sizeof(int32_t));
@@ -106,14 +109,23 @@ static alae_status add_param_grads(step_plan *sp, int32_t loss, int32_t part_mas
         }
         s = alaei_grad(sp->net.g, loss, -1, n, wrt, grads);
         for (int32_t k = 0; s == ALAE_OK && k < n; k++) {
-            int independent = alaei_graph_node(sp->net.g, grads[k])->op == ALAEI_OP_FILL;
-            if (!independent || (m->params[index[k]].part & keep_zero_mask)) sp->grad[index[k]] = grads[k];
+            int32_t i = index[k], gk = grads[k];
+            int independent = alaei_graph_node(sp->net.g, gk)->op == ALAEI_OP_FILL;
+            if (first_part && first_part[i] >= 0) {
+                gk = independent ? first_part[i] : alaei_add(sp->net.g, first_part[i], gk);
+                independent = 0;
+            }
+            if (!independent || (m->params[i].part & keep_zero_mask)) sp->grad[i] = gk;
         }
     }
     free(wrt);
     free(index);
     free(grads);
     return s;
+}
+
+static alae_status add_param_grads(step_plan *sp, int32_t loss, int32_t part_mask, int32_t keep_zero_mask) {
+    return add_param_grads_sum(sp, loss, part_mask, keep_zero_mask, NULL);
 }
 
 /* Plans sp for its outputs (loss, extra, w, gradients, "train.*" taps) and binds the model's
@@ -180,6 +192,10 @@ static int32_t prepare_real(alae_trainer *t, step_plan *sp, int32_t x) {
     return x;
 }
 
+/* The D-step. Its loss is split as mean(softplus(d_fake)) + mean(softplus(-d_real) + R1), and
+ * the fake half (forward and gradients) is built first: the plan runs in node order, so the fake
+ * batch's activations are freed before the real batch's forward, R1 and double backward start
+ * (the reference's single backward keeps both alive at its peak). */
 static alae_status build_d(alae_trainer *t) {
     step_plan *sp = &t->d;
     alae_status s = init_step(t, sp);
@@ -190,28 +206,40 @@ static alae_status build_d(alae_trainer *t) {
     int64_t real[4] = {n, c->channels, t->key.real_size, t->key.real_size}, fake[4] = {n, c->channels, level_size, level_size};
     sp->in_a = alaei_input(g, 4, real, "x_real");
     sp->in_b = alaei_input(g, 4, fake, "x_fake");
-    int32_t x = prepare_real(t, sp, sp->in_a);
-    int32_t w_real = alaei_net_E(&sp->net, x), w_fake = alaei_net_E(&sp->net, sp->in_b);
-    int32_t d_real = alaei_net_D(&sp->net, w_real), d_fake = alaei_net_D(&sp->net, w_fake);
-    alaei_net_tap(&sp->net, w_real, "train.w_real");
-    alaei_net_tap(&sp->net, d_real, "train.d_real");
+    /* fake half */
+    int32_t w_fake = alaei_net_E(&sp->net, sp->in_b), d_fake = alaei_net_D(&sp->net, w_fake);
     alaei_net_tap(&sp->net, w_fake, "train.w_fake");
     alaei_net_tap(&sp->net, d_fake, "train.d_fake");
+    int32_t loss_fake = alaei_mean_all(g, alaei_unary(g, ALAEI_OP_SOFTPLUS, d_fake));
+    if (alaei_graph_status(g) != ALAE_OK) return alaei_graph_fail_public(g, "alae_trainer_step (D-step)");
+    if ((s = add_param_grads(sp, loss_fake, ALAE_PART_E | ALAE_PART_D, 0)) != ALAE_OK)
+        return alaei_graph_fail_public(g, "alae_trainer_step (D-step gradients)");
+    int32_t *fake_grads = sp->grad;
+    sp->grad = NULL;
+    /* real half with R1 */
+    int32_t x = prepare_real(t, sp, sp->in_a);
+    int32_t w_real = alaei_net_E(&sp->net, x), d_real = alaei_net_D(&sp->net, w_real);
+    alaei_net_tap(&sp->net, w_real, "train.w_real");
+    alaei_net_tap(&sp->net, d_real, "train.d_real");
     /* R1: the gradient of sum(d_real) with respect to the (blended) real images, kept in the graph */
     int32_t real_grads;
     s = alaei_grad(g, alaei_sum_all(g, d_real), -1, 1, &x, &real_grads);
-    if (s != ALAE_OK) return alaei_graph_fail_public(g, "alae_trainer_step (R1)");
+    if (s != ALAE_OK) {
+        free(fake_grads);
+        return alaei_graph_fail_public(g, "alae_trainer_step (R1)");
+    }
     int64_t per_sample[4] = {1, 1, 1, n}, batch_ne[4] = {n, 1, 1, 1};
     int32_t r1 = alaei_reduce_sum(g, alaei_unary(g, ALAEI_OP_SQUARE, real_grads), batch_ne);
     r1 = alaei_scale_shift(g, alaei_reshape4(g, r1, per_sample), 0.5 * t->r1_gamma, 0.0);
-    int32_t terms = alaei_add(g, alaei_unary(g, ALAEI_OP_SOFTPLUS, d_fake),
-                              alaei_unary(g, ALAEI_OP_SOFTPLUS, alaei_unary(g, ALAEI_OP_NEG, d_real)));
-    sp->loss = alaei_mean_all(g, alaei_add(g, terms, r1));
+    int32_t loss_real =
+        alaei_mean_all(g, alaei_add(g, alaei_unary(g, ALAEI_OP_SOFTPLUS, alaei_unary(g, ALAEI_OP_NEG, d_real)), r1));
+    sp->loss = alaei_add(g, loss_fake, loss_real);
     sp->extra = alaei_mean_all(g, r1);
-    if (alaei_graph_status(g) != ALAE_OK) return alaei_graph_fail_public(g, "alae_trainer_step (D-step)");
-    if ((s = add_param_grads(sp, sp->loss, ALAE_PART_E | ALAE_PART_D, 0)) != ALAE_OK)
-        return alaei_graph_fail_public(g, "alae_trainer_step (D-step gradients)");
-    return finish_step(t, sp, "alae_trainer_step (D-step)", shares_arena(t));
+    if (alaei_graph_status(g) != ALAE_OK) s = alaei_graph_fail_public(g, "alae_trainer_step (D-step)");
+    else if ((s = add_param_grads_sum(sp, loss_real, ALAE_PART_E | ALAE_PART_D, 0, fake_grads)) != ALAE_OK)
+        s = alaei_graph_fail_public(g, "alae_trainer_step (D-step gradients)");
+    free(fake_grads);
+    return s != ALAE_OK ? s : finish_step(t, sp, "alae_trainer_step (D-step)", shares_arena(t));
 }
 
 static alae_status build_g(alae_trainer *t) {
