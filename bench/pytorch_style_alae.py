@@ -718,14 +718,20 @@ def benchmark(a):
             with torch.no_grad():
                 return net_G(model, p, w[:, None, :].expand(a.batch, cfg.style_count, cfg.latent), lod)
     times = []
-    for i in range(a.warmup + a.iters):
+    for i in range(a.warmup):
+        one()
+    prof = torch.autograd.profiler.profile() if a.profile else None
+    if prof is not None:
+        prof.__enter__()
+    for i in range(a.iters):
         sync()
         t0 = time.perf_counter()
         one()
         sync()
-        t1 = time.perf_counter()
-        if i >= a.warmup:
-            times.append(t1 - t0)
+        times.append(time.perf_counter() - t0)
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
     times.sort()
     med = times[len(times) // 2]
     rss = peak_rss_mib()
@@ -754,6 +760,7 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--omp-wait-policy", choices=("passive", "active", "default"), default="passive")
+    ap.add_argument("--profile", action="store_true", help="torch.autograd.profiler table of the measured calls")
     ap.add_argument("--check-fixture", metavar="PATH", help="verify against style16.safetensors and exit")
     a = ap.parse_args(argv)
     set_threads(a.threads, a.omp_wait_policy)

@@ -72,14 +72,14 @@ run_one() {
 
 # case_runs REPS ARGS...: REPS repetitions, each thread count, the two programs alternately
 case_runs() {
-    n=$1; shift
-    r=1
-    while [ "$r" -le "$n" ]; do
+    n_reps=$1; shift
+    rep=1
+    while [ "$rep" -le "$n_reps" ]; do
         for t in $threads_list; do
-            if [ $((r % 2)) = 1 ]; then order="alae torch"; else order="torch alae"; fi
+            if [ $((rep % 2)) = 1 ]; then order="alae torch"; else order="torch alae"; fi
             for prog in $order; do run_one "$prog" "$@" --threads "$t"; done
         done
-        r=$((r + 1))
+        rep=$((rep + 1))
     done
 }
 
@@ -91,11 +91,11 @@ for c in $cases; do
                   case_runs "$celeba_train_reps" --preset celeba --mode train --resolution 64 --batch 32 --warmup 0 --iters 1 ;;
     codec-mnist|codec-celeba)
         p=${c#codec-}
-        r=32; [ "$p" = celeba ] && r=64
+        side=32; [ "$p" = celeba ] && side=64
         for m in encode decode; do
-            echo "== $m, $p ${r}x${r}, batch 1 and 64"
-            case_runs "$reps" --preset "$p" --mode "$m" --resolution "$r" --batch 1 --warmup 3 --iters 15
-            case_runs "$reps" --preset "$p" --mode "$m" --resolution "$r" --batch 64 --warmup 1 --iters 2
+            echo "== $m, $p ${side}x${side}, batch 1 and 64"
+            case_runs "$reps" --preset "$p" --mode "$m" --resolution "$side" --batch 1 --warmup 3 --iters 15
+            case_runs "$reps" --preset "$p" --mode "$m" --resolution "$side" --batch 64 --warmup 1 --iters 2
         done ;;
     *) echo "unknown case $c" ;;
     esac
