@@ -260,11 +260,17 @@ alae_status cu_scratch_reserve(cu_ctx *ctx, size_t bytes) {
         (void)cudaFree(ctx->scratch);
         ctx->scratch = NULL;
         ctx->scratch_bytes = 0;
+        /* recorded graphs hold the freed pointer: invalidate them now, not only once the new
+         * allocation succeeded (a failed cudaMalloc below must not leave them replayable) */
+        ctx->generation++;
     }
-    alae_status s = cu_check(ctx, cudaMalloc(&ctx->scratch, want), "cu_scratch", "cudaMalloc (scratch)");
-    if (s != ALAE_OK) {
+    cudaError_t e = cudaMalloc(&ctx->scratch, want);
+    if (e != cudaSuccess) {
+        /* out of memory is not sticky: clear it, or the next cu_check_launch would report it as
+         * the failure of an unrelated kernel launch */
+        (void)cudaGetLastError();
         ctx->scratch = NULL;
-        return s;
+        return cu_check(ctx, e, "cu_scratch", "cudaMalloc (scratch)");
     }
     ctx->scratch_bytes = want;
     ctx->generation++;
@@ -273,7 +279,12 @@ alae_status cu_scratch_reserve(cu_ctx *ctx, size_t bytes) {
 
 void *cu_scratch(cu_ctx *ctx, size_t bytes) {
     if (bytes == 0) bytes = 1;
-    return cu_scratch_reserve(ctx, bytes) == ALAE_OK ? ctx->scratch : NULL;
+    ctx->scratch_status = cu_scratch_reserve(ctx, bytes);
+    return ctx->scratch_status == ALAE_OK ? ctx->scratch : NULL;
+}
+
+alae_status cu_scratch_status(const cu_ctx *ctx) {
+    return ctx->scratch_status != ALAE_OK ? ctx->scratch_status : ALAE_E_DEVICE_NOMEM;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ typedef struct cu_ctx {
     void *scratch;            /* device scratch (columns of convolutions, batch sums), grown on demand */
     size_t scratch_bytes;
     uint64_t generation;      /* bumped whenever the scratch moves or the math mode changes */
+    alae_status scratch_status; /* why the last cu_scratch returned NULL */
     int tf32;                 /* ALAE_CTX_TF32 */
     int capturing;            /* inside cudaStreamBeginCapture .. EndCapture: nothing may allocate */
     int lost;                 /* a sticky device error happened: only ctx_destroy is allowed */
@@ -70,6 +71,8 @@ alae_status cu_check_launch(cu_ctx *ctx, const char *func, const char *kernel);
 /* Device scratch of at least bytes, valid until the next op; NULL with the error recorded (as
  * DEVICE_NOMEM, or INTERNAL when it would have to grow during a capture). */
 void *cu_scratch(cu_ctx *ctx, size_t bytes);
+/* The status of the last cu_scratch that returned NULL (DEVICE_NOMEM, INTERNAL, DEVICE_LOST). */
+alae_status cu_scratch_status(const cu_ctx *ctx);
 /* Ensures the scratch holds bytes (outside a capture); may move it (generation++). */
 alae_status cu_scratch_reserve(cu_ctx *ctx, size_t bytes);
 

@@ -537,7 +537,7 @@ static alae_status op_gemm(cu_ctx *ctx, const alaei_op *op) {
             continue;
         }
         float *scr = (float *)cu_scratch(ctx, gemm_scratch_bytes(op));
-        if (!scr) return ALAE_E_DEVICE_NOMEM;
+        if (!scr) return cu_scratch_status(ctx);
         s = cu_sgemm(ctx, g.ta, g.tb, g.m, g.n, g.k, alpha, pa + i0 * a0, a1, pb + i0 * b0, b1, 0.0f, scr, mn, g.e[1]);
         if (s != ALAE_OK) return s;
         LAUNCH(ctx, mn, k_sum_batches, pd + i0 * d0, scr, mn, g.e[1], accumulate);
@@ -914,7 +914,7 @@ static alae_status op_conv(cu_ctx *ctx, const alaei_op *op) {
     if (g.n == 0 || ohw == 0 || g.o == 0 || ckk == 0) return cu_fill_f32(ctx, pd, (size_t)n_out, 0.0f);
     int64_t nb = conv_chunk(&g);
     float *cols = (float *)cu_scratch(ctx, conv_scratch_bytes(op));
-    if (!cols) return ALAE_E_DEVICE_NOMEM;
+    if (!cols) return cu_scratch_status(ctx);
     float *other = cols + ckk * nb * ohw; /* [O, nb*OHW]: Y or G */
     float alpha = (float)op->fp[0];
     const float *a = (const float *)op->src[0].data, *b = (const float *)op->src[1].data;
