@@ -442,7 +442,8 @@ static alae_status run_eagerly(cu_ctx *ctx, const alaei_op *ops, int32_t n) {
 }
 
 /* Captures ops into r->exec. ALAE_OK with r->exec set; ALAE_OK with r->exec NULL when the CUDA
- * runtime refused the capture (the caller runs the ops eagerly); an error from an op otherwise. */
+ * runtime or an op refused the capture (the caller runs the ops eagerly); an error when the
+ * scratch cannot be reserved, the context was lost or instantiation ran out of memory. */
 static alae_status capture(cu_ctx *ctx, cu_record *r, const alaei_op *ops, int32_t n) {
     const char *f = "cuda_run_ops";
     size_t need = 0;
@@ -467,9 +468,13 @@ static alae_status capture(cu_ctx *ctx, cu_record *r, const alaei_op *ops, int32
     if (s != ALAE_OK || e != cudaSuccess) {
         if (graph) (void)cudaGraphDestroy(graph);
         (void)cudaGetLastError();
-        if (s != ALAE_OK) return s; /* the op's own error (nothing ran) */
+        /* Nothing ran. These very descriptors ran eagerly without error on the previous call, so
+         * an op that fails now was refused by the capture itself (a launch or cuBLAS call that
+         * is not capturable, an invalidated capture): fall back to running the plan op by op,
+         * which reproduces any genuine error. Only a lost context gives up here. */
+        if (s != ALAE_OK && ctx->lost) return s;
         cu_log(ALAE_LOG_WARN, "cuda:%d: graph capture failed (%s); running this plan op by op", ctx->device,
-               cudaGetErrorName(e));
+               s != ALAE_OK ? "an op failed while being captured" : cudaGetErrorName(e));
         return ALAE_OK;
     }
     cudaGraphExec_t exec = NULL;
