@@ -239,8 +239,12 @@ static alae_status cuda_set_option(void *bctx, int32_t key, int64_t value) {
     if (want == ctx->tf32) return ALAE_OK;
     ctx->tf32 = want;
     s = apply_math_mode(ctx);
+    if (s != ALAE_OK) {
+        ctx->tf32 = !want; /* the handle kept the old mode: say so */
+        return s;
+    }
     ctx->generation++; /* recorded graphs hold kernels chosen for the old math mode */
-    return s;
+    return ALAE_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------
