@@ -133,6 +133,9 @@ typedef struct op_case {
     int exact;        /* compare bit-for-bit (as float values) instead of NMSE */
     int inplace;      /* 1: dst is src[0]'s buffer (the planner runs elementwise ops in place);
                          2: dst, src[0] and src[1] are all the same buffer (x * x in place) */
+    int offset;       /* > 0: every view starts `offset` elements into its buffer, with `offset`
+                         guard elements after it (pointers off 16-byte alignment); the guards
+                         of dst must come back untouched */
 } op_case;
 
 typedef struct case_list {
@@ -645,7 +648,97 @@ static void cases_fill_rng(int32_t code, case_list *L) {
             }
 }
 
+static void gen_cases_base(int32_t code, case_list *L);
+
+/* Large launches: more than 65535 blocks of 256 threads (4099 * 4099 > 65535 * 256 elements),
+ * REDUCE_SUM with more than 65535 outputs on its block-per-output path, and batched / batch-summed
+ * GEMMs with more than 65535 matrices (a grid dimension over 65535 in a GPU backend). */
+static void cases_large(int32_t code, case_list *L) {
+    op_case *c;
+    switch (code) {
+    case ALAEI_OP_SCALE_SHIFT:
+        for (int inplace = 0; inplace < 2; inplace++) {
+            c = new_case(L, code, 1);
+            set4(c->op.dst.ne, 1, 1, 4099, 4099);
+            set4(c->op.src[0].ne, 1, 1, 4099, 4099);
+            c->op.fp[0] = -0.75, c->op.fp[1] = 0.5;
+            c->inplace = inplace;
+        }
+        break;
+    case ALAEI_OP_ADD: /* b a row (run without index arithmetic) */
+    case ALAEI_OP_MUL: /* a a column, b full (the general broadcast path) */
+        c = new_case(L, code, 2);
+        set4(c->op.dst.ne, 1, 1, 4099, 4099);
+        if (code == ALAEI_OP_ADD)
+            set4(c->op.src[0].ne, 1, 1, 4099, 4099), set4(c->op.src[1].ne, 1, 1, 1, 4099);
+        else
+            set4(c->op.src[0].ne, 1, 1, 4099, 1), set4(c->op.src[1].ne, 1, 1, 4099, 4099);
+        break;
+    case ALAEI_OP_REDUCE_SUM: {
+        static const int64_t red[][2][4] = {{{1, 1, 70001, 65}, {1, 1, 70001, 1}},
+                                            {{1, 1, 4099, 4099}, {1, 1, 1, 4099}},
+                                            {{1, 1, 4099, 4099}, {1, 1, 1, 1}}};
+        for (size_t i = 0; i < sizeof red / sizeof red[0]; i++) {
+            c = new_case(L, code, 1);
+            cpy4(c->op.src[0].ne, red[i][0]);
+            cpy4(c->op.dst.ne, red[i][1]);
+        }
+        break;
+    }
+    case ALAEI_OP_BROADCAST:
+        c = new_case(L, code, 1);
+        set4(c->op.src[0].ne, 1, 1, 1, 4099);
+        set4(c->op.dst.ne, 1, 1, 4099, 4099);
+        c->exact = 1;
+        break;
+    case ALAEI_OP_GEMM: {
+        /* {d0, d1, a0, a1, b0, b1, ta, tb}, M = 2, K = 3, N = 2 */
+        static const int64_t g[][8] = {
+            {1, 70001, 1, 70001, 1, 1, 0, 0}, /* one strided batch of 70001 */
+            {2, 35001, 2, 35001, 1, 35001, 1, 1},
+            {1, 1, 1, 70001, 1, 70001, 1, 0}, /* summed: stacked along K */
+            {1, 1, 1, 70001, 1, 70001, 0, 0}, /* summed through a batch of products */
+        };
+        for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
+            const int64_t *q = g[i], M = 2, K = 3, N = 2;
+            c = new_case(L, code, 2);
+            set4(c->op.dst.ne, q[0], q[1], M, N);
+            if (q[6])
+                set4(c->op.src[0].ne, q[2], q[3], K, M);
+            else
+                set4(c->op.src[0].ne, q[2], q[3], M, K);
+            if (q[7])
+                set4(c->op.src[1].ne, q[4], q[5], N, K);
+            else
+                set4(c->op.src[1].ne, q[4], q[5], K, N);
+            c->op.ip[0] = (int32_t)q[6];
+            c->op.ip[1] = (int32_t)q[7];
+            c->op.fp[0] = 0.5;
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/* Copies of some of the cases with every view at an odd element offset inside a larger buffer
+ * (as views into an arena or a parameter block are: no 16-byte alignment), guarded on both sides. */
+static void add_offset_copies(case_list *L) {
+    int n = L->n, step = n / 12 > 0 ? n / 12 : 1, made = 0;
+    for (int i = 0; i < n; i += step) {
+        op_case *c = new_case(L, L->v[i].op.code, L->v[i].op.nsrc);
+        *c = L->v[i];
+        c->offset = 1 + 2 * (made++ % 3);
+    }
+}
+
 static void gen_cases(int32_t code, case_list *L) {
+    gen_cases_base(code, L);
+    cases_large(code, L);
+    add_offset_copies(L);
+}
+
+static void gen_cases_base(int32_t code, case_list *L) {
     if (is_unary(code)) {
         cases_unary(code, L);
         return;
@@ -730,6 +823,8 @@ static void describe_case(const op_case *c, char *buf, size_t size) {
     size_t n = strlen(buf);
     if (c->inplace && n < size)
         snprintf(buf + n, size - n, "%s", c->inplace == 2 ? " in place (d = a = b)" : " in place (d = a)");
+    n = strlen(buf);
+    if (c->offset && n < size) snprintf(buf + n, size - n, " at element offset %d", c->offset);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -762,13 +857,17 @@ typedef struct run_result {
     size_t nout[3];
     int n_out;
     float *srcs_after[ALAEI_OP_MAX_SRC];
+    long guard_hit; /* >= 0: index (in dst's buffer) of a guard element the op overwrote */
 } run_result;
 
 static void free_result(run_result *r) {
     for (int k = 0; k < 3; k++) free(r->out[k]);
     for (int k = 0; k < ALAEI_OP_MAX_SRC; k++) free(r->srcs_after[k]);
     memset(r, 0, sizeof *r);
+    r->guard_hit = -1;
 }
+
+#define GUARD_VALUE 12345.0f
 
 #define TRY(expr)                                                                     \
     do {                                                                              \
@@ -780,9 +879,11 @@ static void free_result(run_result *r) {
 static void run_case(const backend_ut *b, const op_case *c, float *const dst_init,
                      float *const in[ALAEI_OP_MAX_SRC], run_result *r) {
     memset(r, 0, sizeof *r);
+    r->guard_hit = -1;
     const alaei_backend_vtbl *vt = b->vt;
     void *bctx = b->ctx->bctx;
     alaei_op op = c->op;
+    size_t off = c->offset > 0 ? (size_t)c->offset : 0;
     void *bufs[1 + ALAEI_OP_MAX_SRC] = {NULL}; /* owned buffers */
     alaei_tview *views[1 + ALAEI_OP_MAX_SRC] = {&op.dst, &op.src[0], &op.src[1], &op.src[2]};
     int nviews = 1 + op.nsrc;
@@ -792,17 +893,25 @@ static void run_case(const backend_ut *b, const op_case *c, float *const dst_ini
     if (c->inplace == 2) alias_of[2] = 1;
     /* the CPU's BLAS thread count is process-global: set ours before every run */
     if (b->threads > 0) TRY(alae_context_set_param(b->ctx, ALAE_CTX_THREADS, b->threads));
-    for (int k = 0; k < nviews; k++)
-        if (alias_of[k] < 0) TRY(vt->buf_alloc(bctx, numel_of(views[k]) * (size_t)vt->elem_size, &bufs[k]));
-    for (int k = 0; k < nviews; k++) views[k]->data = alias_of[k] < 0 ? bufs[k] : bufs[alias_of[k]];
+    /* with an offset, each buffer holds off guards, the view, then off guards */
+    size_t span[1 + ALAEI_OP_MAX_SRC] = {0};
+    for (int k = 0; k < nviews; k++) {
+        span[k] = numel_of(views[k]) + 2 * off;
+        if (alias_of[k] < 0) TRY(vt->buf_alloc(bctx, span[k] * (size_t)vt->elem_size, &bufs[k]));
+        if (alias_of[k] < 0 && off > 0) TRY(vt->fill(bctx, bufs[k], span[k], GUARD_VALUE));
+    }
+    for (int k = 0; k < nviews; k++) {
+        void *base = alias_of[k] < 0 ? bufs[k] : bufs[alias_of[k]];
+        views[k]->data = base ? (char *)base + off * (size_t)vt->elem_size : NULL;
+    }
     for (int k = 0; k < op.nsrc; k++)
-        if (alias_of[1 + k] < 0) TRY(vt->write_f32(bctx, bufs[1 + k], in[k], numel_of(&op.src[k])));
+        if (alias_of[1 + k] < 0) TRY(vt->write_f32(bctx, views[1 + k]->data, in[k], numel_of(&op.src[k])));
     if (alias_of[0] >= 0)
         ; /* dst is a source */
     else if (dst_init)
-        TRY(vt->write_f32(bctx, bufs[0], dst_init, numel_of(&op.dst)));
+        TRY(vt->write_f32(bctx, op.dst.data, dst_init, numel_of(&op.dst)));
     else
-        TRY(vt->fill(bctx, bufs[0], numel_of(&op.dst), NAN)); /* every element must be written */
+        TRY(vt->fill(bctx, op.dst.data, numel_of(&op.dst), NAN)); /* every element must be written */
     TRY(vt->run_op(bctx, &op));
     TRY(vt->synchronize(bctx));
     /* outputs: dst, plus m and v for ADAM_STEP */
@@ -819,8 +928,21 @@ static void run_case(const backend_ut *b, const op_case *c, float *const dst_ini
         for (int k = 0; k < op.nsrc; k++) {
             size_t n = numel_of(&op.src[k]);
             r->srcs_after[k] = calloc(n ? n : 1, sizeof(float));
-            TRY(vt->read_f32(bctx, r->srcs_after[k], bufs[1 + k], n));
+            TRY(vt->read_f32(bctx, r->srcs_after[k], op.src[k].data, n));
         }
+    /* nothing may be written outside dst (nor, for ADAM_STEP, outside m and v) */
+    for (int o = 0; off > 0 && r->status == ALAE_OK && o < r->n_out && r->guard_hit < 0; o++) {
+        int k = outs[o];
+        if (!bufs[k]) continue;
+        float *all = calloc(span[k], sizeof(float));
+        TRY(vt->read_f32(bctx, all, bufs[k], span[k]));
+        for (size_t i = 0; r->status == ALAE_OK && i < span[k]; i++)
+            if ((i < off || i >= span[k] - off) && !(all[i] == GUARD_VALUE)) {
+                r->guard_hit = (long)i;
+                break;
+            }
+        free(all);
+    }
     for (int k = 0; k < nviews; k++)
         if (bufs[k]) vt->buf_free(bctx, bufs[k]);
 }
@@ -893,6 +1015,7 @@ START_TEST(test_op) {
             }
             run_result got;
             memset(&got, 0, sizeof got);
+            got.guard_hit = -1;
             if (!msg[0]) {
                 nrun++;
                 run_case(b, c, dst_init, in, &got);
@@ -925,6 +1048,9 @@ START_TEST(test_op) {
                     }
                 }
             }
+            if (!msg[0] && got.guard_hit >= 0)
+                snprintf(msg, sizeof msg, "%s on %s: the op wrote outside its output (guard element %ld of %d)",
+                         desc, b->label, got.guard_hit, c->offset);
             for (int k = 0; !msg[0] && k < c->op.nsrc && got.srcs_after[k]; k++) {
                 long i = first_mismatch(got.srcs_after[k], in[k], numel_of(&c->op.src[k]));
                 if (i >= 0)
