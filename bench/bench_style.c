@@ -3,8 +3,9 @@
  * calls of the model API, for the "mnist" or "celeba" preset. Compared with
  * bench/pytorch_style_alae.py by bench/run_style_bench.sh. Prints a machine-readable line
  *   RESULT alae preset=P mode=M res=R batch=B threads=T median_s=... items_per_s=... peak_rss_mib=... arena_mib=...
- * (median seconds per iteration or call, peak resident memory of the process, and for training
- * the trainer's planned step memory from alae_trainer_reserve).
+ * cpu_s=... (median seconds per iteration or call, the process CPU time of the same call: on a
+ * machine shared with other jobs the 1-thread CPU time is the robust figure; peak resident memory
+ * of the process, and for training the trainer's planned step memory from alae_trainer_reserve).
  * Usage: alae_bench_style [--preset mnist|celeba] [--mode train|encode|decode] [--resolution R]
  *                         [--batch B] [--threads T] [--iters N] [--warmup N]
  * Defaults: mnist 32 px batch 64, celeba 64 px (level 4 of the 128 px networks) batch 32. */
@@ -19,6 +20,12 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -121,18 +128,22 @@ int main(int argc, char **argv) {
     } else {
         CHECK(alae_model_set(model, ALAE_MODEL_LOD, lod));
     }
-    double *times = malloc((size_t)iters * sizeof(double));
-    if (!times) return 1;
+    double *times = malloc((size_t)iters * sizeof(double)), *cpu = malloc((size_t)iters * sizeof(double));
+    if (!times || !cpu) return 1;
     for (int i = 0; i < warmup + iters; i++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         if (train) CHECK(alae_trainer_step(trainer, x, &stats));
         else if (encode) CHECK(alae_model_encode(model, x, w));
         else CHECK(alae_model_generate(model, w, x));
-        double t = now() - t0;
-        if (i >= warmup) times[i - warmup] = t;
+        double t = now() - t0, c = cpu_now() - c0;
+        if (i >= warmup) {
+            times[i - warmup] = t;
+            cpu[i - warmup] = c;
+        }
     }
     qsort(times, (size_t)iters, sizeof(double), compare_doubles);
-    double median = times[iters / 2];
+    qsort(cpu, (size_t)iters, sizeof(double), compare_doubles);
+    double median = times[iters / 2], cpu_median = cpu[iters / 2];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("%s %s %d px batch %d, %d thread(s): %d measured after %d warm-up; min %.4f s, median %.4f s, max %.4f s",
@@ -141,10 +152,12 @@ int main(int argc, char **argv) {
         printf("; losses d %.4f g %.4f ae %.4f; planned step memory %.1f MiB", stats.loss_d, stats.loss_g,
                stats.loss_ae, planned / 1048576.0);
     printf("\n");
-    printf("RESULT alae preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f items_per_s=%.2f peak_rss_mib=%.1f "
-           "arena_mib=%.1f\n",
-           preset, mode, res, batch, threads, median, batch / median, ru.ru_maxrss / 1024.0, planned / 1048576.0);
+    printf("RESULT alae preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f cpu_s=%.6f items_per_s=%.2f "
+           "peak_rss_mib=%.1f arena_mib=%.1f\n",
+           preset, mode, res, batch, threads, median, cpu_median, batch / median, ru.ru_maxrss / 1024.0,
+           planned / 1048576.0);
     free(times);
+    free(cpu);
     alae_tensor_destroy(x);
     alae_tensor_destroy(w);
     alae_trainer_destroy(trainer);

@@ -36,9 +36,10 @@ CLI:
     ... --device cuda (timings synchronise the device; peak device memory is reported too)
 
 Each run prints one line
-    RESULT torch preset=P mode=M res=R batch=B threads=T median_s=... items_per_s=... peak_rss_mib=...
-with the median seconds per iteration (train) or per call (encode / decode) and the process's
-peak resident memory (getrusage). The thread environment (OMP_NUM_THREADS,
+    RESULT torch preset=P mode=M res=R batch=B threads=T median_s=... cpu_s=... items_per_s=... peak_rss_mib=...
+with the median seconds per iteration (train) or per call (encode / decode), the process CPU
+time of the same call (cpu_s; the robust 1-thread figure on a machine shared with other jobs)
+and the process's peak resident memory (getrusage). The thread environment (OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS, OMP_WAIT_POLICY=PASSIVE) is set before torch is imported, as in
 bench/pytorch_mlp_alae.py.
 """
@@ -682,6 +683,9 @@ def benchmark(a):
     _import_torch()
     dev = torch.device(a.device)
     cuda = dev.type == "cuda"
+    if cuda:   # exact float32 unless --tf32 (cuDNN allows TF32 convolutions by default)
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+        torch.backends.cudnn.allow_tf32 = a.tf32
     cfg = preset_config(a.preset)
     lod = a.lod
     res = 2 ** (lod + 2)
@@ -717,7 +721,7 @@ def benchmark(a):
         def one():
             with torch.no_grad():
                 return net_G(model, p, w[:, None, :].expand(a.batch, cfg.style_count, cfg.latent), lod)
-    times = []
+    times, cpu = [], []
     for i in range(a.warmup):
         one()
     prof = torch.autograd.profiler.profile() if a.profile else None
@@ -725,15 +729,17 @@ def benchmark(a):
         prof.__enter__()
     for i in range(a.iters):
         sync()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         one()
         sync()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     if prof is not None:
         prof.__exit__(None, None, None)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
     times.sort()
-    med = times[len(times) // 2]
+    cpu.sort()
+    med, cpu_med = times[len(times) // 2], cpu[len(cpu) // 2]
     rss = peak_rss_mib()
     gf = conv_gflop(cfg, lod, a.batch, a.mode)
     extra = ""
@@ -742,8 +748,9 @@ def benchmark(a):
     print("%s %s %dpx batch %d, %d thread(s): %d measured after %d warm-up; min %.4f s, median %.4f s, max %.4f s; "
           "%.1f GFLOP (convolutions, estimate) -> %.1f GFLOP/s" % (a.preset, a.mode, res, a.batch, a.threads, a.iters,
                                                                  a.warmup, times[0], med, times[-1], gf, gf / med))
-    print("RESULT torch preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f items_per_s=%.2f peak_rss_mib=%.1f "
-          "gflop=%.1f%s" % (a.preset, a.mode, res, a.batch, a.threads, med, a.batch / med, rss, gf, extra))
+    print("RESULT torch preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f cpu_s=%.6f items_per_s=%.2f "
+          "peak_rss_mib=%.1f gflop=%.1f%s" % (a.preset, a.mode, res, a.batch, a.threads, med, cpu_med, a.batch / med, rss,
+                                              gf, extra))
 
 
 def main(argv=None):
@@ -758,6 +765,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--mode", choices=("train", "encode", "decode"), default="train")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
+    ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 matmuls and convolutions (default off)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--omp-wait-policy", choices=("passive", "active", "default"), default="passive")
     ap.add_argument("--profile", action="store_true", help="torch.autograd.profiler table of the measured calls")

@@ -15,6 +15,7 @@
 #
 #   bench/run_style_bench.sh                 (about 15 minutes on 2 busy cores)
 #   env: BUILD=build  PYTHON=/usr/bin/python3  THREADS="1 2"  REPS=2  TRAIN_REPS_CELEBA=1
+#        CODEC_BIG_REPS=1 (repetitions of the celeba batch-64 encode / decode, ~20 s a run)
 #        CASES="train-mnist train-celeba codec-mnist codec-celeba"  LOG=file (raw RESULT lines)
 #        TORCH_OMP_WAIT_POLICY=passive|active|default
 set -u
@@ -25,6 +26,7 @@ python=${PYTHON:-/usr/bin/python3}
 threads_list=${THREADS:-"1 2"}
 reps=${REPS:-2}
 celeba_train_reps=${TRAIN_REPS_CELEBA:-1}
+codec_big_reps=${CODEC_BIG_REPS:-1}
 cases=${CASES:-"train-mnist train-celeba codec-mnist codec-celeba"}
 alae_bin=$build/bench/alae_bench_style
 tmp=$(mktemp -d)
@@ -95,7 +97,8 @@ for c in $cases; do
         for m in encode decode; do
             echo "== $m, $p ${side}x${side}, batch 1 and 64"
             case_runs "$reps" --preset "$p" --mode "$m" --resolution "$side" --batch 1 --warmup 3 --iters 15
-            case_runs "$reps" --preset "$p" --mode "$m" --resolution "$side" --batch 64 --warmup 1 --iters 2
+            big=$reps; [ "$p" = celeba ] && big=$codec_big_reps
+            case_runs "$big" --preset "$p" --mode "$m" --resolution "$side" --batch 64 --warmup 1 --iters 2
         done ;;
     *) echo "unknown case $c" ;;
     esac
@@ -103,10 +106,11 @@ done
 
 echo
 uptime
-echo "Medians over the repetitions. time_x = PyTorch s / libalae s (> 1: libalae faster);"
-echo "rss_x = libalae peak RSS / PyTorch peak RSS (< 1: libalae smaller; target <= 0.5)"
-printf '%-7s %-7s %4s %6s %3s %12s %12s %7s %10s %10s %6s\n' preset mode res batch thr alae_s torch_s time_x \
-    alae_MiB torch_MiB rss_x
+echo "Medians over the repetitions. time_x = PyTorch s / libalae s (> 1: libalae faster); cpu_x the"
+echo "same for the process CPU time of the measured call (the robust figure on 1 thread when other"
+echo "jobs share the machine); rss_x = libalae peak RSS / PyTorch peak RSS (< 1: smaller; target <= 0.5)"
+printf '%-7s %-7s %4s %6s %3s %10s %10s %7s %10s %10s %7s %9s %9s %6s\n' preset mode res batch thr alae_s torch_s time_x \
+    alae_cpu torch_cpu cpu_x alae_MiB torch_MiB rss_x
 awk '
 function field(name,   i, kv) {
     for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
@@ -122,17 +126,21 @@ $1 == "RESULT" {
     key = field("preset") " " field("mode") " " field("res") " " field("batch") " " field("threads")
     if (!(key in seen)) { seen[key] = 1; keys[++nk] = key }
     s[$2, key] = s[$2, key] " " field("median_s")
+    c[$2, key] = c[$2, key] " " field("cpu_s")
     m[$2, key] = m[$2, key] " " field("peak_rss_mib")
 }
 END {
     for (k = 1; k <= nk; k++) {
         key = keys[k]
         as = median(s["alae", key]); ts = median(s["torch", key])
+        ac = median(c["alae", key]); tc = median(c["torch", key])
         am = median(m["alae", key]); tm = median(m["torch", key])
         split(key, f, " ")
-        printf "%-7s %-7s %4s %6s %3s %12s %12s %7s %10s %10s %6s\n", f[1], f[2], f[3], f[4], f[5],
+        printf "%-7s %-7s %4s %6s %3s %10s %10s %7s %10s %10s %7s %9s %9s %6s\n", f[1], f[2], f[3], f[4], f[5],
             as == "" ? "-" : sprintf("%.4f", as), ts == "" ? "-" : sprintf("%.4f", ts),
             (as > 0 && ts > 0) ? sprintf("%.2f", ts / as) : "-",
+            ac == "" ? "-" : sprintf("%.4f", ac), tc == "" ? "-" : sprintf("%.4f", tc),
+            (ac > 0 && tc > 0) ? sprintf("%.2f", tc / ac) : "-",
             am == "" ? "-" : am, tm == "" ? "-" : tm, (am > 0 && tm > 0) ? sprintf("%.2f", am / tm) : "-"
     }
 }' "$log"
