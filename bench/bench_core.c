@@ -234,13 +234,20 @@ static int n_results = 0;
 
 static const alaei_backend_vtbl *B;
 static cpu_cblas_sgemm_fn raw_sgemm;
+static int raw_threads = 1; /* the thread count of the run in progress */
 
+/* The baseline: one SGEMM call with OpenBLAS's own threading at the run's thread count. The
+ * context's GEMMs run OpenBLAS single-threaded on slices (cpu_blas.c), so the count is set
+ * around the call and put back. */
 static void raw_gemm(int ta, int tb, int m, int n, int k, const float *a, const float *b, float *c) {
     int lda = ta ? m : k, ldb = tb ? k : n;
-    if (raw_sgemm)
+    if (raw_sgemm) {
+        cpu_blas_raw_set_threads(raw_threads);
         raw_sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
-    else
+        cpu_blas_set_threads(raw_threads);
+    } else {
         cpu_sgemm_builtin(NULL, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, n);
+    }
 }
 
 static void check(alae_status s, const char *what) {
@@ -545,6 +552,7 @@ int main(int argc, char **argv) {
         void *bctx = NULL;
         check(B->ctx_create(0, NULL, &bctx), "ctx_create");
         check(B->set_threads(bctx, t), "set_threads");
+        raw_threads = t;
         printf("\n== %d thread%s ==\n", t, t > 1 ? "s" : "");
         int first = n_results;
         for (size_t l = 0; !conv_only && l < sizeof layers / sizeof *layers; l++) {

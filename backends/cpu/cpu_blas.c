@@ -8,9 +8,14 @@
  * Haswell elsewhere), export it only for the dlopen (OpenBLAS reads it in its constructor) and
  * remove it again. When OpenBLAS is already loaded in the process we use it as it is.
  *
- * Threads. openblas_set_num_threads is process-global: cpu_blas_set_threads is called once per
- * context creation / set_threads (the last context to set it wins), never per GEMM call.
- * Concurrent CPU contexts need an OpenBLAS built with locking (Debian's pthread build is). */
+ * Threads. By default libalae parallelises a GEMM itself: cpu_sgemm cuts C into one slice per
+ * thread of the context's pool and each thread makes a single-threaded OpenBLAS call, so
+ * OpenBLAS runs with 1 thread (process-global, set when a context is created). On the MLP's
+ * M = 128 GEMMs this is ~9% faster per training iteration on 2 threads than OpenBLAS's own
+ * threading, which gains little on such shapes (docs/performance.md). ALAE_GEMM_SPLIT=0 (read
+ * once, at the first context) gives the old behaviour: OpenBLAS with the context's thread count
+ * (the last context to set it wins). Concurrent calls need an OpenBLAS built with locking
+ * (Debian's pthread build is). */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -134,6 +139,7 @@ static struct {
     get_int_fn get_parallel;
     char corename[32];
     char description[160];
+    int own_split; /* split GEMMs over the context's pool, OpenBLAS single-threaded (see cpu_sgemm) */
 } blas;
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -222,6 +228,8 @@ static void load_blas(void) {
     }
     /* 2. Load it, choosing the kernels unless the user did. getenv/setenv are not thread-safe
      *    against each other; this runs once, normally at the first context creation. */
+    const char *split = getenv("ALAE_GEMM_SPLIT");
+    blas.own_split = !(split && strcmp(split, "0") == 0);
     const char *user_core = getenv("OPENBLAS_CORETYPE");
     const char *chosen = NULL;
     if (!user_core) {
@@ -271,9 +279,23 @@ cpu_cblas_sgemm_fn cpu_blas_raw_sgemm(void) {
     return blas.sgemm;
 }
 
+int cpu_blas_own_split(void) {
+    cpu_blas_init();
+    return blas.sgemm && blas.own_split;
+}
+
+void cpu_blas_raw_set_threads(int n) {
+    cpu_blas_init();
+    if (!blas.set_threads || n < 1) return;
+    pthread_mutex_lock(&blas_threads_mutex);
+    blas.set_threads(n);
+    pthread_mutex_unlock(&blas_threads_mutex);
+}
+
 void cpu_blas_set_threads(int n) {
     cpu_blas_init();
     if (!blas.set_threads || n < 1) return;
+    if (blas.own_split) n = 1; /* cpu_sgemm parallelises over the context's pool itself */
     pthread_mutex_lock(&blas_threads_mutex);
     blas.set_threads(n);
     pthread_mutex_unlock(&blas_threads_mutex);
@@ -295,6 +317,55 @@ static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc) {
     }
 }
 
+/* One OpenBLAS call per pool thread on a slice of C: rows (M) or columns (N), whichever is
+ * longer, cut at multiples of 16 so that slices stay aligned to the kernels' panels. */
+typedef struct blas_split_args {
+    int trans_a, trans_b, split_m;
+    int64_t m, n, k, lda, ldb, ldc;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+} blas_split_args;
+
+static void slice_bounds(int64_t len, int ith, int nth, int64_t *lo, int64_t *hi) {
+    int64_t units = (len + 15) / 16;
+    int64_t u0 = units * ith / nth, u1 = units * (ith + 1) / nth;
+    *lo = u0 * 16;
+    *hi = u1 * 16 < len ? u1 * 16 : len;
+}
+
+static void blas_split_task(void *p, int ith, int nth) {
+    const blas_split_args *g = p;
+    int64_t lo, hi;
+    slice_bounds(g->split_m ? g->m : g->n, ith, nth, &lo, &hi);
+    if (lo >= hi) return;
+    const float *a = g->a, *b = g->b;
+    float *c = g->c;
+    int64_t m = g->m, n = g->n;
+    if (g->split_m) {
+        a += g->trans_a ? lo : lo * g->lda;
+        c += lo * g->ldc;
+        m = hi - lo;
+    } else {
+        b += g->trans_b ? lo * g->ldb : lo;
+        c += lo;
+        n = hi - lo;
+    }
+    blas.sgemm(CBLAS_ROW_MAJOR, g->trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS, g->trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS,
+               (int)m, (int)n, (int)g->k, g->alpha, a, (int)g->lda, b, (int)g->ldb, g->beta, c, (int)g->ldc);
+}
+
+/* Threads for one GEMM split by cpu_sgemm: 1 (a plain call) below ~4 MFLOP or 32 rows/columns
+ * per thread, where the fork/join would cost more than it saves. */
+static int split_threads(const cpu_ctx *ctx, int64_t m, int64_t n, int64_t k) {
+    if (!blas.own_split || !ctx || !ctx->pool) return 1;
+    int nth = cpu_pool_size(ctx->pool);
+    if (2.0 * (double)m * (double)n * (double)k < 4.0e6) return 1;
+    int64_t longest = m > n ? m : n;
+    if (longest / 32 < nth) nth = (int)(longest / 32);
+    return nth < 1 ? 1 : nth;
+}
+
 alae_status cpu_sgemm(cpu_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
                       float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
                       float beta, float *c, int64_t ldc) {
@@ -306,6 +377,12 @@ alae_status cpu_sgemm(cpu_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t
     cpu_blas_init();
     if (blas.sgemm && fits_int(m) && fits_int(n) && fits_int(k) && fits_int(lda) && fits_int(ldb) &&
         fits_int(ldc)) {
+        int nth = split_threads(ctx, m, n, k);
+        if (nth > 1) {
+            blas_split_args g = {trans_a, trans_b, m >= n, m, n, k, lda, ldb, ldc, alpha, beta, a, b, c};
+            cpu_pool_run(ctx->pool, nth, blas_split_task, &g);
+            return ALAE_OK;
+        }
         blas.sgemm(CBLAS_ROW_MAJOR, trans_a ? CBLAS_TRANS : CBLAS_NO_TRANS,
                    trans_b ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
                    (int)ldb, beta, c, (int)ldc);

@@ -13,13 +13,12 @@
  * the channel dim. Groups of images gather their output gradients into [O, images * OH*OW] (and
  * scatter their outputs back) in scratch.
  *
- * Threading: the GEMMs go to cpu_sgemm (OpenBLAS with the context's thread count, or the built-in
- * kernel over the pool); im2col, col2im, gathers and scatters run between them, on the context's
- * pool from 3 threads on (helper_pool). Giving each pool thread its own chunks instead would need
- * single-threaded GEMMs
- * from several threads at once, which OpenBLAS's process-global thread count does not allow, and
- * the built-in kernel is ~25% slower than OpenBLAS on these shapes (48-73 vs 78-94 GFLOP/s on
- * one EPYC core).
+ * Threading: the GEMMs go to cpu_sgemm (by default slices of C over the context's pool, one
+ * single-threaded OpenBLAS call each; or OpenBLAS with its own threads, or the built-in kernel
+ * over the pool); im2col, col2im, gathers and scatters run between them on the context's pool
+ * (helper_pool). With OpenBLAS's own threading (ALAE_GEMM_SPLIT=0) they stay on the calling
+ * thread up to 2 threads, since OpenBLAS's idle workers spin between GEMMs and would share a
+ * core with a pool worker.
  *
  * Determinism: the chunking depends only on the shapes and the thread count; col2im is
  * partitioned by input channel (each dx element is summed by one thread in the fixed order chunk,
@@ -257,7 +256,7 @@ static float *chunk_scratch(cpu_ctx *ctx, const conv_geom *g, int64_t nb, int64_
  * helpers' share of the work makes the pool worth it; with the built-in SGEMM (which runs on the
  * same pool) there are no foreign spinning threads. */
 static cpu_pool *helper_pool(const cpu_ctx *ctx) {
-    return ctx->threads <= 2 && cpu_blas_raw_sgemm() ? NULL : ctx->pool;
+    return ctx->threads <= 2 && cpu_blas_raw_sgemm() && !cpu_blas_own_split() ? NULL : ctx->pool;
 }
 
 typedef enum { RUN_FWD, RUN_DATA, RUN_WEIGHT } conv_kind;

@@ -101,6 +101,10 @@ typedef void (*cpu_cblas_sgemm_fn)(int order, int trans_a, int trans_b, int m, i
                                    float alpha, const float *a, int lda, const float *b, int ldb,
                                    float beta, float *c, int ldc);
 cpu_cblas_sgemm_fn cpu_blas_raw_sgemm(void);
+/* 1 when cpu_sgemm splits GEMMs over the context's pool (OpenBLAS single-threaded). */
+int cpu_blas_own_split(void);
+/* OpenBLAS's own thread count, whatever cpu_sgemm does (for benchmarks of the raw SGEMM). */
+void cpu_blas_raw_set_threads(int n);
 
 /* Row-major C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C, op = transpose when
  * trans_a / trans_b. A is stored k x m (lda >= m) when trans_a, else m x k (lda >= k); likewise B.
