@@ -6,34 +6,17 @@
  * Usage: alae_bench_gpu [--device cpu|cuda|cuda:N] [--preset P] [--batch B] [--size S] [--steps N]
  *                       [--warmup W] [--tf32] [--no-graphs] [--threads T] */
 #define _POSIX_C_SOURCE 200809L
+#define BENCH_NAME "alae_bench_gpu"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #include "alae/alae.h"
 #include "internal/alae_backend_impl.h"
 #include "internal/alae_internal.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-#define CHECK(call)                                                                                  \
-    do {                                                                                             \
-        alae_status s_ = (call);                                                                     \
-        if (s_ != ALAE_OK) {                                                                         \
-            fprintf(stderr, "alae_bench_gpu: %s: %s: %s\n", #call, alae_status_string(s_), alae_last_error()); \
-            return 1;                                                                                \
-        }                                                                                            \
-    } while (0)
 
 static void usage(void) {
     fprintf(stderr, "usage: alae_bench_gpu [--device cpu|cuda|cuda:N] [--preset P] [--batch B] [--size S] "

@@ -3,6 +3,7 @@
  *   RESULT alae threads=T median_s=... images_per_s=... peak_rss_mib=...
  * Usage: alae_bench_mlp [--threads T] [--steps N] [--batch B] [--preset P] */
 #define _POSIX_C_SOURCE 200809L
+#define BENCH_NAME "alae_bench_mlp"
 #include <alae/alae.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,25 +11,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-#define CHECK(call)                                                                              \
-    do {                                                                                         \
-        alae_status s_ = (call);                                                                 \
-        if (s_ != ALAE_OK) {                                                                     \
-            fprintf(stderr, "alae_bench_mlp: %s: %s\n", alae_status_string(s_), alae_last_error()); \
-            return 1;                                                                            \
-        }                                                                                        \
-    } while (0)
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     int threads = 1, steps = 20, batch = 128;

@@ -10,6 +10,7 @@
  *                         [--batch B] [--threads T] [--iters N] [--warmup N]
  * Defaults: mnist 32 px batch 64, celeba 64 px (level 4 of the 128 px networks) batch 32. */
 #define _POSIX_C_SOURCE 200809L
+#define BENCH_NAME "alae_bench_style"
 #include <alae/alae.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,31 +18,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        alae_status s_ = (call);                                                                   \
-        if (s_ != ALAE_OK) {                                                                       \
-            fprintf(stderr, "alae_bench_style: %s: %s\n", alae_status_string(s_), alae_last_error()); \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "bench_util.h"
 
 static void usage(void) {
     fprintf(stderr, "usage: alae_bench_style [--preset mnist|celeba] [--mode train|encode|decode] [--resolution R]\n"
