@@ -45,12 +45,12 @@ sets OMP_NUM_THREADS/OPENBLAS_NUM_THREADS before importing torch and also calls
 openblas_set_num_threads; a module user should do the same (see set_threads()).
 """
 
-import json
 import math
 import os
-import struct
 import sys
 import time
+
+from torch_bench_util import openblas, peak_rss_mib, read_safetensors
 
 L = 50            # latent size
 HIDDEN = 1024
@@ -79,19 +79,6 @@ def _import_torch():
     return torch
 
 
-def _openblas():
-    """The OpenBLAS library torch is linked with (via libblas.so.3), or None."""
-    import ctypes
-    for name in ("libopenblas.so.0", "libblas.so.3"):
-        try:
-            lib = ctypes.CDLL(name)
-            lib.openblas_get_num_threads  # noqa: B018 (raises AttributeError if not OpenBLAS)
-            return lib
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
 def set_threads(threads, omp_wait_policy="passive"):
     """Sets every thread pool torch's CPU kernels use. Call before importing torch: OpenBLAS
     sizes its pool and libgomp reads OMP_WAIT_POLICY when they are loaded.
@@ -110,7 +97,7 @@ def set_threads(threads, omp_wait_policy="passive"):
               "may not take effect", file=sys.stderr)
     _import_torch()
     torch.set_num_threads(threads)
-    lib = _openblas()
+    lib = openblas()
     if lib is not None:
         lib.openblas_set_num_threads(threads)
 
@@ -316,27 +303,7 @@ def pad_and_scale(images_u8):
     return out
 
 
-# ---------------------------------------------------------------- safetensors (no package needed)
-
-def read_safetensors(path):
-    """-> (dict name -> numpy array, metadata dict)."""
-    import numpy as np
-    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "U64": np.uint64, "I32": np.int32,
-              "U8": np.uint8, "F16": np.float16}
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    base = 8 + n
-    meta = header.pop("__metadata__", {}) or {}
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        dt = np.dtype(dtypes[info["dtype"]]).newbyteorder("<")
-        out[name] = np.frombuffer(data, dtype=dt, count=(e - b) // dt.itemsize, offset=base + b) \
-            .reshape(info["shape"]).astype(dt.newbyteorder("="))
-    return out, meta
-
+# ---------------------------------------------------------------- fixture check
 
 def check_fixture(path):
     """Runs one iteration from the fixture's theta0, x and noise.0/1/2 and compares with it.
@@ -437,7 +404,7 @@ def blas_info(threads):
     _import_torch()
     print(torch.__config__.show().strip())
     print(torch.__config__.parallel_info().strip())
-    lib = _openblas()
+    lib = openblas()
     if lib is not None:
         import ctypes
         lib.openblas_get_config.restype = ctypes.c_char_p
@@ -457,11 +424,6 @@ def blas_info(threads):
     best, med = times[0], times[len(times) // 2]
     print("matmul 1024^3 float32, %d thread(s): %.1f GFLOP/s median, %.1f best"
           % (threads, 2 * 1024 ** 3 / med / 1e9, 2 * 1024 ** 3 / best / 1e9))
-
-
-def peak_rss_mib():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
 
 
 class CpuMonitor:
@@ -518,7 +480,7 @@ def benchmark(threads, steps, batch, warmup=3, seed=0, device="cpu"):
         torch.backends.cudnn.allow_tf32 = False
         print("device %s: %s" % (dev, torch.cuda.get_device_name(dev)))
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
-    lib = _openblas()
+    lib = openblas()
     print("torch %s: torch threads %d, OpenBLAS threads %s, OMP_WAIT_POLICY=%s"
           % (torch.__version__, torch.get_num_threads(), lib.openblas_get_num_threads() if lib else "n/a",
              os.environ.get("OMP_WAIT_POLICY", "(unset)")))

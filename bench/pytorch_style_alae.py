@@ -47,9 +47,10 @@ bench/pytorch_mlp_alae.py.
 import json
 import math
 import os
-import struct
 import sys
 import time
+
+from torch_bench_util import openblas, peak_rss_mib, read_safetensors
 
 SLOPE = 0.2
 BETA2 = 0.99
@@ -80,18 +81,6 @@ def _import_torch():
     return torch
 
 
-def _openblas():
-    import ctypes
-    for name in ("libopenblas.so.0", "libblas.so.3"):
-        try:
-            lib = ctypes.CDLL(name)
-            lib.openblas_get_num_threads  # noqa: B018
-            return lib
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
 def set_threads(threads, omp_wait_policy="passive"):
     """As bench/pytorch_mlp_alae.py: the environment first, then torch and OpenBLAS."""
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -101,7 +90,7 @@ def set_threads(threads, omp_wait_policy="passive"):
         os.environ["OMP_WAIT_POLICY"] = omp_wait_policy.upper()
     _import_torch()
     torch.set_num_threads(threads)
-    lib = _openblas()
+    lib = openblas()
     if lib is not None:
         lib.openblas_set_num_threads(threads)
 
@@ -491,27 +480,7 @@ def train_step(model, opt, x, lod, blend=1.0, z=None, noise=None, mixing=True, r
     return float(loss_d), float(loss_g), float(lae), float(r1.mean())
 
 
-# ---------------------------------------------------------------- safetensors (no package needed)
-
-def read_safetensors(path):
-    """-> (dict name -> numpy array, metadata dict)."""
-    import numpy as np
-    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "U64": np.uint64, "I32": np.int32,
-              "U8": np.uint8, "F16": np.float16}
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    base = 8 + n
-    meta = header.pop("__metadata__", {}) or {}
-    out = {}
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        dt = np.dtype(dtypes[info["dtype"]]).newbyteorder("<")
-        out[name] = np.frombuffer(data, dtype=dt, count=(e - b) // dt.itemsize, offset=base + b) \
-            .reshape(info["shape"]).astype(dt.newbyteorder("="))
-    return out, meta
-
+# ---------------------------------------------------------------- fixture check
 
 def check_fixture(path):
     """style16.safetensors: both sets (blend 1 and blend 0.5). Forward outputs, R1, one full
@@ -649,11 +618,6 @@ def check_fixture(path):
 
 # ---------------------------------------------------------------- benchmark
 
-def peak_rss_mib():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def conv_gflop(cfg, lod, batch, mode):
     """Multiply-adds x 2 of the convolutions and linears of one call (encode / decode) per the
     layer shapes; for training, alae-reference.md section 8's rule 7 G + 14 E per sample."""
@@ -689,7 +653,7 @@ def benchmark(a):
     cfg = preset_config(a.preset)
     lod = a.lod
     res = 2 ** (lod + 2)
-    lib = _openblas()
+    lib = openblas()
     print("torch %s: device %s, torch threads %d, OpenBLAS threads %s, OMP_WAIT_POLICY=%s, mkldnn %s"
           % (torch.__version__, dev, torch.get_num_threads(), lib.openblas_get_num_threads() if lib else "n/a",
              os.environ.get("OMP_WAIT_POLICY", "(unset)"), torch.backends.mkldnn.is_available()))
