@@ -402,6 +402,46 @@ static alae_status bind_call_inputs(alae_model *m, const alaei_net *net, alaei_p
     return s;
 }
 
+/* Encoding runs in chunks of at most this many images: E's full-resolution activations dominate
+ * the call's memory (docs/performance.md: 630 MiB for celeba 64x64 at batch 64), and E has no
+ * noise inputs and no statistics across the batch, so each image's code does not depend on the
+ * chunking. The other entries draw noise for the whole batch at once and run unchunked. */
+#define ALAEI_ENCODE_CHUNK 16
+
+/* Builds, plans and runs the entry's graph on n inputs at in_data (shape: in->shape with n
+ * images), writing out_numel elements to out_data. */
+static alae_status run_batch(alae_model *m, entry e, const alae_tensor *in, int64_t n, void *in_data, void *out_data,
+                             size_t out_numel, const char *func) {
+    alaei_net net;
+    alae_status s = alaei_net_init(&net, m);
+    if (s != ALAE_OK) return s;
+    net.lod = m->lod;
+    net.noise_mode = m->noise_mode;
+    int uses_networks_with_levels = e != ENTRY_MAP && e != ENTRY_DISCRIMINATE;
+    if (uses_networks_with_levels && m->blend < 1.0 && m->lod > 0) {
+        int64_t one = 1;
+        net.blend = alaei_input(net.g, 1, &one, "blend");
+    }
+    int64_t shape[ALAE_TENSOR_MAX_DIMS];
+    memcpy(shape, in->shape, sizeof shape);
+    shape[0] = n;
+    int32_t x = alaei_input(net.g, in->ndim, shape, "input"), avg;
+    int32_t y = build_entry(&net, e, x, &avg);
+    alaei_plan *plan = NULL;
+    call_buffers buffers = {NULL, NULL, NULL};
+    s = alaei_graph_status(net.g) == ALAE_OK ? alaei_plan_create(m->ctx, net.g, 1, &y, &plan)
+                                             : alaei_graph_fail_public(net.g, func);
+    if (s == ALAE_OK) s = alaei_net_bind(&net, plan, NULL);
+    if (s == ALAE_OK) s = alaei_plan_bind(plan, x, in_data);
+    if (s == ALAE_OK) s = bind_call_inputs(m, &net, plan, avg, &buffers);
+    if (s == ALAE_OK) s = alaei_plan_run(plan);
+    if (s == ALAE_OK) s = m->ctx->backend->copy(m->ctx->bctx, out_data, alaei_plan_data(plan, y), out_numel);
+    free_call_buffers(m->ctx, &buffers);
+    alaei_plan_destroy(plan);
+    alaei_net_free(&net);
+    return s;
+}
+
 static alae_status run_entry(alae_model *m, entry e, const alae_tensor *in, alae_tensor *out) {
     const char *func = entry_name(e);
     alaei_clear_error();
@@ -414,29 +454,16 @@ static alae_status run_entry(alae_model *m, entry e, const alae_tensor *in, alae
     if (s == ALAE_OK) s = check_kind(m, out, output_kind(e), "the output", in->shape[0], func);
     if (s != ALAE_OK) return s;
     alaei_context_begin_call(m->ctx);
-    alaei_net net;
-    if ((s = alaei_net_init(&net, m)) != ALAE_OK) return s;
-    net.lod = m->lod;
-    net.noise_mode = m->noise_mode;
-    int uses_networks_with_levels = e != ENTRY_MAP && e != ENTRY_DISCRIMINATE;
-    if (uses_networks_with_levels && m->blend < 1.0 && m->lod > 0) {
-        int64_t one = 1;
-        net.blend = alaei_input(net.g, 1, &one, "blend");
+    int64_t n = in->shape[0];
+    int64_t chunk = e == ENTRY_ENCODE ? ALAEI_ENCODE_CHUNK : n;
+    if (n <= chunk) return run_batch(m, e, in, n, in->data, out->data, (size_t)out->numel, func);
+    size_t elem = (size_t)m->ctx->backend->elem_size;
+    size_t in_per = (size_t)(in->numel / n), out_per = (size_t)(out->numel / n);
+    for (int64_t i = 0; s == ALAE_OK && i < n; i += chunk) {
+        int64_t k = n - i < chunk ? n - i : chunk;
+        s = run_batch(m, e, in, k, (char *)in->data + (size_t)i * in_per * elem,
+                      (char *)out->data + (size_t)i * out_per * elem, (size_t)k * out_per, func);
     }
-    int32_t x = alaei_input(net.g, in->ndim, in->shape, "input"), avg;
-    int32_t y = build_entry(&net, e, x, &avg);
-    alaei_plan *plan = NULL;
-    call_buffers buffers = {NULL, NULL, NULL};
-    s = alaei_graph_status(net.g) == ALAE_OK ? alaei_plan_create(m->ctx, net.g, 1, &y, &plan)
-                                             : alaei_graph_fail_public(net.g, func);
-    if (s == ALAE_OK) s = alaei_net_bind(&net, plan, NULL);
-    if (s == ALAE_OK) s = alaei_plan_bind(plan, x, in->data);
-    if (s == ALAE_OK) s = bind_call_inputs(m, &net, plan, avg, &buffers);
-    if (s == ALAE_OK) s = alaei_plan_run(plan);
-    if (s == ALAE_OK) s = m->ctx->backend->copy(m->ctx->bctx, out->data, alaei_plan_data(plan, y), (size_t)out->numel);
-    free_call_buffers(m->ctx, &buffers);
-    alaei_plan_destroy(plan);
-    alaei_net_free(&net);
     return s;
 }
 

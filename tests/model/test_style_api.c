@@ -253,6 +253,36 @@ START_TEST(every_entry_point_runs_with_checked_shapes) {
 }
 END_TEST
 
+/* alae_model_encode runs batches above 16 images in chunks (lib/nn/model.c): each image's code
+ * must be the one it gets alone, also for the chunk boundaries and the short last chunk. */
+START_TEST(encode_in_chunks_matches_single_images) {
+    alae_model *m = tiny_model(4);
+    const int64_t n = 37, per = 3 * TINY_SIZE * TINY_SIZE;
+    alae_tensor *x = tensor(4, n, 3, TINY_SIZE, TINY_SIZE), *w = tensor(2, n, TINY_L, 0, 0);
+    alae_tensor *x1 = tensor(4, 1, 3, TINY_SIZE, TINY_SIZE), *w1 = tensor(2, 1, TINY_L, 0, 0);
+    ck_assert_alae_ok(alae_tensor_fill_normal(x, 0, 1));
+    ck_assert_alae_ok(alae_model_encode(m, x, w));
+    float *images = read_all(x), *codes = read_all(w);
+    static const int64_t picks[] = {0, 15, 16, 31, 32, 36};
+    for (size_t k = 0; k < sizeof picks / sizeof picks[0]; k++) {
+        int64_t i = picks[k];
+        ck_assert_alae_ok(alae_tensor_write(x1, images + i * per, (size_t)per * sizeof(float)));
+        ck_assert_alae_ok(alae_model_encode(m, x1, w1));
+        float *one = read_all(w1);
+        for (int64_t j = 0; j < TINY_L; j++)
+            ck_assert_msg(fabs((double)one[j] - codes[i * TINY_L + j]) <= 1e-5 * (1.0 + fabs((double)one[j])),
+                          "image %lld, code %lld: %g alone, %g in the batch", (long long)i, (long long)j, one[j],
+                          codes[i * TINY_L + j]);
+        free(one);
+    }
+    free(images);
+    free(codes);
+    alae_tensor *all[] = {x, w, x1, w1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) alae_tensor_destroy(all[i]);
+    alae_model_destroy(m);
+}
+END_TEST
+
 START_TEST(noise_modes_and_per_row_styles) {
     alae_model *m = tiny_model(2);
     alae_tensor *w = tensor(2, 2, TINY_L, 0, 0), *styles = tensor(3, 2, 6, TINY_L, 0);
@@ -622,6 +652,7 @@ static Suite *api_suite(void) {
     tcase_add_test(tc, blocks_have_the_reference_sizes_and_fused_layouts);
     tcase_add_test(tc, configuration_keys_follow_the_architecture);
     tcase_add_test(tc, every_entry_point_runs_with_checked_shapes);
+    tcase_add_test(tc, encode_in_chunks_matches_single_images);
     tcase_add_test(tc, noise_modes_and_per_row_styles);
     tcase_add_test(tc, truncation_pulls_styles_to_the_running_mean);
     tcase_add_test(tc, model_files_keep_the_configuration_and_level);
