@@ -402,43 +402,73 @@ static alae_status bind_call_inputs(alae_model *m, const alaei_net *net, alaei_p
     return s;
 }
 
-/* Encoding runs in chunks of at most this many images: E's full-resolution activations dominate
- * the call's memory (docs/performance.md: 630 MiB for celeba 64x64 at batch 64), and E has no
- * noise inputs and no statistics across the batch, so each image's code does not depend on the
- * chunking. The other entries draw noise for the whole batch at once and run unchunked. */
+/* A StyleALAE encode runs in chunks of at most this many images: E's full-resolution activations
+ * dominate the call's memory (docs/performance.md: 630 MiB for celeba 64x64 at batch 64), and E
+ * has no noise inputs and no statistics across the batch, so an image's code does not depend on
+ * the chunking. MLP encodes (small activations, GEMM-bound) and the other entries (which draw
+ * noise for the whole batch at once) run the batch in one piece. */
 #define ALAEI_ENCODE_CHUNK 16
 
-/* Builds, plans and runs the entry's graph on n inputs at in_data (shape: in->shape with n
- * images), writing out_numel elements to out_data. */
-static alae_status run_batch(alae_model *m, entry e, const alae_tensor *in, int64_t n, void *in_data, void *out_data,
-                             size_t out_numel, const char *func) {
+/* One planned call of an entry on batches of a fixed size. */
+typedef struct entry_call {
     alaei_net net;
-    alae_status s = alaei_net_init(&net, m);
+    alaei_plan *plan;
+    call_buffers buffers;
+    int32_t x, y;
+} entry_call;
+
+static void entry_call_free(alae_model *m, entry_call *c) {
+    free_call_buffers(m->ctx, &c->buffers);
+    alaei_plan_destroy(c->plan);
+    alaei_net_free(&c->net);
+}
+
+/* Builds and plans the entry's graph for n inputs shaped like in, and binds everything but the
+ * input. On failure the caller still calls entry_call_free. */
+static alae_status entry_call_prepare(alae_model *m, entry e, const alae_tensor *in, int64_t n, entry_call *c,
+                                      const char *func) {
+    memset(c, 0, sizeof *c);
+    alae_status s = alaei_net_init(&c->net, m);
     if (s != ALAE_OK) return s;
-    net.lod = m->lod;
-    net.noise_mode = m->noise_mode;
+    alaei_net *net = &c->net;
+    net->lod = m->lod;
+    net->noise_mode = m->noise_mode;
     int uses_networks_with_levels = e != ENTRY_MAP && e != ENTRY_DISCRIMINATE;
     if (uses_networks_with_levels && m->blend < 1.0 && m->lod > 0) {
         int64_t one = 1;
-        net.blend = alaei_input(net.g, 1, &one, "blend");
+        net->blend = alaei_input(net->g, 1, &one, "blend");
     }
     int64_t shape[ALAE_TENSOR_MAX_DIMS];
     memcpy(shape, in->shape, sizeof shape);
     shape[0] = n;
-    int32_t x = alaei_input(net.g, in->ndim, shape, "input"), avg;
-    int32_t y = build_entry(&net, e, x, &avg);
-    alaei_plan *plan = NULL;
-    call_buffers buffers = {NULL, NULL, NULL};
-    s = alaei_graph_status(net.g) == ALAE_OK ? alaei_plan_create(m->ctx, net.g, 1, &y, &plan)
-                                             : alaei_graph_fail_public(net.g, func);
-    if (s == ALAE_OK) s = alaei_net_bind(&net, plan, NULL);
-    if (s == ALAE_OK) s = alaei_plan_bind(plan, x, in_data);
-    if (s == ALAE_OK) s = bind_call_inputs(m, &net, plan, avg, &buffers);
-    if (s == ALAE_OK) s = alaei_plan_run(plan);
-    if (s == ALAE_OK) s = m->ctx->backend->copy(m->ctx->bctx, out_data, alaei_plan_data(plan, y), out_numel);
-    free_call_buffers(m->ctx, &buffers);
-    alaei_plan_destroy(plan);
-    alaei_net_free(&net);
+    int32_t avg;
+    c->x = alaei_input(net->g, in->ndim, shape, "input");
+    c->y = build_entry(net, e, c->x, &avg);
+    s = alaei_graph_status(net->g) == ALAE_OK ? alaei_plan_create(m->ctx, net->g, 1, &c->y, &c->plan)
+                                              : alaei_graph_fail_public(net->g, func);
+    if (s == ALAE_OK) s = alaei_net_bind(net, c->plan, NULL);
+    if (s == ALAE_OK) s = bind_call_inputs(m, net, c->plan, avg, &c->buffers);
+    return s;
+}
+
+static alae_status entry_call_run(alae_model *m, entry_call *c, void *in_data, void *out_data, size_t out_numel) {
+    alae_status s = alaei_plan_bind(c->plan, c->x, in_data);
+    if (s == ALAE_OK) s = alaei_plan_run(c->plan);
+    if (s == ALAE_OK) s = m->ctx->backend->copy(m->ctx->bctx, out_data, alaei_plan_data(c->plan, c->y), out_numel);
+    return s;
+}
+
+/* Runs images [first, first + count) of in through one plan per chunk size. */
+static alae_status run_chunks(alae_model *m, entry e, const alae_tensor *in, alae_tensor *out, int64_t first,
+                              int64_t count, int64_t chunk, const char *func) {
+    size_t elem = (size_t)m->ctx->backend->elem_size;
+    size_t in_per = (size_t)(in->numel / in->shape[0]), out_per = (size_t)(out->numel / out->shape[0]);
+    entry_call c;
+    alae_status s = entry_call_prepare(m, e, in, chunk, &c, func);
+    for (int64_t i = first; s == ALAE_OK && i + chunk <= first + count; i += chunk)
+        s = entry_call_run(m, &c, (char *)in->data + (size_t)i * in_per * elem,
+                           (char *)out->data + (size_t)i * out_per * elem, (size_t)chunk * out_per);
+    entry_call_free(m, &c);
     return s;
 }
 
@@ -455,15 +485,11 @@ static alae_status run_entry(alae_model *m, entry e, const alae_tensor *in, alae
     if (s != ALAE_OK) return s;
     alaei_context_begin_call(m->ctx);
     int64_t n = in->shape[0];
-    int64_t chunk = e == ENTRY_ENCODE ? ALAEI_ENCODE_CHUNK : n;
-    if (n <= chunk) return run_batch(m, e, in, n, in->data, out->data, (size_t)out->numel, func);
-    size_t elem = (size_t)m->ctx->backend->elem_size;
-    size_t in_per = (size_t)(in->numel / n), out_per = (size_t)(out->numel / n);
-    for (int64_t i = 0; s == ALAE_OK && i < n; i += chunk) {
-        int64_t k = n - i < chunk ? n - i : chunk;
-        s = run_batch(m, e, in, k, (char *)in->data + (size_t)i * in_per * elem,
-                      (char *)out->data + (size_t)i * out_per * elem, (size_t)k * out_per, func);
-    }
+    int64_t chunk = e == ENTRY_ENCODE && m->cfg.arch == ALAE_ARCH_STYLE && n > ALAEI_ENCODE_CHUNK ? ALAEI_ENCODE_CHUNK : n;
+    if (chunk < 1) chunk = 1;
+    int64_t whole = n / chunk * chunk;
+    s = run_chunks(m, e, in, out, 0, whole, chunk, func);
+    if (s == ALAE_OK && whole < n) s = run_chunks(m, e, in, out, whole, n - whole, n - whole, func);
     return s;
 }
 
