@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_min.h"
 #include "model_internal.h"
 
 #define FOR_MLP 1
@@ -330,46 +331,72 @@ int alaei_config_to_json(const alae_model_config *c, char *buf, size_t cap) {
 }
 
 /* Finds "name": in a flat JSON object and parses the number after it. */
-static int json_number(const char *json, const char *name, double *out) {
-    char pattern[48];
-    snprintf(pattern, sizeof pattern, "\"%s\":", name);
-    const char *at = strstr(json, pattern);
-    if (!at) return 0;
+/* A JSON number (integer or not) as a double; 0 for other types or unparseable text. */
+static int json_value_number(const alaei_json *v, double *out) {
+    if (v->type == ALAEI_JSON_INT) {
+        *out = (double)v->ival;
+        return 1;
+    }
+    if (v->type != ALAEI_JSON_NUMBER || v->len >= 64) return 0;
+    char text[64];
+    memcpy(text, v->str, v->len);
+    text[v->len] = '\0';
     char *end;
-    *out = strtod(at + strlen(pattern), &end);
-    return end != at + strlen(pattern);
+    *out = strtod(text, &end);
+    return *end == '\0';
 }
 
-alae_status alaei_config_from_json(const char *json, alae_model_config *cfg, const char *func) {
-    alae_model_config c;
-    const char *preset_at = strstr(json, "\"preset\":\"");
-    if (!preset_at) return alaei_fail(ALAE_E_FORMAT, func, "the model configuration has no preset");
-    preset_at += strlen("\"preset\":\"");
-    const char *preset_end = strchr(preset_at, '"');
-    size_t len = preset_end ? (size_t)(preset_end - preset_at) : 0;
-    char preset[32];
-    if (!preset_end || len >= sizeof preset)
+/* The preset named by the configuration object, into c. */
+static alae_status config_preset(const alaei_json *root, alae_model_config *c, const char *func) {
+    const alaei_json *p = alaei_json_get(root, "preset");
+    if (!p) return alaei_fail(ALAE_E_FORMAT, func, "the model configuration has no preset");
+    if (p->type != ALAEI_JSON_STRING || p->len >= 32 || strlen(p->str) != p->len)
         return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's preset is malformed");
-    memcpy(preset, preset_at, len);
-    preset[len] = '\0';
-    if (!preset_by_name(preset, &c))
-        return alaei_fail(ALAE_E_FORMAT, func, "unknown preset '%s' in the model configuration", preset);
+    if (!preset_by_name(p->str, c))
+        return alaei_fail(ALAE_E_FORMAT, func, "unknown preset '%s' in the model configuration", p->str);
+    return ALAE_OK;
+}
+
+/* Reads every key of c's architecture from the configuration object, with its range. */
+static alae_status config_keys(const alaei_json *root, alae_model_config *c, const char *preset, const char *func) {
     for (int i = 0; i < N_KEYS; i++) {
-        if (!(keys[i].archs & arch_bit(c.arch))) continue;
+        if (!(keys[i].archs & arch_bit(c->arch))) continue;
+        const alaei_json *item = alaei_json_get(root, keys[i].name);
         double v;
-        if (!json_number(json, keys[i].name, &v))
-            return alaei_fail(ALAE_E_FORMAT, func, "the model configuration lacks '%s'", keys[i].name);
+        if (!item) return alaei_fail(ALAE_E_FORMAT, func, "the model configuration lacks '%s'", keys[i].name);
+        if (!json_value_number(item, &v))
+            return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's %s is a %s, not a number", keys[i].name,
+                              alaei_json_type_name(item->type));
         if (!isfinite(v) || v < keys[i].lo || v > keys[i].hi || (keys[i].integer && v != floor(v)))
             return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's %s = %g is out of range",
                               keys[i].name, v);
-        if (keys[i].key == ALAE_CFG_ARCH && (int32_t)v != c.arch)
+        if (keys[i].key == ALAE_CFG_ARCH && (int32_t)v != c->arch)
             return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's arch %g is not preset '%s''s", v, preset);
         if (keys[i].integer)
-            *int_field(&c, keys[i].key) = (int32_t)v;
+            *int_field(c, keys[i].key) = (int32_t)v;
         else
-            *double_field(&c, keys[i].key) = v;
+            *double_field(c, keys[i].key) = v;
     }
-    alae_status s = alaei_config_validate(&c, func);
+    return ALAE_OK;
+}
+
+/* The configuration metadata ("alae.arch") is a flat JSON object, parsed strictly (no duplicate
+ * keys, no trailing text, RFC 8259 numbers); keys this version does not know are ignored. */
+alae_status alaei_config_from_json(const char *json, alae_model_config *cfg, const char *func) {
+    alae_model_config c;
+    alaei_json_doc *doc = NULL;
+    alaei_json_error err;
+    if (alaei_json_parse(json, strlen(json), 2, 0, &doc, &err) != ALAE_OK)
+        return alaei_fail(ALAE_E_FORMAT, func, "the model configuration is not valid JSON: %s", err.msg);
+    const alaei_json *root = alaei_json_root(doc);
+    alae_status s = root->type == ALAEI_JSON_OBJECT
+                        ? config_preset(root, &c, func)
+                        : alaei_fail(ALAE_E_FORMAT, func, "the model configuration is a JSON %s, not an object",
+                                     alaei_json_type_name(root->type));
+    if (s == ALAE_OK) s = config_keys(root, &c, alaei_json_get(root, "preset")->str, func);
+    alaei_json_free(doc);
+    if (s != ALAE_OK) return s;
+    s = alaei_config_validate(&c, func);
     if (s != ALAE_OK) return s;
     *cfg = c;
     return ALAE_OK;

@@ -387,8 +387,9 @@ def corpus_config():
     c["hidden_fraction"] = base.replace('"hidden":8', '"hidden":8.5').encode()
     c["hidden_nan"] = base.replace('"hidden":8', '"hidden":nan').encode()
     c["hidden_inf"] = base.replace('"hidden":8', '"hidden":inf').encode()
-    # lax (finding L1, docs/reliability.md): the arch metadata is read with strstr + strtod
-    c["ok_lax_hidden_hex"] = base.replace('"hidden":8', '"hidden":0x8').encode()
+    # finding L1 (docs/reliability.md): the arch metadata was read with strstr + strtod and
+    # accepted hex numbers and repeated keys; it is strict JSON now
+    c["hidden_hex"] = base.replace('"hidden":8', '"hidden":0x8').encode()
     c["hidden_1e999"] = base.replace('"hidden":8', '"hidden":1e999').encode()
     c["hidden_2pow31"] = base.replace('"hidden":8', '"hidden":2147483648').encode()
     c["slope_negative"] = base.replace('"g_slope":0.01', '"g_slope":-0.5').encode()
@@ -410,7 +411,7 @@ def corpus_config():
     c["style_arch_mismatch"] = style.replace('"arch":2', '"arch":1').encode()
     c["empty"] = b""
     c["not_json"] = b"hidden=8"
-    c["ok_lax_keys_twice"] = (base[:-1] + ',"hidden":65536}').encode()
+    c["keys_twice"] = (base[:-1] + ',"hidden":65536}').encode()
     return c
 
 
