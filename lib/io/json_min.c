@@ -620,6 +620,21 @@ const char *alaei_json_to_u64(const alaei_json *v, uint64_t *out) {
     return "is too large";
 }
 
+int alaei_json_to_double(const alaei_json *v, double *out) {
+    if (!v) return 0;
+    if (v->type == ALAEI_JSON_INT) {
+        *out = (double)v->ival;
+        return 1;
+    }
+    if (v->type != ALAEI_JSON_NUMBER || v->len >= 64) return 0;
+    char text[64]; /* .str is the number's source text, not terminated */
+    memcpy(text, v->str, v->len);
+    text[v->len] = '\0';
+    char *end;
+    *out = strtod(text, &end);
+    return *end == '\0';
+}
+
 const char *alaei_json_type_name(alaei_json_type t) {
     switch (t) {
     case ALAEI_JSON_NULL: return "null";

@@ -331,21 +331,6 @@ int alaei_config_to_json(const alae_model_config *c, char *buf, size_t cap) {
 }
 
 /* Finds "name": in a flat JSON object and parses the number after it. */
-/* A JSON number (integer or not) as a double; 0 for other types or unparseable text. */
-static int json_value_number(const alaei_json *v, double *out) {
-    if (v->type == ALAEI_JSON_INT) {
-        *out = (double)v->ival;
-        return 1;
-    }
-    if (v->type != ALAEI_JSON_NUMBER || v->len >= 64) return 0;
-    char text[64];
-    memcpy(text, v->str, v->len);
-    text[v->len] = '\0';
-    char *end;
-    *out = strtod(text, &end);
-    return *end == '\0';
-}
-
 /* The preset named by the configuration object, into c. */
 static alae_status config_preset(const alaei_json *root, alae_model_config *c, const char *func) {
     const alaei_json *p = alaei_json_get(root, "preset");
@@ -364,7 +349,7 @@ static alae_status config_keys(const alaei_json *root, alae_model_config *c, con
         const alaei_json *item = alaei_json_get(root, keys[i].name);
         double v;
         if (!item) return alaei_fail(ALAE_E_FORMAT, func, "the model configuration lacks '%s'", keys[i].name);
-        if (!json_value_number(item, &v))
+        if (!alaei_json_to_double(item, &v))
             return alaei_fail(ALAE_E_FORMAT, func, "the model configuration's %s is a %s, not a number", keys[i].name,
                               alaei_json_type_name(item->type));
         if (!isfinite(v) || v < keys[i].lo || v > keys[i].hi || (keys[i].integer && v != floor(v)))

@@ -175,16 +175,6 @@ static const setting_range setting_ranges[] = {
     {"ed_eps", 0, INFINITY, 1, 1},        {"blend", 0, 1, 0, 0},             {"style_mixing", 0, 1, 0, 0},
 };
 
-static int json_number(const alaei_json *v, double *out) {
-    if (v->type == ALAEI_JSON_INT) {
-        *out = (double)v->ival;
-        return 1;
-    }
-    if (v->type != ALAEI_JSON_NUMBER) return 0;
-    *out = strtod(v->str, NULL);
-    return 1;
-}
-
 static int in_range(double v, const setting_range *r) {
     if (!isfinite(v)) return 0;
     if (r->lo_open ? !(v > r->lo) : !(v >= r->lo)) return 0;
@@ -195,7 +185,7 @@ static alae_status check_setting(const alaei_json *root, const setting_range *r,
     const alaei_json *v = alaei_json_get(root, r->key);
     double x;
     if (!v) return ALAE_OK; /* absent: the current value stays */
-    if (!json_number(v, &x))
+    if (!alaei_json_to_double(v, &x))
         return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer': setting '%s' is a %s, not a number", r->key,
                           alaei_json_type_name(v->type));
     if (!in_range(x, r))
