@@ -553,20 +553,39 @@ typedef struct conv_geom {
     int64_t n, c, h, w, o, kh, kw, s, p, oh, ow;
 } conv_geom;
 
-__global__ void k_im2col(float *col, const float *img, int64_t total, conv_geom g) {
+/* Where a column element lives: image n, row r = (c*KH + i)*KW + j, output pixel q at
+ * n*sn + r*sr + q. The IM2COL op's [N, C*KH*KW, OH*OW] columns have sn = CKK*OHW, sr = OHW; a
+ * fused convolution's chunk X [C*KH*KW, nb*OH*OW] has sn = OHW, sr = nb*OHW. */
+typedef struct col_layout {
+    int64_t sn, sr;
+} col_layout;
+
+static col_layout per_image_columns(const conv_geom *g) {
+    col_layout l = {g->c * g->kh * g->kw * g->oh * g->ow, g->oh * g->ow};
+    return l;
+}
+
+static col_layout chunk_columns(const conv_geom *g, int64_t nb) {
+    col_layout l = {g->oh * g->ow, nb * g->oh * g->ow};
+    return l;
+}
+
+/* idx walks (n, r, q) with q fastest, total = images * CKK * OHW */
+__global__ void k_im2col(float *col, const float *img, int64_t total, conv_geom g, col_layout l) {
     int64_t ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
     GRID_STRIDE(idx, total) {
         int64_t p = idx % ohw, r = (idx / ohw) % ckk, n = idx / (ohw * ckk);
         int64_t ox = p % g.ow, oy = p / g.ow;
         int64_t j = r % g.kw, i = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
         int64_t y = oy * g.s + i - g.p, x = ox * g.s + j - g.p;
-        col[idx] = (y >= 0 && y < g.h && x >= 0 && x < g.w) ? img[((n * g.c + c) * g.h + y) * g.w + x] : 0.0f;
+        col[n * l.sn + r * l.sr + p] =
+            (y >= 0 && y < g.h && x >= 0 && x < g.w) ? img[((n * g.c + c) * g.h + y) * g.w + x] : 0.0f;
     }
 }
 
-/* The adjoint, gathered per pixel: every column element read from (y, x) added back, in order. */
-__global__ void k_col2im(float *img, const float *col, int64_t total, conv_geom g) {
-    int64_t ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
+/* The adjoint, gathered per pixel: every column element read from (y, x) added back, in order;
+ * idx walks the images [n, c, y, x]. */
+__global__ void k_col2im(float *img, const float *col, int64_t total, conv_geom g, col_layout l) {
     GRID_STRIDE(idx, total) {
         int64_t x = idx % g.w, y = (idx / g.w) % g.h, c = (idx / (g.w * g.h)) % g.c, n = idx / (g.w * g.h * g.c);
         float acc = 0.0f;
@@ -580,7 +599,7 @@ __global__ void k_col2im(float *img, const float *col, int64_t total, conv_geom 
                 if (tx < 0 || tx % g.s) continue;
                 int64_t ox = tx / g.s;
                 if (ox >= g.ow) continue;
-                acc += col[(n * ckk + (c * g.kh + i) * g.kw + j) * ohw + oy * g.ow + ox];
+                acc += col[n * l.sn + ((c * g.kh + i) * g.kw + j) * l.sr + oy * g.ow + ox];
             }
         }
         img[idx] = acc;
@@ -611,10 +630,10 @@ static alae_status op_im2col(cu_ctx *ctx, const alaei_op *op, int adjoint) {
     if (s != ALAE_OK) return s;
     if (adjoint) {
         int64_t n = numel(img->ne);
-        if (n > 0) LAUNCH(ctx, n, k_col2im, (float *)img->data, (const float *)col->data, n, g);
+        if (n > 0) LAUNCH(ctx, n, k_col2im, (float *)img->data, (const float *)col->data, n, g, per_image_columns(&g));
     } else {
         int64_t n = numel(col->ne);
-        if (n > 0) LAUNCH(ctx, n, k_im2col, (float *)col->data, (const float *)img->data, n, g);
+        if (n > 0) LAUNCH(ctx, n, k_im2col, (float *)col->data, (const float *)img->data, n, g, per_image_columns(&g));
     }
     return ALAE_OK;
 }
@@ -808,19 +827,6 @@ static alae_status op_adam(cu_ctx *ctx, const alaei_op *op) {
  *   CONV2D_BWD_WEIGHT  d (+)= alpha G X^T, accumulated over the chunks
  * ------------------------------------------------------------------------------------------- */
 
-/* X[r, n*OHW + p] for images n0 .. n0+nb-1 of img */
-__global__ void k_im2col_cat(float *x, const float *img, int64_t total, int64_t nb, conv_geom g) {
-    int64_t ohw = g.oh * g.ow, cols = nb * ohw;
-    GRID_STRIDE(idx, total) {
-        int64_t q = idx % cols, r = idx / cols;
-        int64_t n = q / ohw, p = q % ohw;
-        int64_t ox = p % g.ow, oy = p / g.ow;
-        int64_t j = r % g.kw, i = (r / g.kw) % g.kh, c = r / (g.kw * g.kh);
-        int64_t y = oy * g.s + i - g.p, xx = ox * g.s + j - g.p;
-        x[idx] = (y >= 0 && y < g.h && xx >= 0 && xx < g.w) ? img[((n * g.c + c) * g.h + y) * g.w + xx] : 0.0f;
-    }
-}
-
 /* [nb, R, P] -> [R, nb*P] (to_cat) or back (!to_cat); idx walks the destination */
 __global__ void k_cat_layout(float *dst, const float *src, int64_t total, int64_t nb, int64_t rows, int64_t p,
                              int to_cat) {
@@ -832,29 +838,6 @@ __global__ void k_cat_layout(float *dst, const float *src, int64_t total, int64_
             int64_t pp = idx % p, r = (idx / p) % rows, n = idx / (p * rows);
             dst[idx] = src[r * (nb * p) + n * p + pp];
         }
-    }
-}
-
-/* d[n, c, y, x] for the chunk's images = every X column element that read (y, x), summed */
-__global__ void k_col2im_cat(float *img, const float *x, int64_t total, int64_t nb, conv_geom g) {
-    int64_t ohw = g.oh * g.ow, cols = nb * ohw;
-    GRID_STRIDE(idx, total) {
-        int64_t xx = idx % g.w, y = (idx / g.w) % g.h, c = (idx / (g.w * g.h)) % g.c, n = idx / (g.w * g.h * g.c);
-        float acc = 0.0f;
-        for (int64_t i = 0; i < g.kh; i++) {
-            int64_t ty = y + g.p - i;
-            if (ty < 0 || ty % g.s) continue;
-            int64_t oy = ty / g.s;
-            if (oy >= g.oh) continue;
-            for (int64_t j = 0; j < g.kw; j++) {
-                int64_t tx = xx + g.p - j;
-                if (tx < 0 || tx % g.s) continue;
-                int64_t ox = tx / g.s;
-                if (ox >= g.ow) continue;
-                acc += x[((c * g.kh + i) * g.kw + j) * cols + n * ohw + oy * g.ow + ox];
-            }
-        }
-        img[idx] = acc;
     }
 }
 
@@ -922,7 +905,7 @@ static alae_status op_conv(cu_ctx *ctx, const alaei_op *op) {
         int64_t cnt = g.n - n0 < nb ? g.n - n0 : nb, cols_n = cnt * ohw;
         switch (op->code) {
         case ALAEI_OP_CONV2D: { /* a = x, b = w */
-            LAUNCH(ctx, ckk * cols_n, k_im2col_cat, cols, a + n0 * chw, ckk * cols_n, cnt, g);
+            LAUNCH(ctx, ckk * cols_n, k_im2col, cols, a + n0 * chw, ckk * cols_n, g, chunk_columns(&g, cnt));
             s = cu_sgemm(ctx, 0, 0, g.o, cols_n, ckk, alpha, b, 0, cols, 0, 0.0f, other, 0, 1);
             if (s != ALAE_OK) return s;
             LAUNCH(ctx, g.o * cols_n, k_cat_layout, pd + n0 * g.o * ohw, other, g.o * cols_n, cnt, g.o, ohw, 0);
@@ -932,11 +915,11 @@ static alae_status op_conv(cu_ctx *ctx, const alaei_op *op) {
             LAUNCH(ctx, g.o * cols_n, k_cat_layout, other, a + n0 * g.o * ohw, g.o * cols_n, cnt, g.o, ohw, 1);
             s = cu_sgemm(ctx, 1, 0, ckk, cols_n, g.o, alpha, b, 0, other, 0, 0.0f, cols, 0, 1);
             if (s != ALAE_OK) return s;
-            LAUNCH(ctx, cnt * chw, k_col2im_cat, pd + n0 * chw, cols, cnt * chw, cnt, g);
+            LAUNCH(ctx, cnt * chw, k_col2im, pd + n0 * chw, cols, cnt * chw, g, chunk_columns(&g, cnt));
             break;
         }
         default: { /* CONV2D_BWD_WEIGHT: a = g, b = x; d = w [O, CKK] */
-            LAUNCH(ctx, ckk * cols_n, k_im2col_cat, cols, b + n0 * chw, ckk * cols_n, cnt, g);
+            LAUNCH(ctx, ckk * cols_n, k_im2col, cols, b + n0 * chw, ckk * cols_n, g, chunk_columns(&g, cnt));
             LAUNCH(ctx, g.o * cols_n, k_cat_layout, other, a + n0 * g.o * ohw, g.o * cols_n, cnt, g.o, ohw, 1);
             s = cu_sgemm(ctx, 0, 1, g.o, ckk, cols_n, alpha, other, 0, cols, 0, n0 > 0 ? 1.0f : 0.0f, pd, 0, 1);
             if (s != ALAE_OK) return s;
