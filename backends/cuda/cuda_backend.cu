@@ -333,11 +333,10 @@ static alae_status count_bytes(const char *func, size_t count, size_t *bytes) {
     return ALAE_OK;
 }
 
-/* Host -> device through the pinned staging buffer, in chunks; returns when the copy is done
- * (the caller may reuse src at once). */
-static alae_status cuda_write_f32(void *bctx, void *dst, const float *src, size_t count) {
-    cu_ctx *ctx = (cu_ctx *)bctx;
-    const char *f = "cuda_write_f32";
+/* count floats between host and device through the pinned staging buffer, in chunks, each
+ * finished before the next: to the device, the caller may reuse src at once; from it, the copy
+ * is ordered after every kernel queued before. */
+static alae_status staged_copy(cu_ctx *ctx, const char *f, void *dst, const void *src, size_t count, int to_device) {
     size_t bytes;
     alae_status s = count_bytes(f, count, &bytes);
     if (s != ALAE_OK || count == 0) return s;
@@ -345,33 +344,25 @@ static alae_status cuda_write_f32(void *bctx, void *dst, const float *src, size_
     if ((s = enter(ctx, f)) != ALAE_OK) return s;
     for (size_t done = 0; done < bytes && s == ALAE_OK;) {
         size_t n = bytes - done < ctx->staging_bytes ? bytes - done : ctx->staging_bytes;
-        memcpy(ctx->staging, (const char *)src + done, n);
-        s = cu_check(ctx, cudaMemcpyAsync((char *)dst + done, ctx->staging, n, cudaMemcpyHostToDevice, ctx->stream),
+        if (to_device) memcpy(ctx->staging, (const char *)src + done, n);
+        s = cu_check(ctx,
+                     to_device ? cudaMemcpyAsync((char *)dst + done, ctx->staging, n, cudaMemcpyHostToDevice, ctx->stream)
+                               : cudaMemcpyAsync(ctx->staging, (const char *)src + done, n, cudaMemcpyDeviceToHost,
+                                                 ctx->stream),
                      f, "cudaMemcpyAsync");
         if (s == ALAE_OK) s = cu_check(ctx, cudaStreamSynchronize(ctx->stream), f, "cudaStreamSynchronize");
+        if (s == ALAE_OK && !to_device) memcpy((char *)dst + done, ctx->staging, n);
         done += n;
     }
     return s;
 }
 
-/* Device -> host through the staging buffer; ordered after every kernel queued before. */
+static alae_status cuda_write_f32(void *bctx, void *dst, const float *src, size_t count) {
+    return staged_copy((cu_ctx *)bctx, "cuda_write_f32", dst, src, count, 1);
+}
+
 static alae_status cuda_read_f32(void *bctx, float *dst, const void *src, size_t count) {
-    cu_ctx *ctx = (cu_ctx *)bctx;
-    const char *f = "cuda_read_f32";
-    size_t bytes;
-    alae_status s = count_bytes(f, count, &bytes);
-    if (s != ALAE_OK || count == 0) return s;
-    if (!dst || !src) return cu_fail(ALAE_E_INVALID_ARG, f, "NULL pointer");
-    if ((s = enter(ctx, f)) != ALAE_OK) return s;
-    for (size_t done = 0; done < bytes && s == ALAE_OK;) {
-        size_t n = bytes - done < ctx->staging_bytes ? bytes - done : ctx->staging_bytes;
-        s = cu_check(ctx, cudaMemcpyAsync(ctx->staging, (const char *)src + done, n, cudaMemcpyDeviceToHost, ctx->stream),
-                     f, "cudaMemcpyAsync");
-        if (s == ALAE_OK) s = cu_check(ctx, cudaStreamSynchronize(ctx->stream), f, "cudaStreamSynchronize");
-        if (s == ALAE_OK) memcpy((char *)dst + done, ctx->staging, n);
-        done += n;
-    }
-    return s;
+    return staged_copy((cu_ctx *)bctx, "cuda_read_f32", dst, src, count, 0);
 }
 
 static alae_status cuda_copy(void *bctx, void *dst, const void *src, size_t count) {
