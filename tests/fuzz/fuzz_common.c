@@ -128,6 +128,22 @@ static void destroy_ctx(void) {
     shared_ctx = NULL;
 }
 
+alae_status alae_fuzz_tiny_mlp(alae_context *ctx, alae_model **out) {
+    alae_model_config *cfg;
+    alae_status s = alae_model_config_create("mnist-fc-paper", &cfg);
+    if (s != ALAE_OK) return s;
+    static const struct {
+        int32_t key;
+        double value;
+    } settings[] = {{ALAE_CFG_LATENT_DIM, 4}, {ALAE_CFG_MAPPING_LAYERS, 1}, {ALAE_CFG_HIDDEN, 8},
+                    {ALAE_CFG_IMAGE_SIZE, 4}, {ALAE_CFG_NET_SIZE, 4},       {ALAE_CFG_D_LAYERS, 1}};
+    for (size_t i = 0; s == ALAE_OK && i < sizeof settings / sizeof settings[0]; i++)
+        s = alae_model_config_set(cfg, settings[i].key, settings[i].value);
+    if (s == ALAE_OK) s = alae_model_create(ctx, cfg, 7, out);
+    alae_model_config_destroy(cfg);
+    return s;
+}
+
 alae_context *alae_fuzz_context(void) {
     if (!shared_ctx) {
         alae_fuzz_init();

@@ -43,6 +43,11 @@ const char *alae_fuzz_tmpdir(void);
 /* The CPU context the targets share: one worker thread, deterministic. */
 alae_context *alae_fuzz_context(void);
 
+/* The small MLP model of the trainer_load target (latent 4, 1 mapping layer, hidden 8, 4x4
+ * images, 1 D layer; parameters from seed 7) on ctx. regression_driver --write-seeds writes the
+ * target's library-made seeds from the same model, so the two cannot drift apart. */
+alae_status alae_fuzz_tiny_mlp(alae_context *ctx, alae_model **out);
+
 /* Checks the failure contract of a rejected call: s < 0, s != ALAE_E_INTERNAL, and a message. */
 void alae_fuzz_check_failure(alae_status s, const char *what);
 

@@ -43,16 +43,7 @@ static void destroy_all(void) {
 static void setup(void) {
     if (trainer) return;
     alae_context *ctx = alae_fuzz_context();
-    alae_model_config *cfg;
-    SETUP(alae_model_config_create("mnist-fc-paper", &cfg));
-    SETUP(alae_model_config_set(cfg, ALAE_CFG_LATENT_DIM, 4));
-    SETUP(alae_model_config_set(cfg, ALAE_CFG_MAPPING_LAYERS, 1));
-    SETUP(alae_model_config_set(cfg, ALAE_CFG_HIDDEN, 8));
-    SETUP(alae_model_config_set(cfg, ALAE_CFG_IMAGE_SIZE, 4));
-    SETUP(alae_model_config_set(cfg, ALAE_CFG_NET_SIZE, 4));
-    SETUP(alae_model_config_set(cfg, ALAE_CFG_D_LAYERS, 1));
-    SETUP(alae_model_create(ctx, cfg, 7, &model));
-    alae_model_config_destroy(cfg);
+    SETUP(alae_fuzz_tiny_mlp(ctx, &model));
     SETUP(alae_optimizer_create_adam(model, ALAE_PART_F | ALAE_PART_G, &opt_fg));
     SETUP(alae_optimizer_create_adam(model, ALAE_PART_E | ALAE_PART_D, &opt_ed));
     SETUP(alae_trainer_create(model, opt_fg, opt_ed, &trainer));

@@ -185,15 +185,7 @@ static int write_seeds(const char *dir) {
     /* the MLP of fuzz_trainer_load.c, one training step, then its model and training state */
     alae_model_config *cfg;
     alae_model *m;
-    SEED_CHECK(alae_model_config_create("mnist-fc-paper", &cfg));
-    SEED_CHECK(alae_model_config_set(cfg, ALAE_CFG_LATENT_DIM, 4));
-    SEED_CHECK(alae_model_config_set(cfg, ALAE_CFG_MAPPING_LAYERS, 1));
-    SEED_CHECK(alae_model_config_set(cfg, ALAE_CFG_HIDDEN, 8));
-    SEED_CHECK(alae_model_config_set(cfg, ALAE_CFG_IMAGE_SIZE, 4));
-    SEED_CHECK(alae_model_config_set(cfg, ALAE_CFG_NET_SIZE, 4));
-    SEED_CHECK(alae_model_config_set(cfg, ALAE_CFG_D_LAYERS, 1));
-    SEED_CHECK(alae_model_create(ctx, cfg, 7, &m));
-    alae_model_config_destroy(cfg);
+    SEED_CHECK(alae_fuzz_tiny_mlp(ctx, &m));
     alae_optimizer *fg, *ed;
     alae_trainer *t;
     SEED_CHECK(alae_optimizer_create_adam(m, ALAE_PART_F | ALAE_PART_G, &fg));
