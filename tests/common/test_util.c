@@ -1,8 +1,41 @@
+#define _GNU_SOURCE /* mkdtemp, lstat */
 #include "test_util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void alae_test_make_tmpdir(char *buf, size_t cap, const char *prefix) {
+    const char *base = getenv("TMPDIR");
+    int n = snprintf(buf, cap, "%s/%sXXXXXX", base && *base ? base : "/tmp", prefix);
+    ck_assert_msg(n > 0 && (size_t)n < cap, "temporary directory name too long");
+    ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp(%s) failed", buf);
+}
+
+void alae_test_remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return;
+    if (!S_ISDIR(sb.st_mode)) {
+        unlink(path);
+        return;
+    }
+    chmod(path, 0700); /* tests make directories unreadable on purpose */
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            alae_test_remove_tree(sub);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
 
 int alae_test_run_suite(Suite *suite) {
     SRunner *runner = srunner_create(suite);

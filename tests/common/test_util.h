@@ -19,6 +19,14 @@
 /* Runs one suite and returns the process exit status (0 if everything passed). */
 int alae_test_run_suite(Suite *suite);
 
+/* Creates a new directory $TMPDIR/<prefix>XXXXXX (/tmp without TMPDIR) and writes its path
+ * into buf (cap bytes); a failure fails the test. */
+void alae_test_make_tmpdir(char *buf, size_t cap, const char *prefix);
+
+/* Removes path and everything below it, making directories writable first; a missing path is
+ * not an error. */
+void alae_test_remove_tree(const char *path);
+
 /* Deterministic uniform numbers in [lo, hi) from a simple LCG state. */
 double alae_test_uniform(uint64_t *state, double lo, double hi);
 

@@ -35,29 +35,7 @@
 
 static char dir[256];
 
-static void make_dir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/alae_test_image.XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void remove_dir(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_dir(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(path);
-}
+static void make_dir(void) { alae_test_make_tmpdir(dir, sizeof dir, "alae_test_image."); }
 
 static const char *in_dir(const char *sub, const char *name) {
     static char p[512];
@@ -162,7 +140,7 @@ START_TEST(folder_png_jpeg_bmp) {
     ck_assert_alae_ok(alae_dataset_open_folder(in_dir("", "c.bmp"), 3, 4, 0, &ds));
     ck_assert_int_eq(alae_dataset_count(ds), 1);
     alae_dataset_destroy(ds);
-    remove_dir(dir);
+    alae_test_remove_tree(dir);
 }
 END_TEST
 
@@ -187,7 +165,7 @@ START_TEST(area_downsampling) {
     read_all(ds, 1, 1, NULL, out);
     ck_assert_float_eq_tol(out[0], 128.0f / 255.0f, 1e-6f);
     alae_dataset_destroy(ds);
-    remove_dir(dir);
+    alae_test_remove_tree(dir);
 }
 END_TEST
 
@@ -252,7 +230,7 @@ START_TEST(bad_files_rejected_or_skipped) {
     ds = NULL;
     ck_assert_int_eq(alae_dataset_open_folder(dir, 3, 8, ALAE_FOLDER_SKIP_BAD, &ds), ALAE_E_FORMAT);
     ck_assert_ptr_null(ds);
-    remove_dir(dir);
+    alae_test_remove_tree(dir);
 }
 END_TEST
 
@@ -269,7 +247,7 @@ START_TEST(bad_arguments) {
     ck_assert_int_eq(alae_dataset_open_folder(dir, 3, 8, 8, &ds), ALAE_E_INVALID_ARG);
     ck_assert_int_eq(alae_dataset_read_flipped(NULL, NULL, NULL, 0, 0, NULL), ALAE_E_INVALID_ARG);
     ck_assert_ptr_null(ds);
-    remove_dir(dir);
+    alae_test_remove_tree(dir);
 }
 END_TEST
 

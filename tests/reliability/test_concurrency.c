@@ -27,11 +27,7 @@ static char tmpdir[4096];
 /* The training images: written once by main before any thread starts, read-only afterwards. */
 static float g_host_batch[BATCH * SIDE * SIDE];
 
-static void make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/alae-concurrency-XXXXXX", base && base[0] ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void make_tmpdir(void) { alae_test_make_tmpdir(tmpdir, sizeof tmpdir, "alae-concurrency-"); }
 
 static void remove_file(const char *name) {
     char p[4200];

@@ -32,16 +32,13 @@
 static char tmpdir[4096];
 
 static void setup(void) {
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/alae-bombs-XXXXXX", base && base[0] ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    alae_test_make_tmpdir(tmpdir, sizeof tmpdir, "alae-bombs-");
     ck_assert_msg(alae_guard_active(), "the allocation guard is not linked in (--wrap options missing)");
 }
 
 static void teardown(void) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
+    alae_test_remove_tree(tmpdir);
+    ck_assert_msg(access(tmpdir, F_OK) != 0, "%s was not removed", tmpdir);
 }
 
 static const char *path_of(const char *name) {
