@@ -294,11 +294,8 @@ void cpu_blas_raw_set_threads(int n) {
 
 void cpu_blas_set_threads(int n) {
     cpu_blas_init();
-    if (!blas.set_threads || n < 1) return;
-    if (blas.own_split) n = 1; /* cpu_sgemm parallelises over the context's pool itself */
-    pthread_mutex_lock(&blas_threads_mutex);
-    blas.set_threads(n);
-    pthread_mutex_unlock(&blas_threads_mutex);
+    /* with the split, cpu_sgemm parallelises over the context's pool itself */
+    cpu_blas_raw_set_threads(blas.own_split && n >= 1 ? 1 : n);
 }
 
 /* ------------------------------------------------------------------------------------------- */
