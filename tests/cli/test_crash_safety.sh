@@ -21,7 +21,9 @@ fail() {
     exit 1
 }
 
-STEPS=300
+# Long enough that 20 kills (delays of 30-430 ms, about 4.6 s in all, minus each restart) end
+# well before the last step even on an idle, fast machine: a whole run takes ~16 s here.
+STEPS=1000
 train() { # train OUT [options]; exec, so that a background train's pid is the tool's own
     out=$1
     shift
@@ -39,7 +41,11 @@ next_delay() {
 (train whole) >/dev/null 2>&1 || fail "uninterrupted run"
 
 kills=0
+attempts=0
 while [ "$kills" -lt 20 ]; do
+    attempts=$((attempts + 1))
+    # a run that ends before its kill counts no kill; bound the loop instead of spinning forever
+    [ "$attempts" -le 100 ] || fail "only $kills of 20 kills landed in 100 attempts"
     resume=
     [ -f killed/train-state.safetensors ] && resume=--resume
     (train killed $resume) >/dev/null 2>killed.err &
@@ -48,6 +54,7 @@ while [ "$kills" -lt 20 ]; do
     sleep "$(printf '0.%03d' "$ms")"
     if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
     wait "$pid" 2>/dev/null || true
+    grep -q "already at step $STEPS" killed.err && fail "training reached step $STEPS after $kills kills: raise STEPS"
     # whatever is on disk must be readable
     if [ -f killed/model.safetensors ]; then
         "$ALAE" info --model killed/model.safetensors >/dev/null 2>info.err || fail "unreadable model after kill $kills: $(cat info.err)"
