@@ -625,7 +625,7 @@ static alae_status im2col_geometry(const alaei_op *op, const int64_t img[4], con
 
 static alae_status op_im2col(cu_ctx *ctx, const alaei_op *op, int adjoint) {
     const alaei_tview *img = adjoint ? &op->dst : &op->src[0], *col = adjoint ? &op->src[0] : &op->dst;
-    conv_geom g;
+    conv_geom g = {};
     alae_status s = im2col_geometry(op, img->ne, col->ne, &g);
     if (s != ALAE_OK) return s;
     if (adjoint) {
@@ -880,14 +880,14 @@ static int64_t conv_chunk(const conv_geom *g) {
 }
 
 static size_t conv_scratch_bytes(const alaei_op *op) {
-    conv_geom g;
+    conv_geom g = {};
     if (op->nsrc != 2 || conv_geometry(op, &g) != ALAE_OK || g.n == 0) return 0;
     int64_t nb = conv_chunk(&g), ohw = g.oh * g.ow, ckk = g.c * g.kh * g.kw;
     return (size_t)((ckk + g.o) * nb * ohw) * sizeof(float);
 }
 
 static alae_status op_conv(cu_ctx *ctx, const alaei_op *op) {
-    conv_geom g;
+    conv_geom g = {};
     alae_status s = conv_geometry(op, &g);
     if (s != ALAE_OK) return s;
     float *pd = (float *)op->dst.data;
