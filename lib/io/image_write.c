@@ -34,7 +34,7 @@
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #pragma GCC diagnostic ignored "-Wvla"
 #endif
-#include <stb/stb_image_write.h>
+#include "third_party/stb/stb_image_write.h"
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC diagnostic pop
 #endif

@@ -34,7 +34,7 @@
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #endif
-#include <stb/stb_image.h>
+#include "third_party/stb/stb_image.h"
 #if defined(__GNUC__) || defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
