@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,7 @@ static const char *mkdir_in_tmp(const char *name, char *buf, size_t cap) {
     return buf;
 }
 
-static char g_libalae[1024], g_fake_dir[1024];
+static char g_libalae[PATH_MAX], g_fake_dir[PATH_MAX]; /* realpath writes up to PATH_MAX */
 
 static void fake_path(int mode, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/libalae_fake_%d.so", g_fake_dir, mode);
@@ -117,7 +118,7 @@ static lib lib_copy_in(const char *dir) {
 
 static void test_fake_plugins(void) {
     lib L = lib_copy_in("fakes");
-    char p[1200];
+    char p[PATH_MAX + 64];
     /* bad paths */
     EXPECT(L.load(NULL) == ALAE_E_INVALID_ARG, "NULL path");
     EXPECT(L.load("relative/libalae-cuda.so") == ALAE_E_INVALID_ARG, "relative path");
@@ -170,7 +171,7 @@ static void test_fake_plugins(void) {
 /* Search order: the message of a failing fake names the file that was loaded. */
 static void test_search_order(void) {
     char dir[512], path[700], other[700], cwd_dir[512], old_cwd[1024];
-    char fail_fake[1200];
+    char fail_fake[PATH_MAX + 64];
     fake_path(1, fail_fake, sizeof fail_fake);
     unsetenv("ALAE_CUDA_BACKEND");
 
