@@ -23,6 +23,17 @@ static void usage(void) {
                     "[--steps N] [--warmup W] [--tf32] [--no-graphs] [--threads T]\n");
 }
 
+/* The kernels of one iteration's plans (optimizer and EMA updates not included), by op: on a
+ * GPU, where each op is at least one kernel, their count bounds the iteration from below. */
+static void print_op_counts(const alaei_profile *prof) {
+    uint64_t total = 0;
+    for (int op = 0; op < ALAEI_OP_COUNT && op < 64; op++) total += prof->calls[op];
+    printf("plan ops per iteration: %llu;", (unsigned long long)total);
+    for (int op = 0; op < ALAEI_OP_COUNT && op < 64; op++)
+        if (prof->calls[op]) printf(" %s %llu", alaei_op_name(op), (unsigned long long)prof->calls[op]);
+    printf("\n");
+}
+
 int main(int argc, char **argv) {
     const char *device = "cuda", *preset = "mnist-fc";
     int batch = 128, size = 0, steps = 30, warmup = 5, tf32 = 0, graphs = 1, threads = 0;
@@ -83,6 +94,7 @@ int main(int argc, char **argv) {
     double flops = 0;
     for (int op = 0; op < ALAEI_OP_COUNT && op < 64; op++)
         if (op == ALAEI_OP_GEMM || alaei_op_is_conv(op)) flops += prof.flops[op];
+    print_op_counts(&prof);
     for (int i = 0; i < warmup; i++) CHECK(alae_trainer_step(trainer, x, &stats));
     CHECK(alae_context_synchronize(ctx));
     double *times = malloc((size_t)steps * sizeof(double));

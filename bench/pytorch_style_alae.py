@@ -650,6 +650,7 @@ def benchmark(a):
     if cuda:   # exact float32 unless --tf32 (cuDNN allows TF32 convolutions by default)
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
         torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cudnn.benchmark = a.cudnn_benchmark   # PyTorch's default: off
     cfg = preset_config(a.preset)
     lod = a.lod
     res = 2 ** (lod + 2)
@@ -730,6 +731,8 @@ def main(argv=None):
     ap.add_argument("--mode", choices=("train", "encode", "decode"), default="train")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
     ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 matmuls and convolutions (default off)")
+    ap.add_argument("--cudnn-benchmark", action="store_true",
+                    help="cuda: let cuDNN time its algorithms per shape (torch.backends.cudnn.benchmark; default off)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--omp-wait-policy", choices=("passive", "active", "default"), default="passive")
     ap.add_argument("--profile", action="store_true", help="torch.autograd.profiler table of the measured calls")

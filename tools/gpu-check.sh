@@ -215,9 +215,22 @@ $line"
         run torch-style-celeba 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 --warmup 2
     [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
         run torch-style-celeba-tf32 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 --warmup 2 --tf32
+    [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
+        run torch-style-celeba-cudnnbench 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 --warmup 2 --cudnn-benchmark
     compare "StyleALAE celeba 128px b32" alae-style-celeba torch-style-celeba
+    compare "StyleALAE celeba 128px b32 vs cudnn.benchmark" alae-style-celeba torch-style-celeba-cudnnbench
     compare "StyleALAE celeba 128px b32, TF32 both" alae-style-celeba-tf32 torch-style-celeba-tf32
     say "benchmarks (median seconds per training iteration; speed-up = torch / libalae):$BENCH_LINES"
+
+    # GPU time per op (ALAE_CUDA_PROFILE=1: op by op, each timed between two events)
+    export ALAE_CUDA_PROFILE=1
+    for p in "mlp mnist-fc 128" "style-celeba celeba 32"; do
+        set -- $p
+        run "profile-$1" 120 "$BENCH" --device cuda --preset "$2" --batch "$3" --steps 2 --warmup 0 &&
+            say "op profile of $2 batch $3 (3 iterations, op by op):
+$(grep -E 'plan ops|cuda profile' "$OUT_DIR/profile-$1.log" | head -n 30)"
+    done
+    unset ALAE_CUDA_PROFILE
 fi
 
 # ---- 4. the rest of the suite (CPU tests; after the benchmarks so that a short lease gets the GPU

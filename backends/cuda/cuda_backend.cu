@@ -147,6 +147,111 @@ static alae_status cuda_device_info(int32_t device, alae_device_info *out) {
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * The op profiler (ALAE_CUDA_PROFILE=1 in the environment; a measuring aid, off by default):
+ * every op is timed on the GPU between two events and waited for, plans run op by op (no
+ * graphs), and the context's destruction logs the GPU time per op and the slowest single ops.
+ * The synchronisation slows the run down; the GPU times are those of the kernels alone.
+ * ------------------------------------------------------------------------------------------- */
+
+#define PROFILE_TOP 10
+
+typedef struct cu_profile {
+    cudaEvent_t start, stop;
+    double ms[ALAEI_OP_COUNT];
+    uint64_t calls[ALAEI_OP_COUNT];
+    int32_t n_top;
+    float top_ms[PROFILE_TOP];
+    alaei_op top[PROFILE_TOP];
+} cu_profile;
+
+static cu_profile *profile_create(void) {
+    const char *env = getenv("ALAE_CUDA_PROFILE");
+    if (!env || env[0] != '1') return NULL;
+    cu_profile *p = (cu_profile *)calloc(1, sizeof *p);
+    if (!p) return NULL;
+    if (cudaEventCreate(&p->start) != cudaSuccess || cudaEventCreate(&p->stop) != cudaSuccess) {
+        (void)cudaGetLastError();
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void profile_keep_top(cu_profile *p, const alaei_op *op, float ms) {
+    int32_t at = p->n_top;
+    if (at == PROFILE_TOP) {
+        if (ms <= p->top_ms[PROFILE_TOP - 1]) return;
+        at = PROFILE_TOP - 1;
+    } else {
+        p->n_top++;
+    }
+    while (at > 0 && p->top_ms[at - 1] < ms) {
+        p->top_ms[at] = p->top_ms[at - 1];
+        p->top[at] = p->top[at - 1];
+        at--;
+    }
+    p->top_ms[at] = ms;
+    p->top[at] = *op;
+}
+
+/* cu_run_op, timed when the profiler is on (never inside a capture) */
+static alae_status run_one(cu_ctx *ctx, const alaei_op *op) {
+    cu_profile *p = ctx->profile;
+    if (!p || ctx->capturing) return cu_run_op(ctx, op);
+    (void)cudaEventRecord(p->start, ctx->stream);
+    alae_status s = cu_run_op(ctx, op);
+    (void)cudaEventRecord(p->stop, ctx->stream);
+    float ms = 0.0f;
+    if (cudaEventSynchronize(p->stop) == cudaSuccess && cudaEventElapsedTime(&ms, p->start, p->stop) == cudaSuccess &&
+        op->code >= 0 && op->code < ALAEI_OP_COUNT) {
+        p->ms[op->code] += ms;
+        p->calls[op->code]++;
+        profile_keep_top(p, op, ms);
+    }
+    (void)cudaGetLastError();
+    return s;
+}
+
+static void profile_report(cu_ctx *ctx) {
+    cu_profile *p = ctx->profile;
+    double total = 0;
+    uint64_t calls = 0;
+    for (int i = 0; i < ALAEI_OP_COUNT; i++) total += p->ms[i], calls += p->calls[i];
+    cu_log(ALAE_LOG_WARN, "cuda profile: %llu ops, %.3f ms of GPU time", (unsigned long long)calls, total);
+    int done[ALAEI_OP_COUNT] = {0};
+    for (int rank = 0; rank < ALAEI_OP_COUNT; rank++) {
+        int best = -1;
+        for (int i = 0; i < ALAEI_OP_COUNT; i++)
+            if (!done[i] && p->calls[i] && (best < 0 || p->ms[i] > p->ms[best])) best = i;
+        if (best < 0) break;
+        done[best] = 1;
+        cu_log(ALAE_LOG_WARN, "cuda profile: %-17s %8llu calls %9.3f ms %5.1f%% %8.1f us/call", alaei_op_name_local(best),
+               (unsigned long long)p->calls[best], p->ms[best], 100.0 * p->ms[best] / (total > 0 ? total : 1),
+               1000.0 * p->ms[best] / (double)p->calls[best]);
+    }
+    for (int32_t i = 0; i < p->n_top; i++) {
+        const alaei_op *op = &p->top[i];
+        cu_log(ALAE_LOG_WARN,
+               "cuda profile: slowest #%d %s %.3f ms: dst [%lld %lld %lld %lld] src0 [%lld %lld %lld %lld] "
+               "src1 [%lld %lld %lld %lld] ip %d %d %d %d",
+               (int)i + 1, alaei_op_name_local(op->code), (double)p->top_ms[i], (long long)op->dst.ne[0],
+               (long long)op->dst.ne[1], (long long)op->dst.ne[2], (long long)op->dst.ne[3], (long long)op->src[0].ne[0],
+               (long long)op->src[0].ne[1], (long long)op->src[0].ne[2], (long long)op->src[0].ne[3],
+               (long long)op->src[1].ne[0], (long long)op->src[1].ne[1], (long long)op->src[1].ne[2],
+               (long long)op->src[1].ne[3], (int)op->ip[0], (int)op->ip[1], (int)op->ip[2], (int)op->ip[3]);
+    }
+}
+
+static void profile_destroy(cu_ctx *ctx) {
+    if (!ctx->profile) return;
+    profile_report(ctx);
+    (void)cudaEventDestroy(ctx->profile->start);
+    (void)cudaEventDestroy(ctx->profile->stop);
+    free(ctx->profile);
+    ctx->profile = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Contexts
  * ------------------------------------------------------------------------------------------- */
 
@@ -163,6 +268,7 @@ static void cuda_ctx_destroy(void *bctx) {
     if (!ctx) return;
     (void)cudaSetDevice(ctx->device);
     if (ctx->stream) (void)cudaStreamSynchronize(ctx->stream);
+    profile_destroy(ctx);
     for (int32_t i = 0; i < ctx->n_recs; i++) record_clear(&ctx->recs[i]);
     free(ctx->recs);
     if (ctx->blas) (void)cublasDestroy(ctx->blas);
@@ -208,6 +314,7 @@ static alae_status cuda_ctx_create(int32_t device, const alaei_host_services *ho
     if (s == ALAE_OK)
         s = cu_check(ctx, cudaMallocHost((void **)&ctx->staging, STAGING_BYTES), f, "cudaMallocHost (staging)");
     if (s == ALAE_OK) ctx->staging_bytes = STAGING_BYTES;
+    if (s == ALAE_OK) ctx->profile = profile_create();
     if (s != ALAE_OK) {
         ctx->lost = 0;
         cuda_ctx_destroy(ctx);
@@ -399,7 +506,7 @@ static alae_status cuda_run_op(void *bctx, const alaei_op *op) {
     if (!op) return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "op is NULL");
     alae_status s = enter(ctx, "cuda_run_op");
     if (s != ALAE_OK) return s;
-    return cu_run_op(ctx, op);
+    return run_one(ctx, op);
 }
 
 /* ---- recorded plans: run_ops / forget ----
@@ -430,7 +537,7 @@ static cu_record *find_record(cu_ctx *ctx, const void *key, int create) {
 static alae_status run_eagerly(cu_ctx *ctx, const alaei_op *ops, int32_t n) {
     ctx->eager_batches++;
     for (int32_t i = 0; i < n; i++) {
-        alae_status s = cu_run_op(ctx, &ops[i]);
+        alae_status s = run_one(ctx, &ops[i]);
         if (s != ALAE_OK) return s;
     }
     return ALAE_OK;
@@ -494,7 +601,7 @@ static alae_status cuda_run_ops(void *bctx, const void *key, const alaei_op *ops
     if (n < 0 || (n > 0 && !ops)) return cu_fail(ALAE_E_INVALID_ARG, f, "%d ops at %p", (int)n, (const void *)ops);
     alae_status s = enter(ctx, f);
     if (s != ALAE_OK || n == 0) return s;
-    cu_record *r = key ? find_record(ctx, key, 1) : NULL;
+    cu_record *r = key && !ctx->profile ? find_record(ctx, key, 1) : NULL;
     if (!r) return run_eagerly(ctx, ops, n);
     size_t bytes = (size_t)n * sizeof *ops;
     int same = r->ops && r->n == n && memcmp(r->ops, ops, bytes) == 0;

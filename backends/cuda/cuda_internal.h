@@ -55,6 +55,7 @@ typedef struct cu_ctx {
     int32_t n_recs, cap_recs;
     /* statistics (the GPU tests and benchmarks read them through the log) */
     uint64_t graph_launches, graph_captures, eager_batches;
+    struct cu_profile *profile; /* ALAE_CUDA_PROFILE=1: GPU time per op, plans run op by op */
 } cu_ctx;
 
 /* ---- cuda_backend.cu ---- */
