@@ -384,6 +384,35 @@ __global__ void k_reduce_block(float *d, const float *a, int64_t n_out, dims4 dd
     }
 }
 
+/* k_reduce_block for a reduction over the innermost dims: a is [n_out, n_red] row-major, so the
+ * reduced elements of output o are a[o * n_red + r] (no index arithmetic, coalesced reads). The
+ * same summation order as k_reduce_block: the same bits. */
+__global__ void k_reduce_rows(float *d, const float *a, int64_t n_out, int64_t n_red) {
+    __shared__ double part[BLOCK];
+    for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
+        const float *row = a + o * n_red;
+        double acc = 0.0;
+        for (int64_t r = threadIdx.x; r < n_red; r += blockDim.x) acc += (double)row[r];
+        part[threadIdx.x] = acc;
+        __syncthreads();
+        for (int w = BLOCK / 2; w > 0; w >>= 1) {
+            if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+            __syncthreads();
+        }
+        if (threadIdx.x == 0) d[o] = (float)part[0];
+        __syncthreads();
+    }
+}
+
+/* The dims that d keeps all come before the dims it reduces (d is 1 from some dim on). */
+static int reduces_inner_dims(const int64_t dne[4], const int64_t ane[4]) {
+    int k = 0;
+    while (k < 4 && dne[k] == ane[k]) k++;
+    for (; k < 4; k++)
+        if (dne[k] != 1) return 0;
+    return 1;
+}
+
 static alae_status op_reduce_sum(cu_ctx *ctx, const alaei_op *op) {
     const alaei_tview *a = &op->src[0], *d = &op->dst;
     if (!broadcastable(d->ne, a->ne))
@@ -406,6 +435,11 @@ static alae_status op_reduce_sum(cu_ctx *ctx, const alaei_op *op) {
     }
     if (n_red <= 64) {
         LAUNCH(ctx, n_out, k_reduce_small, pd, (const float *)a->data, n_out, dd, ds, n_red, rd, rs);
+    } else if (reduces_inner_dims(d->ne, a->ne)) {
+        unsigned grid = (unsigned)(n_out < MAX_GRID ? n_out : MAX_GRID);
+        k_reduce_rows<<<grid, BLOCK, 0, ctx->stream>>>(pd, (const float *)a->data, n_out, n_red);
+        alae_status s = cu_check_launch(ctx, "cuda_run_op", "k_reduce_rows");
+        if (s != ALAE_OK) return s;
     } else {
         unsigned grid = (unsigned)(n_out < MAX_GRID ? n_out : MAX_GRID);
         k_reduce_block<<<grid, BLOCK, 0, ctx->stream>>>(pd, (const float *)a->data, n_out, dd, ds, n_red, rd, rs);
@@ -494,17 +528,43 @@ static alae_status gemm_geometry(const alaei_op *op, gemm_geom *g) {
     return ALAE_OK;
 }
 
+/* When dim 1 is 1 in all three views, [e0, 1, M, N] is laid out as [1, e0, M, N]: moving the
+ * batches to dim 1 lets the strided-batched and the summing paths below do them in one call
+ * (a loop over dim 0 would issue one small GEMM per image: 128 cuBLAS calls for the MLP's
+ * [128, 1, 32, 28] resampling products). Returns op itself or tmp holding the folded views. */
+static const alaei_op *gemm_fold_dim0(const alaei_op *op, alaei_op *tmp) {
+    alaei_tview *const v[3] = {&tmp->dst, &tmp->src[0], &tmp->src[1]};
+    if (op->dst.ne[1] != 1 || op->src[0].ne[1] != 1 || op->src[1].ne[1] != 1) return op;
+    if (op->dst.ne[0] == 1 && op->src[0].ne[0] == 1 && op->src[1].ne[0] == 1) return op;
+    /* a sum over dim 0 stays a loop of accumulating GEMMs unless it stacks along K (kcat below):
+     * folded, it would need a scratch of e0 * M * N floats */
+    int ta = op->ip[0] != 0, tb = op->ip[1] != 0;
+    if (op->dst.ne[0] == 1 && !(ta && !tb && op->src[0].ne[0] == op->src[1].ne[0])) return op;
+    *tmp = *op;
+    for (int k = 0; k < 3; k++) {
+        v[k]->ne[1] = v[k]->ne[0];
+        v[k]->ne[0] = 1;
+    }
+    return tmp;
+}
+
 static size_t gemm_scratch_bytes(const alaei_op *op) {
-    gemm_geom g;
+    alaei_op folded;
+    op = gemm_fold_dim0(op, &folded);
+    gemm_geom g = {};
     if (op->nsrc != 2 || gemm_geometry(op, &g) != ALAE_OK) return 0;
     if (!g.sum[1] || g.kcat) return 0;
     return (size_t)g.e[1] * (size_t)g.m * (size_t)g.n * sizeof(float);
 }
 
 static alae_status op_gemm(cu_ctx *ctx, const alaei_op *op) {
-    gemm_geom g;
-    alae_status s = gemm_geometry(op, &g);
+    gemm_geom g = {};
+    alae_status s = gemm_geometry(op, &g); /* errors name the op's own shapes */
     if (s != ALAE_OK) return s;
+    alaei_op folded;
+    const alaei_op *fop = gemm_fold_dim0(op, &folded);
+    if (fop != op && (s = gemm_geometry(fop, &g)) != ALAE_OK) return s;
+    op = fop;
     const alaei_tview *d = &op->dst, *a = &op->src[0], *b = &op->src[1];
     if (numel(d->ne) == 0) return ALAE_OK;
     float alpha = (float)op->fp[0];

@@ -357,9 +357,13 @@ static void cases_gemm(case_list *L) {
                 c->op.fp[0] = alphas[ai++ % 3];
             }
             /* products summed over batch dims where d has 1 (convolution weight gradients) */
+            /* and batches along dim 0 alone (dim 1 is 1 everywhere: a GPU backend may fold them into
+             * dim 1), broadcast, or summed */
             static const int64_t sums[][6] = {/* d0 d1 a0 a1 b0 b1 */
                                               {1, 3, 2, 3, 2, 3}, {2, 1, 2, 3, 2, 3}, {1, 1, 2, 3, 2, 3},
-                                              {1, 1, 1, 3, 2, 3}, {1, 3, 2, 1, 1, 3}, {1, 1, 2, 1, 1, 3}};
+                                              {1, 1, 1, 3, 2, 3}, {1, 3, 2, 1, 1, 3}, {1, 1, 2, 1, 1, 3},
+                                              {2, 1, 2, 1, 1, 1}, {2, 1, 1, 1, 2, 1}, {2, 1, 2, 1, 2, 1},
+                                              {1, 1, 2, 1, 2, 1}, {1, 1, 2, 1, 1, 1}, {1, 1, 1, 1, 2, 1}};
             for (size_t v = 0; small && v < sizeof sums / sizeof sums[0]; v++) {
                 const int64_t *q = sums[v];
                 op_case *c = new_case(L, ALAEI_OP_GEMM, 2);
@@ -698,6 +702,8 @@ static void cases_large(int32_t code, case_list *L) {
             {2, 35001, 2, 35001, 1, 35001, 1, 1},
             {1, 1, 1, 70001, 1, 70001, 1, 0}, /* summed: stacked along K */
             {1, 1, 1, 70001, 1, 70001, 0, 0}, /* summed through a batch of products */
+            {70001, 1, 70001, 1, 1, 1, 0, 1}, /* batches along dim 0, b broadcast */
+            {1, 1, 70001, 1, 70001, 1, 1, 0}, /* summed along dim 0, stacked along K */
         };
         for (size_t i = 0; i < sizeof g / sizeof g[0]; i++) {
             const int64_t *q = g[i], M = 2, K = 3, N = 2;
