@@ -1,15 +1,20 @@
 #!/bin/sh
 # The GPU check (issue 6, DEVELOPERS.md): on a machine with an NVIDIA GPU, in one go
-#   1. configures with the CUDA backend required (-DALAE_CUDA=ON) and builds with every core;
+#   0. uses the Debian packages carried in .gpu-deps/debs (tools/gpu-deps-fetch.sh) for whatever
+#      the machine lacks (Check, pkg-config, OpenBLAS, zlib headers);
+#   1. configures with the CUDA backend required (-DALAE_CUDA=ON) and builds with every core
+#      (-Werror; on a compiler that warns, the warnings are a failure and it builds without);
 #   2. runs the GPU tests first, verbosely (cuda_backend_ops, cuda_gradcheck, cuda_mlp_parity,
-#      cuda_style_parity: they must RUN here, a skip counts as a failure), then the rest of the
-#      ctest suite in parallel;
+#      cuda_style_parity: they must RUN here, a skip counts as a failure);
 #   3. benchmarks training iterations on the GPU against the project's PyTorch implementations
 #      on the same GPU (python3 with torch + CUDA): MLP mnist-fc batch 128, StyleALAE mnist 32x32
-#      batch 64 and celeba 128x128 batch 32; prints the speed ratios and the TFLOP/s achieved in
-#      matrix products and convolutions against the GPU's float32 peak;
-#   4. prints a summary.
-# Meant to finish in under 8 minutes on one H100 or H200.
+#      batch 64 and celeba 128x128 batch 32 (PyTorch also with TF32 and with cudnn.benchmark);
+#      prints the speed ratios and the TFLOP/s achieved in matrix products and convolutions
+#      against the GPU's float32 peak, then the GPU time per op (ALAE_CUDA_PROFILE=1) of the MLP
+#      and celeba iterations;
+#   4. runs the rest of the ctest suite in parallel (after the benchmarks, so that a short lease
+#      gets the GPU results first), and prints a summary.
+# Took 192 s on an H200; meant to finish in under 8 minutes on one H100 or H200.
 #
 # Usage: tools/gpu-check.sh
 # Environment: OUT (where logs and summary.txt go; default <repo>/gpu-check-out), BUILD_DIR
