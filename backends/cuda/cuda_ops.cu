@@ -365,6 +365,19 @@ __global__ void k_reduce_small(float *d, const float *a, int64_t n_out, dims4 dd
     }
 }
 
+/* The sum of every thread's acc in a fixed tree order, written to *out by thread 0; part is the
+ * block's shared scratch of BLOCK doubles. Every thread of the block must call it. */
+__device__ __forceinline__ void block_sum_to(double *part, double acc, float *out) {
+    part[threadIdx.x] = acc;
+    __syncthreads();
+    for (int w = BLOCK / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *out = (float)part[0];
+    __syncthreads();
+}
+
 /* One block per output element (grid-strided over outputs), threads over the reduced elements. */
 __global__ void k_reduce_block(float *d, const float *a, int64_t n_out, dims4 dd, strides4 ds, int64_t n_red,
                                dims4 rd, strides4 rs) {
@@ -373,14 +386,7 @@ __global__ void k_reduce_block(float *d, const float *a, int64_t n_out, dims4 dd
         int64_t base = src_offset(o, dd, ds);
         double acc = 0.0;
         for (int64_t r = threadIdx.x; r < n_red; r += blockDim.x) acc += (double)a[base + src_offset(r, rd, rs)];
-        part[threadIdx.x] = acc;
-        __syncthreads();
-        for (int w = BLOCK / 2; w > 0; w >>= 1) {
-            if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-            __syncthreads();
-        }
-        if (threadIdx.x == 0) d[o] = (float)part[0];
-        __syncthreads();
+        block_sum_to(part, acc, &d[o]);
     }
 }
 
@@ -393,14 +399,7 @@ __global__ void k_reduce_rows(float *d, const float *a, int64_t n_out, int64_t n
         const float *row = a + o * n_red;
         double acc = 0.0;
         for (int64_t r = threadIdx.x; r < n_red; r += blockDim.x) acc += (double)row[r];
-        part[threadIdx.x] = acc;
-        __syncthreads();
-        for (int w = BLOCK / 2; w > 0; w >>= 1) {
-            if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-            __syncthreads();
-        }
-        if (threadIdx.x == 0) d[o] = (float)part[0];
-        __syncthreads();
+        block_sum_to(part, acc, &d[o]);
     }
 }
 
