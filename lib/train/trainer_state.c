@@ -204,15 +204,16 @@ static alae_status check_level_lrs(const alaei_json *root, const char *func) {
     return ALAE_OK;
 }
 
-/* A settings string must be a JSON object whose known settings are numbers in range. A file
- * without settings (older files) keeps the trainer's current values. */
-static alae_status check_settings(const char *json, const char *func) {
+/* The settings string, parsed: *doc stays NULL for a file without settings (older files keep
+ * the trainer's current values). It must be a JSON object whose known settings are numbers in
+ * range; the same parsed document then gives the values restored. */
+static alae_status parse_settings(const char *json, alaei_json_doc **doc, const char *func) {
+    *doc = NULL;
     if (!json) return ALAE_OK;
-    alaei_json_doc *doc = NULL;
     alaei_json_error err;
-    if (alaei_json_parse(json, strlen(json), 4, 0, &doc, &err) != ALAE_OK)
+    if (alaei_json_parse(json, strlen(json), 4, 0, doc, &err) != ALAE_OK)
         return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer' is not valid JSON: %s", err.msg);
-    const alaei_json *root = alaei_json_root(doc);
+    const alaei_json *root = alaei_json_root(*doc);
     alae_status s = ALAE_OK;
     if (root->type != ALAEI_JSON_OBJECT)
         s = alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer' is a JSON %s, not an object",
@@ -220,7 +221,10 @@ static alae_status check_settings(const char *json, const char *func) {
     for (size_t i = 0; s == ALAE_OK && i < sizeof setting_ranges / sizeof setting_ranges[0]; i++)
         s = check_setting(root, &setting_ranges[i], func);
     if (s == ALAE_OK) s = check_level_lrs(root, func);
-    alaei_json_free(doc);
+    if (s != ALAE_OK) {
+        alaei_json_free(*doc);
+        *doc = NULL;
+    }
     return s;
 }
 
@@ -247,25 +251,22 @@ static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *
     const alaei_st_tensor *state = alaei_st_find(f, "state");
     if (!state || state->dtype != ALAEI_ST_U64 || state->numel != 3)
         return alaei_fail(ALAE_E_FORMAT, func, "tensor 'state' is missing or malformed");
-    return check_settings(alaei_st_metadata_get(f, "alae.trainer"), func);
+    return ALAE_OK;
 }
 
-static double json_get(const char *json, const char *key, double fallback) {
-    char pattern[48];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *at = json ? strstr(json, pattern) : NULL;
-    if (!at) return fallback;
-    char *end;
-    double v = strtod(at + strlen(pattern), &end);
-    return end == at + strlen(pattern) || !isfinite(v) ? fallback : v;
+/* The number under key in the settings object json (NULL: none), or fallback when absent */
+static double json_get(const alaei_json *json, const char *key, double fallback) {
+    const alaei_json *v = json ? alaei_json_get(json, key) : NULL;
+    double x;
+    return v && alaei_json_to_double(v, &x) && isfinite(x) ? x : fallback;
 }
 
-static int64_t json_count(const char *json, const char *key, int64_t fallback, int64_t lo, int64_t hi) {
+static int64_t json_count(const alaei_json *json, const char *key, int64_t fallback, int64_t lo, int64_t hi) {
     double v = json_get(json, key, (double)fallback);
     return v >= (double)lo && v <= (double)hi && v == floor(v) ? (int64_t)v : fallback;
 }
 
-static void restore_schedule(alae_trainer *t, const char *json) {
+static void restore_schedule(alae_trainer *t, const alaei_json *json) {
     int32_t levels = alaei_layer_count(&t->model->cfg);
     alaei_schedule *s = &t->sched;
     int32_t lod = (int32_t)json_count(json, "lod", t->lod, 0, levels - 1);
@@ -290,7 +291,7 @@ static void restore_schedule(alae_trainer *t, const char *json) {
     }
 }
 
-static void restore_settings(alae_trainer *t, const char *json) {
+static void restore_settings(alae_trainer *t, const alaei_json *json) {
     t->r1_gamma = json_get(json, "r1_gamma", t->r1_gamma);
     t->latent_loss = json_get(json, "latent_loss", t->latent_loss) == ALAE_LATENT_L1 ? ALAE_LATENT_L1 : ALAE_LATENT_L2;
     t->latent_weight = json_get(json, "latent_weight", t->latent_weight);
@@ -332,6 +333,8 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
                            path_utf8, theirs, mine);
     }
     if (s == ALAE_OK) s = check_state_file(f, t, __func__);
+    alaei_json_doc *settings = NULL;
+    if (s == ALAE_OK) s = parse_settings(alaei_st_metadata_get(f, "alae.trainer"), &settings, __func__);
     void **dst = malloc((size_t)m->n_params * sizeof(void *));
     int64_t *steps = malloc((size_t)m->n_params * sizeof(int64_t));
     if (s == ALAE_OK && (!dst || !steps)) s = alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
@@ -358,8 +361,9 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
         t->step = state[0];
         t->rng_offset = state[1];
         t->seed = state[2];
-        restore_settings(t, alaei_st_metadata_get(f, "alae.trainer"));
+        restore_settings(t, alaei_json_root(settings)); /* NULL without settings */
     }
+    alaei_json_free(settings);
     free(dst);
     free(steps);
     alaei_st_free(f);

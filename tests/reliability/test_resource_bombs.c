@@ -538,9 +538,60 @@ START_TEST(trainer_load_settings_out_of_range) {
     ck_assert_alae_ok(alae_trainer_get(t, ALAE_TRAIN_R1_GAMMA, &gamma));
     ck_assert_alae_ok(alae_optimizer_get(fg, ALAE_OPT_LR, &lr));
     ck_assert(gamma == 2.5 && lr == 0.001);
+    /* only top-level keys are settings: not a nested object's, not text inside a string */
+    ck_assert_alae_ok(load_with_settings(t, "{\"nested\":{\"r1_gamma\":9},\"note\":\"\\\"r1_gamma\\\":7\"}"));
+    ck_assert_alae_ok(alae_trainer_get(t, ALAE_TRAIN_R1_GAMMA, &gamma));
+    ck_assert_msg(gamma == 2.5, "a nested or quoted r1_gamma was restored: %g", gamma);
     alae_trainer_destroy(t);
     alae_optimizer_destroy(fg);
     alae_optimizer_destroy(ed);
+}
+END_TEST
+
+/* Every setting a trainer saves comes back in a fresh trainer that loads the file. */
+typedef struct {
+    int32_t key;
+    double value;
+} setting;
+
+START_TEST(trainer_settings_round_trip) {
+    static const setting train[] = {{ALAE_TRAIN_R1_GAMMA, 7.0},         {ALAE_TRAIN_LATENT_LOSS, ALAE_LATENT_L1},
+                                    {ALAE_TRAIN_LATENT_LOSS_WEIGHT, 0.5}, {ALAE_TRAIN_EMA_HALF_LIFE, 1234.0},
+                                    {ALAE_TRAIN_DLATENT_BETA, 0.9},      {ALAE_TRAIN_SEED, 77.0}};
+    static const setting opt[2][4] = {{{ALAE_OPT_LR, 0.003}, {ALAE_OPT_BETA1, 0.1}, {ALAE_OPT_BETA2, 0.95}, {ALAE_OPT_EPS, 1e-7}},
+                                      {{ALAE_OPT_LR, 0.004}, {ALAE_OPT_BETA1, 0.2}, {ALAE_OPT_BETA2, 0.9}, {ALAE_OPT_EPS, 2e-7}}};
+    alae_optimizer *o[2][2];
+    alae_trainer *t[2];
+    for (int k = 0; k < 2; k++) {
+        ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_F | ALAE_PART_G, &o[k][0]));
+        ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_E | ALAE_PART_D, &o[k][1]));
+        ck_assert_alae_ok(alae_trainer_create(tiny, o[k][0], o[k][1], &t[k]));
+    }
+    for (size_t i = 0; i < sizeof train / sizeof train[0]; i++)
+        ck_assert_alae_ok(alae_trainer_set(t[0], train[i].key, train[i].value));
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 4; i++) ck_assert_alae_ok(alae_optimizer_set(o[0][j], opt[j][i].key, opt[j][i].value));
+    char path[4200];
+    snprintf(path, sizeof path, "%s", path_of("round_trip.state"));
+    ck_assert_alae_ok(alae_trainer_save(t[0], path));
+    ck_assert_alae_ok(alae_trainer_load(t[1], path));
+    for (size_t i = 0; i < sizeof train / sizeof train[0]; i++) {
+        double v = -1;
+        ck_assert_alae_ok(alae_trainer_get(t[1], train[i].key, &v));
+        ck_assert_msg(v == train[i].value, "trainer key %d: saved %g, loaded %g", (int)train[i].key, train[i].value, v);
+    }
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 4; i++) {
+            double v = -1;
+            ck_assert_alae_ok(alae_optimizer_get(o[1][j], opt[j][i].key, &v));
+            ck_assert_msg(v == opt[j][i].value, "optimizer %d key %d: saved %g, loaded %g", j, (int)opt[j][i].key,
+                          opt[j][i].value, v);
+        }
+    for (int k = 0; k < 2; k++) {
+        alae_trainer_destroy(t[k]);
+        alae_optimizer_destroy(o[k][0]);
+        alae_optimizer_destroy(o[k][1]);
+    }
 }
 END_TEST
 
@@ -570,6 +621,7 @@ static Suite *bombs_suite(void) {
     tcase_add_test(files, model_load_config_bomb_layers);
     tcase_add_test(files, trainer_load_adam_t_out_of_range);
     tcase_add_test(files, trainer_load_settings_out_of_range);
+    tcase_add_test(files, trainer_settings_round_trip);
     suite_add_tcase(s, files);
     return s;
 }
