@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_min.h"
 #include "io/safetensors.h"
 #include "model_internal.h"
 
@@ -590,13 +591,26 @@ alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const
     return s;
 }
 
-/* The optional "alae.inference" metadata: {"lod": L, "blend": B}. */
+/* The number v as a double, or NAN when v is absent or not a number */
+static double json_number_or_nan(const alaei_json *v) {
+    double x;
+    return v && alaei_json_to_double(v, &x) ? x : NAN;
+}
+
+/* The optional "alae.inference" metadata: {"lod": L, "blend": B}, read with the strict JSON
+ * parser (both keys numbers at the top level, L a level of the model, B in [0, 1], 1 at L 0). */
 static alae_status restore_inference_settings(const alaei_st_file *f, alae_model *m, const char *func) {
     const char *json = alaei_st_metadata_get(f, "alae.inference");
     if (!json) return ALAE_OK;
-    const char *lod_at = strstr(json, "\"lod\":"), *blend_at = strstr(json, "\"blend\":");
-    char *end;
-    double lod = lod_at ? strtod(lod_at + 6, &end) : -1, blend = blend_at ? strtod(blend_at + 8, &end) : -1;
+    alaei_json_doc *doc = NULL;
+    alaei_json_error err;
+    double lod = NAN, blend = NAN;
+    if (alaei_json_parse(json, strlen(json), 2, 0, &doc, &err) == ALAE_OK) {
+        const alaei_json *root = alaei_json_root(doc);
+        lod = json_number_or_nan(alaei_json_get(root, "lod"));
+        blend = json_number_or_nan(alaei_json_get(root, "blend"));
+    }
+    alaei_json_free(doc);
     int levels = alaei_layer_count(&m->cfg);
     if (!(lod >= 0 && lod < levels && lod == floor(lod)) || !(blend >= 0 && blend <= 1) || (lod == 0 && blend < 1))
         return alaei_fail(ALAE_E_FORMAT, func, "the alae.inference metadata '%s' is malformed or out of range", json);

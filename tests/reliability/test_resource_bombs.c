@@ -548,6 +548,35 @@ START_TEST(trainer_load_settings_out_of_range) {
 }
 END_TEST
 
+/* The alae.inference metadata of a model file ({"lod": L, "blend": B}) is read with the strict
+ * JSON parser: the tiny MLP has one level, so only lod 0 with blend 1 loads. */
+START_TEST(model_load_inference_metadata) {
+    static const struct {
+        const char *json;
+        int ok;
+    } cases[] = {
+        {"{\"lod\":0,\"blend\":1}", 1},     {"{\"blend\":1.0,\"lod\":0.0,\"note\":[1]}", 1},
+        {"{\"lod\":0,\"blend\":0.5}", 0},   {"{\"lod\":1,\"blend\":1}", 0},
+        {"{\"lod\":0}", 0},                 {"{\"lod\":\"0\",\"blend\":1}", 0},
+        {"{\"lod\":0,\"blend\":1", 0},      {"{\"x\":{\"lod\":0,\"blend\":1}}", 0},
+        {"{\"note\":\"\\\"lod\\\":0,\\\"blend\\\":1\"}", 0}, {"[0,1]", 0},
+        {"{\"lod\":0x0,\"blend\":1}", 0},
+    };
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s", path_of("tiny.model"));
+    snprintf(dst, sizeof dst, "%s", path_of("inference.model"));
+    ck_assert_alae_ok(alae_model_save(tiny, src));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rewrite_meta(src, dst, "alae.inference", cases[i].json, NULL, NULL);
+        alae_model *m = NULL;
+        alae_status s = alae_model_load(ctx, dst, &m);
+        alae_model_destroy(m);
+        ck_assert_msg(cases[i].ok ? s == ALAE_OK : s == ALAE_E_FORMAT, "alae.inference %s: status %d (%s)",
+                      cases[i].json, (int)s, s ? alae_last_error() : "loaded");
+    }
+}
+END_TEST
+
 /* Every setting a trainer saves comes back in a fresh trainer that loads the file. */
 typedef struct {
     int32_t key;
@@ -622,6 +651,7 @@ static Suite *bombs_suite(void) {
     tcase_add_test(files, trainer_load_adam_t_out_of_range);
     tcase_add_test(files, trainer_load_settings_out_of_range);
     tcase_add_test(files, trainer_settings_round_trip);
+    tcase_add_test(files, model_load_inference_metadata);
     suite_add_tcase(s, files);
     return s;
 }
