@@ -2,6 +2,7 @@
  * the DOM needs, then one allocation and a second pass that builds the DOM. See json_min.h. */
 #include "io/json_min.h"
 
+#include <math.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -633,6 +634,11 @@ int alaei_json_to_double(const alaei_json *v, double *out) {
     char *end;
     *out = strtod(text, &end);
     return *end == '\0';
+}
+
+double alaei_json_get_number(const alaei_json *obj, const char *key, double fallback) {
+    double x;
+    return alaei_json_to_double(alaei_json_get(obj, key), &x) && isfinite(x) ? x : fallback;
 }
 
 const char *alaei_json_type_name(alaei_json_type t) {

@@ -77,6 +77,9 @@ const char *alaei_json_to_u64(const alaei_json *v, uint64_t *out);
 /* Any JSON number as a double (1e999 becomes infinity: callers check the range): returns 1 and
  * sets *out, or 0 for a missing value, another type or a number longer than 63 characters. */
 int alaei_json_to_double(const alaei_json *v, double *out);
+/* The finite number under key in the object obj, or fallback when obj is NULL or not an object,
+ * or the key is absent, not a number or not finite. */
+double alaei_json_get_number(const alaei_json *obj, const char *key, double fallback);
 /* "null", "false", "true", "integer", "number", "string", "array", "object". */
 const char *alaei_json_type_name(alaei_json_type t);
 

@@ -591,12 +591,6 @@ alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const
     return s;
 }
 
-/* The number v as a double, or NAN when v is absent or not a number */
-static double json_number_or_nan(const alaei_json *v) {
-    double x;
-    return v && alaei_json_to_double(v, &x) ? x : NAN;
-}
-
 /* The optional "alae.inference" metadata: {"lod": L, "blend": B}, read with the strict JSON
  * parser (both keys numbers at the top level, L a level of the model, B in [0, 1], 1 at L 0). */
 static alae_status restore_inference_settings(const alaei_st_file *f, alae_model *m, const char *func) {
@@ -607,8 +601,8 @@ static alae_status restore_inference_settings(const alaei_st_file *f, alae_model
     double lod = NAN, blend = NAN;
     if (alaei_json_parse(json, strlen(json), 2, 0, &doc, &err) == ALAE_OK) {
         const alaei_json *root = alaei_json_root(doc);
-        lod = json_number_or_nan(alaei_json_get(root, "lod"));
-        blend = json_number_or_nan(alaei_json_get(root, "blend"));
+        lod = alaei_json_get_number(root, "lod", NAN);
+        blend = alaei_json_get_number(root, "blend", NAN);
     }
     alaei_json_free(doc);
     int levels = alaei_layer_count(&m->cfg);

@@ -254,15 +254,8 @@ static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *
     return ALAE_OK;
 }
 
-/* The number under key in the settings object json (NULL: none), or fallback when absent */
-static double json_get(const alaei_json *json, const char *key, double fallback) {
-    const alaei_json *v = json ? alaei_json_get(json, key) : NULL;
-    double x;
-    return v && alaei_json_to_double(v, &x) && isfinite(x) ? x : fallback;
-}
-
 static int64_t json_count(const alaei_json *json, const char *key, int64_t fallback, int64_t lo, int64_t hi) {
-    double v = json_get(json, key, (double)fallback);
+    double v = alaei_json_get_number(json, key, (double)fallback);
     return v >= (double)lo && v <= (double)hi && v == floor(v) ? (int64_t)v : fallback;
 }
 
@@ -270,10 +263,10 @@ static void restore_schedule(alae_trainer *t, const alaei_json *json) {
     int32_t levels = alaei_layer_count(&t->model->cfg);
     alaei_schedule *s = &t->sched;
     int32_t lod = (int32_t)json_count(json, "lod", t->lod, 0, levels - 1);
-    double blend = json_get(json, "blend", t->blend);
+    double blend = alaei_json_get_number(json, "blend", t->blend);
     t->lod = lod; /* the optimizers' state comes from the file: no reset */
     t->blend = blend >= 0 && blend <= 1 && (blend == 1 || lod > 0) ? blend : 1.0;
-    double mixing = json_get(json, "style_mixing", t->mixing_prob);
+    double mixing = alaei_json_get_number(json, "style_mixing", t->mixing_prob);
     t->mixing_prob = mixing >= 0 && mixing <= 1 ? mixing : t->mixing_prob;
     s->epochs_per_lod = json_count(json, "epochs_per_lod", s->epochs_per_lod, 0, 1000000);
     s->dataset_size = json_count(json, "dataset_size", s->dataset_size, 1, (int64_t)1e15);
@@ -286,29 +279,29 @@ static void restore_schedule(alae_trainer *t, const alaei_json *json) {
         snprintf(key, sizeof key, "level_batch_%d", (int)k);
         s->batch[k] = json_count(json, key, s->batch[k], 1, 1 << 20);
         snprintf(key, sizeof key, "level_lr_%d", (int)k);
-        double lr = json_get(json, key, s->lr[k]);
+        double lr = alaei_json_get_number(json, key, s->lr[k]);
         s->lr[k] = lr >= 0 ? lr : s->lr[k];
     }
 }
 
 static void restore_settings(alae_trainer *t, const alaei_json *json) {
-    t->r1_gamma = json_get(json, "r1_gamma", t->r1_gamma);
-    t->latent_loss = json_get(json, "latent_loss", t->latent_loss) == ALAE_LATENT_L1 ? ALAE_LATENT_L1 : ALAE_LATENT_L2;
-    t->latent_weight = json_get(json, "latent_weight", t->latent_weight);
-    t->ema_half_life = json_get(json, "ema_half_life", t->ema_half_life);
-    t->dlatent_beta = json_get(json, "dlatent_beta", t->dlatent_beta);
+    t->r1_gamma = alaei_json_get_number(json, "r1_gamma", t->r1_gamma);
+    t->latent_loss = alaei_json_get_number(json, "latent_loss", t->latent_loss) == ALAE_LATENT_L1 ? ALAE_LATENT_L1 : ALAE_LATENT_L2;
+    t->latent_weight = alaei_json_get_number(json, "latent_weight", t->latent_weight);
+    t->ema_half_life = alaei_json_get_number(json, "ema_half_life", t->ema_half_life);
+    t->dlatent_beta = alaei_json_get_number(json, "dlatent_beta", t->dlatent_beta);
     alae_optimizer *opts[2] = {t->opt_fg, t->opt_ed};
     const char *names[2] = {"fg", "ed"};
     for (int k = 0; k < 2; k++) {
         char key[16];
         snprintf(key, sizeof key, "%s_lr", names[k]);
-        opts[k]->lr = json_get(json, key, opts[k]->lr);
+        opts[k]->lr = alaei_json_get_number(json, key, opts[k]->lr);
         snprintf(key, sizeof key, "%s_beta1", names[k]);
-        opts[k]->beta1 = json_get(json, key, opts[k]->beta1);
+        opts[k]->beta1 = alaei_json_get_number(json, key, opts[k]->beta1);
         snprintf(key, sizeof key, "%s_beta2", names[k]);
-        opts[k]->beta2 = json_get(json, key, opts[k]->beta2);
+        opts[k]->beta2 = alaei_json_get_number(json, key, opts[k]->beta2);
         snprintf(key, sizeof key, "%s_eps", names[k]);
-        opts[k]->eps = json_get(json, key, opts[k]->eps);
+        opts[k]->eps = alaei_json_get_number(json, key, opts[k]->eps);
     }
     restore_schedule(t, json);
     alaei_trainer_free_plans(t); /* the graphs depend on the settings */
