@@ -210,18 +210,21 @@ $line"
     # StyleALAE mnist 32x32 batch 64, celeba 128x128 batch 32 (also with TF32)
     STYLE_PY="$ROOT/bench/pytorch_style_alae.py"
     [ -f "$STYLE_PY" ] || say "SKIPPED: the StyleALAE PyTorch comparison: $STYLE_PY does not exist yet"
+    # torch_celeba NAME [OPTION]: the PyTorch StyleALAE on celeba 128x128 batch 32, 8 iterations
+    torch_celeba() {
+        [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
+            run "$1" 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 \
+                --warmup 2 ${2:+"$2"}
+    }
     run alae-style-mnist 180 "$BENCH" --device cuda --preset mnist --batch 64 --steps 20 --warmup 3
     [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
         run torch-style-mnist 240 python3 "$STYLE_PY" --device cuda --preset mnist --resolution 32 --batch 64 --iters 20 --warmup 3
     compare "StyleALAE mnist 32px b64" alae-style-mnist torch-style-mnist
     run alae-style-celeba 240 "$BENCH" --device cuda --preset celeba --batch 32 --steps 8 --warmup 2
     run alae-style-celeba-tf32 240 "$BENCH" --device cuda --preset celeba --batch 32 --steps 8 --warmup 2 --tf32
-    [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
-        run torch-style-celeba 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 --warmup 2
-    [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
-        run torch-style-celeba-tf32 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 --warmup 2 --tf32
-    [ $TORCH_OK = 1 ] && [ -f "$STYLE_PY" ] &&
-        run torch-style-celeba-cudnnbench 300 python3 "$STYLE_PY" --device cuda --preset celeba --resolution 128 --batch 32 --iters 8 --warmup 2 --cudnn-benchmark
+    torch_celeba torch-style-celeba
+    torch_celeba torch-style-celeba-tf32 --tf32
+    torch_celeba torch-style-celeba-cudnnbench --cudnn-benchmark
     compare "StyleALAE celeba 128px b32" alae-style-celeba torch-style-celeba
     compare "StyleALAE celeba 128px b32 vs cudnn.benchmark" alae-style-celeba torch-style-celeba-cudnnbench
     compare "StyleALAE celeba 128px b32, TF32 both" alae-style-celeba-tf32 torch-style-celeba-tf32
