@@ -158,9 +158,7 @@ typedef struct cpu_bplan {
 int cpu_bplan_make(const int64_t dst_ne[4], int nsrc, const int64_t *const src_ne[2], cpu_bplan *plan);
 
 /* ---- shared validation helpers (cpu_kernels.c) ---- */
-/* Checks nsrc >= need, that every view used has non-negative dims and, when it has elements,
- * non-NULL data. Returns ALAE_OK or ALAE_E_INVALID_ARG with a message naming the op. */
-alae_status cpu_check_views(const alaei_op *op, int need_src);
+/* (cpu_run_op checks every op with alaei_op_validate before its kernel runs.) */
 /* Checks that two views have the same four dims; ALAE_E_SHAPE naming the op and what otherwise. */
 alae_status cpu_check_same_shape(const alaei_op *op, const alaei_tview *x, const char *xname,
                                  const alaei_tview *y, const char *yname);
