@@ -11,6 +11,7 @@
 #include "io/idx.h"
 #include "io/image_load.h"
 #include "io/image_write.h"
+#include "io/npy.h"
 
 /* Images are stored as 8-bit planar [count, channels, rows, cols]: an IDX file's data as loaded
  * (one channel), or an image folder decoded and resized at opening. */

@@ -61,7 +61,7 @@ int64_t alaei_style_g_channels(const alae_model_config *cfg, int32_t block);  /*
 int64_t alaei_style_e_in_channels(const alae_model_config *cfg, int32_t block);
 int64_t alaei_style_e_out_channels(const alae_model_config *cfg, int32_t block);
 
-/* lib/nn/model.c: parameter declaration (the array grows as needed) */
+/* lib/nn/model_params.c: parameter declaration (the array grows as needed) */
 alaei_param *alaei_model_add_param(alae_model *m, int32_t part, const char *name, const char *ref_name, int32_t ndim,
                                    const int64_t *shape, double init_std, double init_value, double lr_coef);
 /* A linear layer "<name>.weight" [out, in] (N(0, 2/in)), "<name>.bias" [out] (0), with the
@@ -168,6 +168,8 @@ int32_t alaei_blk_avg_pool(alaei_graph *g, int32_t x, int32_t factor);
 uint64_t alaei_model_param_numel(const alae_model *m, int32_t part_mask);
 /* A model shell for cfg with its parameters declared but no memory allocated (for counts). */
 alae_status alaei_model_declare(const alae_model_config *cfg, alae_model **out);
+/* Allocates (zeroed) memory on ctx for every declared parameter of m and the MLP's resize tables. */
+alae_status alaei_model_allocate_params(alae_context *ctx, alae_model *m);
 /* Creates an empty model shell for cfg: parameters declared and allocated, not initialised. */
 alae_status alaei_model_alloc(alae_context *ctx, const alae_model_config *cfg, alae_model **out);
 /* Initialises parameters: weights N(0, std^2) from Philox(seed), the others constant. */
@@ -176,7 +178,7 @@ alae_status alaei_model_init_params(alae_model *m, uint64_t seed);
 alae_status alaei_model_save_params(const alae_model *m, void *const *params, const char *path,
                                     const char *func);
 
-/* Files (lib/nn/model.c): the configuration of a model or training-state file, checked
+/* Files (lib/nn/model_io.c): the configuration of a model or training-state file, checked
  * against the expected kind; every parameter (prefix + name) of m from f, shapes checked. */
 struct alaei_st_file;
 alae_status alaei_file_config(const struct alaei_st_file *f, const char *kind, alae_model_config *cfg,

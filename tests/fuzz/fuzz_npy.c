@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "io/image_write.h"
+#include "io/npy.h"
 
 int alae_fuzz_npy(const uint8_t *data, size_t size) {
     alae_fuzz_init();

@@ -21,6 +21,7 @@
 #include "io/idx.h"
 #include "io/image_load.h"
 #include "io/image_write.h"
+#include "io/npy.h"
 #include "io/json_min.h"
 #include "io/safetensors.h"
 #include "test_util.h"
