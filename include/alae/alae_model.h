@@ -43,44 +43,45 @@ typedef struct alae_model alae_model;
 #define ALAE_PART_D 8
 #define ALAE_PART_ALL 15
 
-/* Configuration keys (append-only). Values are doubles; integer keys must hold integers. */
-#define ALAE_CFG_ARCH            1  /* ALAE_ARCH_* (read-only: fixed by the preset) */
-#define ALAE_CFG_LATENT_DIM      2  /* size of z and w, 1..4096 (50) */
-#define ALAE_CFG_MAPPING_LAYERS  3  /* layers of F, 1..32 (6) */
-#define ALAE_CFG_HIDDEN          4  /* width of the MLP G and E, 1..65536 (1024) */
-#define ALAE_CFG_IMAGE_SIZE      5  /* side of the images the model reads and writes, 2..4096 */
-#define ALAE_CFG_CHANNELS        6  /* image channels, 1..4 (1) */
-#define ALAE_CFG_NET_SIZE        7  /* MLP: side of the image the fully connected layers see; when it
-                                       differs from IMAGE_SIZE, G and E resize (nearest), as the
-                                       reference's mnist_fc does with 28 inside 32 */
-#define ALAE_CFG_DATA_RANGE      8  /* 0: pixels in [0, 1]; 1: pixels in [-1, 1] */
-#define ALAE_CFG_G_SLOPE         9  /* leaky-ReLU slope inside G (0.2 or the paper's 0.01) */
-#define ALAE_CFG_E_SLOPE        10  /* leaky-ReLU slope inside E */
-#define ALAE_CFG_E_OUT_SLOPE    11  /* leaky-ReLU slope on E's output w */
-#define ALAE_CFG_D_LAYERS       12  /* layers of D, 1..32 (3); StyleALAE's last is L -> 2L and the
-                                       logit is its unit L, as the reference's MappingD */
-#define ALAE_CFG_START_CHANNELS 13  /* StyleALAE: channels at the top level (reference
-                                       START_CHANNEL_COUNT), 1..65536; level i of G has
-                                       min(MAX, START * 2^(levels-1-i)) channels */
-#define ALAE_CFG_MAX_CHANNELS   14  /* StyleALAE: channel cap (MAX_CHANNEL_COUNT), 1..65536 */
+/* Configuration keys (append-only; 2001.., see ALAE_CTX_THREADS for the ranges). Values are
+ * doubles; integer keys must hold integers. */
+#define ALAE_CFG_ARCH           2001  /* ALAE_ARCH_* (read-only: fixed by the preset) */
+#define ALAE_CFG_LATENT_DIM     2002  /* size of z and w, 1..4096 (50) */
+#define ALAE_CFG_MAPPING_LAYERS 2003  /* layers of F, 1..32 (6) */
+#define ALAE_CFG_HIDDEN         2004  /* width of the MLP G and E, 1..65536 (1024) */
+#define ALAE_CFG_IMAGE_SIZE     2005  /* side of the images the model reads and writes, 2..4096 */
+#define ALAE_CFG_CHANNELS       2006  /* image channels, 1..4 (1) */
+#define ALAE_CFG_NET_SIZE       2007  /* MLP: side of the image the fully connected layers see; when it
+                                         differs from IMAGE_SIZE, G and E resize (nearest), as the
+                                         reference's mnist_fc does with 28 inside 32 */
+#define ALAE_CFG_DATA_RANGE     2008  /* 0: pixels in [0, 1]; 1: pixels in [-1, 1] */
+#define ALAE_CFG_G_SLOPE        2009  /* leaky-ReLU slope inside G (0.2 or the paper's 0.01) */
+#define ALAE_CFG_E_SLOPE        2010  /* leaky-ReLU slope inside E */
+#define ALAE_CFG_E_OUT_SLOPE    2011  /* leaky-ReLU slope on E's output w */
+#define ALAE_CFG_D_LAYERS       2012  /* layers of D, 1..32 (3); StyleALAE's last is L -> 2L and the
+                                         logit is its unit L, as the reference's MappingD */
+#define ALAE_CFG_START_CHANNELS 2013  /* StyleALAE: channels at the top level (reference
+                                         START_CHANNEL_COUNT), 1..65536; level i of G has
+                                         min(MAX, START * 2^(levels-1-i)) channels */
+#define ALAE_CFG_MAX_CHANNELS   2014  /* StyleALAE: channel cap (MAX_CHANNEL_COUNT), 1..65536 */
 /* Keys by architecture. Both: ARCH, LATENT_DIM, MAPPING_LAYERS, IMAGE_SIZE (StyleALAE: a power
  * of two >= 4), CHANNELS, DATA_RANGE, D_LAYERS. MLP only: HIDDEN, NET_SIZE, G_SLOPE, E_SLOPE,
  * E_OUT_SLOPE. StyleALAE only: START_CHANNELS, MAX_CHANNELS. Setting or getting a key of the other
  * architecture fails with ALAE_E_INVALID_ARG. */
 
-/* Inference settings of a model (alae_model_set / alae_model_get; append-only keys). They are
- * not part of the configuration; a model file records LOD and BLEND. */
-#define ALAE_MODEL_LOD               1  /* level of detail, 0..levels-1 (default: the top level);
-                                           images are 2^(LOD+2) px (MLP: one level, 0) */
-#define ALAE_MODEL_BLEND             2  /* fade-in of LOD over LOD-1, [0, 1] (1); < 1 needs LOD > 0 */
-#define ALAE_MODEL_TRUNCATION_PSI    3  /* truncation trick: style rows < CUTOFF become
-                                           avg + psi (w - avg) with avg the running mean of w;
-                                           [-2, 2], 1 = off (default; the reference's figures use 0.7) */
-#define ALAE_MODEL_TRUNCATION_CUTOFF 4  /* 0..style_count (8, the reference's) */
-#define ALAE_MODEL_NOISE             5  /* ALAE_NOISE_* (ALAE_NOISE_PER_SAMPLE) */
-#define ALAE_MODEL_STYLE_COUNT       6  /* read-only: style rows G reads (StyleALAE 2 x levels, MLP 1) */
-#define ALAE_MODEL_RESOLUTION        7  /* read-only: image side at the current LOD */
-#define ALAE_MODEL_LEVELS            8  /* read-only: levels of detail (MLP 1) */
+/* Inference settings of a model (alae_model_set / alae_model_get; append-only keys, 3001..). They
+ * are not part of the configuration; a model file records LOD and BLEND. */
+#define ALAE_MODEL_LOD               3001  /* level of detail, 0..levels-1 (default: the top level);
+                                              images are 2^(LOD+2) px (MLP: one level, 0) */
+#define ALAE_MODEL_BLEND             3002  /* fade-in of LOD over LOD-1, [0, 1] (1); < 1 needs LOD > 0 */
+#define ALAE_MODEL_TRUNCATION_PSI    3003  /* truncation trick: style rows < CUTOFF become
+                                              avg + psi (w - avg) with avg the running mean of w;
+                                              [-2, 2], 1 = off (default; the reference's figures use 0.7) */
+#define ALAE_MODEL_TRUNCATION_CUTOFF 3004  /* 0..style_count (8, the reference's) */
+#define ALAE_MODEL_NOISE             3005  /* ALAE_NOISE_* (ALAE_NOISE_PER_SAMPLE) */
+#define ALAE_MODEL_STYLE_COUNT       3006  /* read-only: style rows G reads (StyleALAE 2 x levels, MLP 1) */
+#define ALAE_MODEL_RESOLUTION        3007  /* read-only: image side at the current LOD */
+#define ALAE_MODEL_LEVELS            3008  /* read-only: levels of detail (MLP 1) */
 
 #define ALAE_NOISE_OFF            0  /* no noise inputs (deterministic generations) */
 #define ALAE_NOISE_PER_SAMPLE     1  /* fresh N(0,1) maps per sample and call (the reference) */

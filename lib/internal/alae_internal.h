@@ -25,6 +25,20 @@ alae_status alaei_fail_as(alae_status status, const char *public_func, const cha
 /* Clears the thread-local message (each public entry point calls it first). */
 void alaei_clear_error(void);
 
+/* ---- setting keys (lib/core/status.c) ----
+ * Each family of public keys has its own range of 1000: key / 1000 is its family. */
+typedef enum alaei_key_family {
+    ALAEI_KEYS_CTX = 1,   /* ALAE_CTX_*   1001.. */
+    ALAEI_KEYS_CFG = 2,   /* ALAE_CFG_*   2001.. */
+    ALAEI_KEYS_MODEL = 3, /* ALAE_MODEL_* 3001.. */
+    ALAEI_KEYS_TRAIN = 4, /* ALAE_TRAIN_* 4001.. */
+    ALAEI_KEYS_LEVEL = 5, /* ALAE_LEVEL_* 5001.. */
+    ALAEI_KEYS_OPT = 6    /* ALAE_OPT_*   6001.. */
+} alaei_key_family;
+/* Refuses a key that family does not know: ALAE_E_INVALID_ARG with "key 3001 is an ALAE_MODEL_*
+ * key, not an ALAE_TRAIN_* key" for a key of another family, else "unknown ALAE_TRAIN_* key 4099". */
+alae_status alaei_fail_key(const char *func, int32_t key, alaei_key_family family);
+
 /* ---- logging (lib/core/log.c) ---- */
 void alaei_log(int32_t level, const char *fmt, ...) ALAEI_PRINTF(2, 3);
 

@@ -130,7 +130,7 @@ ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
     case ALAE_MODEL_LEVELS:
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "model key %d is read-only", (int)key);
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown model key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_MODEL);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for model key %d", v, (int)key);
 }
@@ -148,6 +148,6 @@ ALAE_API alae_status alae_model_get(const alae_model *m, int32_t key, double *v)
     case ALAE_MODEL_STYLE_COUNT: *v = alaei_style_count(&m->cfg); return ALAE_OK;
     case ALAE_MODEL_RESOLUTION: *v = (double)alaei_level_size(&m->cfg, m->lod); return ALAE_OK;
     case ALAE_MODEL_LEVELS: *v = alaei_layer_count(&m->cfg); return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown model key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_MODEL);
     }
 }

@@ -81,7 +81,7 @@ ALAE_API alae_status alae_optimizer_set(alae_optimizer *o, int32_t key, double v
         o->eps = value;
         return ALAE_OK;
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown optimizer key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_OPT);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for optimizer key %d", value, (int)key);
 }
@@ -95,7 +95,7 @@ ALAE_API alae_status alae_optimizer_get(const alae_optimizer *o, int32_t key, do
     case ALAE_OPT_BETA1: *value = o->beta1; return ALAE_OK;
     case ALAE_OPT_BETA2: *value = o->beta2; return ALAE_OK;
     case ALAE_OPT_EPS: *value = o->eps; return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown optimizer key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_OPT);
     }
 }
 

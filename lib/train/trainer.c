@@ -244,7 +244,7 @@ ALAE_API alae_status alae_trainer_set(alae_trainer *t, int32_t key, double v) {
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "trainer key %d is read-only (see alae_trainer_set_position)",
                           (int)key);
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown trainer key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_TRAIN);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for trainer key %d", v, (int)key);
 }
@@ -269,7 +269,7 @@ ALAE_API alae_status alae_trainer_get(const alae_trainer *t, int32_t key, double
     case ALAE_TRAIN_EPOCH: *v = (double)t->epoch; return ALAE_OK;
     case ALAE_TRAIN_EPOCH_IMAGES: *v = (double)t->epoch_images; return ALAE_OK;
     case ALAE_TRAIN_BATCH: *v = (double)t->sched.batch[t->lod]; return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown trainer key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_TRAIN);
     }
 }
 
@@ -294,7 +294,7 @@ ALAE_API alae_status alae_trainer_set_level(alae_trainer *t, int32_t lod, int32_
         t->sched.lr[lod] = v;
         return ALAE_OK;
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown level key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_LEVEL);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for level key %d", v, (int)key);
 }
@@ -308,7 +308,7 @@ ALAE_API alae_status alae_trainer_get_level(const alae_trainer *t, int32_t lod, 
     switch (key) {
     case ALAE_LEVEL_BATCH: *v = (double)t->sched.batch[lod]; return ALAE_OK;
     case ALAE_LEVEL_LR: *v = t->sched.lr[lod]; return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown level key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_LEVEL);
     }
 }
 

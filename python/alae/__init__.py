@@ -21,7 +21,7 @@ from .model import Model, ModelConfig, part_mask, presets, setting_names
 from .train import Optimizer, StepStats, Trainer
 from .data import Dataset, load_npy, save_npy, shuffle_order, write_png_grid
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["AlaeError", "Context", "Dataset", "DeviceInfo", "Model", "ModelConfig", "Optimizer", "StepStats",
            "Tensor", "Trainer", "candidate_paths", "check_version", "constants", "default_context", "device_count",

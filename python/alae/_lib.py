@@ -20,11 +20,11 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c
 
 from . import constants as _k
 
-# The headers this package was written against: 0.1.0 (ALAE_VERSION_NUMBER = major*10000 +
+# The headers this package was written against: 0.2.0 (ALAE_VERSION_NUMBER = major*10000 +
 # minor*100 + patch). While the major version is 0 every minor release is its own ABI, so the
-# library must be a 0.1.x no older than this; its file is libalae.so.0.1 (the SONAME).
-HEADER_VERSION_NUMBER = 100
-SOVERSION = "0.1"
+# library must be a 0.2.x no older than this; its file is libalae.so.0.2 (the SONAME).
+HEADER_VERSION_NUMBER = 200
+SOVERSION = "0.2"
 
 
 class AlaeError(Exception):
@@ -291,7 +291,7 @@ class _Lib:
         for name, (restype, *argtypes) in PROTOTYPES.items():
             try:
                 fn = getattr(cdll, name)
-            except AttributeError:  # an older 0.1.x library without a newer function
+            except AttributeError:  # an older 0.2.x library without a newer function
                 self.missing.append(name)
                 continue
             fn.argtypes = list(argtypes)
