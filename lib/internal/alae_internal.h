@@ -70,6 +70,10 @@ static inline int alaei_add_size(size_t a, size_t b, size_t *out) {
     } while (0)
 
 struct alaei_backend_vtbl;
+struct alaei_op;
+
+/* Slots of the profile: at least ALAEI_OP_COUNT (checked in lib/core/profile.c). */
+#define ALAEI_PROFILE_SLOTS 64
 
 /* ---- contexts (lib/core/context.c) ---- */
 struct alae_context {
@@ -87,13 +91,16 @@ struct alae_context {
     struct alaei_profile *profile; /* per-op timings when ALAE_PROFILE=1, else NULL */
 };
 
-/* Per-op time and FLOP counts of every plan run on a context (lib/graph/exec.c); printed to
- * the log when the context is destroyed. */
+/* ---- the profile (lib/core/profile.c) ----
+ * Per-op time, FLOPs and calls of a context with ALAE_PROFILE=1 (ctx->profile, else NULL),
+ * logged when the context is destroyed. */
 typedef struct alaei_profile {
-    double seconds[64];
-    double flops[64];
-    uint64_t calls[64];
+    double seconds[ALAEI_PROFILE_SLOTS];
+    double flops[ALAEI_PROFILE_SLOTS];
+    uint64_t calls[ALAEI_PROFILE_SLOTS];
 } alaei_profile;
+/* Runs op with the backend synchronised before and after, and records its time in the profile. */
+alae_status alaei_profile_run(alae_context *ctx, const struct alaei_op *op);
 void alaei_profile_report(const alae_context *ctx);
 
 /* Creates a context on an explicit backend (the tests use it for the reference backend). */
@@ -112,6 +119,37 @@ struct alae_tensor {
     int64_t numel;
     void *data;            /* backend memory: numel * backend element size bytes */
 };
+
+/* ---- device helpers (lib/core/device.c) ----
+ * What code above the core uses instead of the backend table. Counts are elements (the
+ * backend's type: float or double); host data is float. */
+alae_status alaei_device_alloc(alae_context *ctx, size_t count, void **out);
+alae_status alaei_device_alloc_bytes(alae_context *ctx, size_t bytes, void **out);
+void alaei_device_free(alae_context *ctx, void *ptr); /* NULL: no-op */
+alae_status alaei_device_upload(alae_context *ctx, void *dst, const float *host, size_t count);
+alae_status alaei_device_download(alae_context *ctx, float *host, const void *src, size_t count);
+alae_status alaei_device_copy(alae_context *ctx, void *dst, const void *src, size_t count);
+alae_status alaei_device_fill(alae_context *ctx, void *dst, size_t count, double value);
+/* Runs one op (profiled when ALAE_PROFILE is on); the executor calls it between its own abort
+ * checks. */
+alae_status alaei_device_exec(alae_context *ctx, const struct alaei_op *op);
+/* The same after the executor's abort check: ALAE_E_ABORTED when an abort is pending. The helpers
+ * below run their op through it. */
+alae_status alaei_device_run(alae_context *ctx, const struct alaei_op *op);
+/* RNG_NORMAL over count elements: mean + stddev * n(offset + i) of the Philox stream of seed. */
+alae_status alaei_device_normal(alae_context *ctx, void *dst, int64_t count, uint64_t seed, uint64_t offset,
+                                double mean, double stddev);
+/* The same from the context's stream (ALAE_CTX_SEED), which then advances by count. */
+alae_status alaei_context_draw_normal(alae_context *ctx, void *dst, int64_t count, double mean, double stddev);
+/* dst = a (code) b over count elements; code is ALAEI_OP_ADD, SUB, MUL or DIV. */
+alae_status alaei_device_binary(alae_context *ctx, int32_t code, void *dst, const void *a, const void *b,
+                                int64_t count);
+/* dst = scale * a + shift over count elements */
+alae_status alaei_device_scale_shift(alae_context *ctx, void *dst, const void *a, int64_t count, double scale,
+                                     double shift);
+/* ADAM_STEP on param (count elements) with gradient grad and moments m, v (alae_backend_impl.h). */
+alae_status alaei_device_adam_step(alae_context *ctx, void *param, const void *grad, void *m, void *v, int64_t count,
+                                   double step, double beta1, double beta2, double eps);
 
 /* ---- backend registry (lib/core/registry.c) ---- */
 const struct alaei_backend_vtbl *alaei_cpu_backend(void);
