@@ -52,6 +52,7 @@ ALAE_API alae_status alae_model_create(alae_context *ctx, const alae_model_confi
     ALAEI_CHECK_ARG(ctx);
     ALAEI_CHECK_ARG(cfg);
     ALAEI_CHECK_ARG(out);
+    alaei_context_begin_call(ctx);
     alae_model *m;
     alae_status s = alaei_model_alloc(ctx, cfg, &m);
     if (s == ALAE_OK && (s = alaei_model_init_params(m, seed)) != ALAE_OK) alae_model_destroy(m);
@@ -63,9 +64,9 @@ ALAE_API void alae_model_destroy(alae_model *m) {
     if (!m) return;
     alae_context *ctx = m->ctx;
     for (int32_t i = 0; ctx && i < m->n_params; i++)
-        if (m->params[i].data) ctx->backend->buf_free(ctx->bctx, m->params[i].data);
-    if (m->resize_up) ctx->backend->buf_free(ctx->bctx, m->resize_up);
-    if (m->resize_down) ctx->backend->buf_free(ctx->bctx, m->resize_down);
+        alaei_device_free(ctx, m->params[i].data);
+    alaei_device_free(ctx, m->resize_up);
+    alaei_device_free(ctx, m->resize_down);
     free(m->params);
     free(m->dlatent_avg);
     free(m);

@@ -87,34 +87,20 @@ typedef struct call_buffers {
 } call_buffers;
 
 static void free_call_buffers(alae_context *ctx, call_buffers *b) {
-    if (b->blend) ctx->backend->buf_free(ctx->bctx, b->blend);
-    if (b->avg) ctx->backend->buf_free(ctx->bctx, b->avg);
-    if (b->noise) ctx->backend->buf_free(ctx->bctx, b->noise);
+    alaei_device_free(ctx, b->blend);
+    alaei_device_free(ctx, b->avg);
+    alaei_device_free(ctx, b->noise);
 }
 
 static alae_status upload(alae_context *ctx, const float *host, size_t count, void **dst) {
-    alae_status s = ctx->backend->buf_alloc(ctx->bctx, count * (size_t)ctx->backend->elem_size, dst);
-    return s == ALAE_OK ? ctx->backend->write_f32(ctx->bctx, *dst, host, count) : s;
+    alae_status s = alaei_device_alloc(ctx, count, dst);
+    return s == ALAE_OK ? alaei_device_upload(ctx, *dst, host, count) : s;
 }
 
 /* Fresh N(0, 1) noise from the context's random stream (as alae_tensor_fill_normal draws). */
 static alae_status draw_noise(alae_context *ctx, int64_t count, void **dst) {
-    alae_status s = ctx->backend->buf_alloc(ctx->bctx, (size_t)count * (size_t)ctx->backend->elem_size, dst);
-    if (s != ALAE_OK) return s;
-    alaei_op op = {0};
-    op.code = ALAEI_OP_RNG_NORMAL;
-    op.dst.data = *dst;
-    op.dst.ne[0] = op.dst.ne[1] = op.dst.ne[2] = 1;
-    op.dst.ne[3] = count;
-    uint64_t seed = (uint64_t)ctx->seed;
-    op.ip[0] = (int32_t)(uint32_t)seed;
-    op.ip[1] = (int32_t)(uint32_t)(seed >> 32);
-    op.ip[2] = (int32_t)(uint32_t)ctx->rng_offset;
-    op.ip[3] = (int32_t)(uint32_t)(ctx->rng_offset >> 32);
-    op.fp[1] = 1.0;
-    s = ctx->backend->run_op(ctx->bctx, &op);
-    if (s == ALAE_OK) ctx->rng_offset += (uint64_t)count;
-    return s;
+    alae_status s = alaei_device_alloc(ctx, (size_t)count, dst);
+    return s == ALAE_OK ? alaei_context_draw_normal(ctx, *dst, count, 0.0, 1.0) : s;
 }
 
 static int entry_truncates(const alae_model *m, entry e) {
@@ -218,7 +204,7 @@ static alae_status entry_call_prepare(alae_model *m, entry e, const alae_tensor 
 static alae_status entry_call_run(alae_model *m, entry_call *c, void *in_data, void *out_data, size_t out_numel) {
     alae_status s = alaei_plan_bind(c->plan, c->x, in_data);
     if (s == ALAE_OK) s = alaei_plan_run(c->plan);
-    if (s == ALAE_OK) s = m->ctx->backend->copy(m->ctx->bctx, out_data, alaei_plan_data(c->plan, c->y), out_numel);
+    if (s == ALAE_OK) s = alaei_device_copy(m->ctx, out_data, alaei_plan_data(c->plan, c->y), out_numel);
     return s;
 }
 

@@ -23,7 +23,7 @@ alae_status alaei_model_save_params(const alae_model *m, void *const *params, co
     float *at = host;
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++) {
         const alaei_param *p = &m->params[i];
-        s = ctx->backend->read_f32(ctx->bctx, at, params ? params[i] : p->data, (size_t)p->numel);
+        s = alaei_device_download(ctx, at, params ? params[i] : p->data, (size_t)p->numel);
         if (s == ALAE_OK) s = alaei_st_writer_add(w, p->name, ALAEI_ST_F32, p->ndim, p->shape, at);
         at += p->numel;
     }
@@ -78,7 +78,7 @@ alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const
         char name[128];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         s = alaei_st_get_f32(f, name, p->ndim, p->shape, host);
-        if (s == ALAE_OK) s = ctx->backend->write_f32(ctx->bctx, dst ? dst[i] : p->data, host, (size_t)p->numel);
+        if (s == ALAE_OK) s = alaei_device_upload(ctx, dst ? dst[i] : p->data, host, (size_t)p->numel);
     }
     free(host);
     return s;

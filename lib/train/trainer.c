@@ -98,11 +98,11 @@ ALAE_API alae_status alae_trainer_create(alae_model *model, alae_optimizer *opt_
     for (int32_t i = 0; s == ALAE_OK && i < model->n_params; i++) {
         const alaei_param *p = &model->params[i];
         if (p->numel > largest) largest = p->numel;
-        s = ctx->backend->buf_alloc(ctx->bctx, (size_t)p->numel * (size_t)ctx->backend->elem_size, &t->ema[i]);
-        if (s == ALAE_OK) s = ctx->backend->copy(ctx->bctx, t->ema[i], p->data, (size_t)p->numel);
+        s = alaei_device_alloc(ctx, (size_t)p->numel, &t->ema[i]);
+        if (s == ALAE_OK) s = alaei_device_copy(ctx, t->ema[i], p->data, (size_t)p->numel);
     }
     if (s == ALAE_OK)
-        s = ctx->backend->buf_alloc(ctx->bctx, (size_t)largest * (size_t)ctx->backend->elem_size, &t->ema_scratch);
+        s = alaei_device_alloc(ctx, (size_t)largest, &t->ema_scratch);
     if (s != ALAE_OK) {
         alae_trainer_destroy(t);
         return s;
@@ -117,8 +117,8 @@ ALAE_API void alae_trainer_destroy(alae_trainer *t) {
         alaei_trainer_free_plans(t);
         alae_context *ctx = t->model->ctx;
         for (int32_t i = 0; t->ema && i < t->model->n_params; i++)
-            if (t->ema[i]) ctx->backend->buf_free(ctx->bctx, t->ema[i]);
-        if (t->ema_scratch) ctx->backend->buf_free(ctx->bctx, t->ema_scratch);
+            alaei_device_free(ctx, t->ema[i]);
+        alaei_device_free(ctx, t->ema_scratch);
     }
     free(t->ema);
     free(t->grad_ptr);
@@ -328,19 +328,9 @@ ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *t) { return t ? t-
 /* ---- one iteration ---- */
 
 static alae_status draw_normal(alae_trainer *t, void *dst, int64_t count) {
-    alae_context *ctx = t->model->ctx;
-    alaei_op op = {0};
-    op.code = ALAEI_OP_RNG_NORMAL;
-    op.dst.data = dst;
-    op.dst.ne[0] = op.dst.ne[1] = op.dst.ne[2] = 1;
-    op.dst.ne[3] = count;
-    op.ip[0] = (int32_t)(uint32_t)t->seed;
-    op.ip[1] = (int32_t)(uint32_t)(t->seed >> 32);
-    op.ip[2] = (int32_t)(uint32_t)t->rng_offset;
-    op.ip[3] = (int32_t)(uint32_t)(t->rng_offset >> 32);
-    op.fp[1] = 1.0;
+    uint64_t offset = t->rng_offset;
     t->rng_offset += (uint64_t)count;
-    return ctx->backend->run_op(ctx->bctx, &op);
+    return alaei_device_normal(t->model->ctx, dst, count, (uint64_t)t->seed, offset, 0.0, 1.0);
 }
 
 /* The iteration's random inputs: latents, then (StyleALAE) mixing latents and noise maps. */
@@ -377,7 +367,7 @@ static alae_status write_mixing_masks(alae_trainer *t) {
         int mix = step_uniform(t, 2 * (uint64_t)k) < t->mixing_prob;
         int32_t crossover = 1 + (int32_t)(step_uniform(t, 2 * (uint64_t)k + 1) * active_rows);
         for (int32_t r = 0; r < rows; r++) t->mask_host[r] = mix && r >= crossover ? 1.0f : 0.0f;
-        s = ctx->backend->write_f32(ctx->bctx, t->mix_mask[k], t->mask_host, (size_t)rows);
+        s = alaei_device_upload(ctx, t->mix_mask[k], t->mask_host, (size_t)rows);
     }
     return s;
 }
@@ -386,14 +376,14 @@ static alae_status write_blend(alae_trainer *t) {
     if (!t->blend_buf) return ALAE_OK;
     alae_context *ctx = t->model->ctx;
     float blend = (float)t->blend;
-    return ctx->backend->write_f32(ctx->bctx, t->blend_buf, &blend, 1);
+    return alaei_device_upload(ctx, t->blend_buf, &blend, 1);
 }
 
 /* The running mean of w: avg += (1 - beta) (mean over the batch of w - avg). */
 static alae_status update_dlatent_avg(alae_trainer *t, const step_plan *sp) {
     alae_context *ctx = t->model->ctx;
     int64_t n = t->key.batch, L = t->model->cfg.latent_dim;
-    alae_status s = ctx->backend->read_f32(ctx->bctx, t->w_host, alaei_plan_data(sp->plan, sp->w), (size_t)(n * L));
+    alae_status s = alaei_device_download(ctx, t->w_host, alaei_plan_data(sp->plan, sp->w), (size_t)(n * L));
     if (s != ALAE_OK) return s;
     float *avg = t->model->dlatent_avg;
     for (int64_t j = 0; j < L; j++) {
@@ -413,7 +403,7 @@ static alae_status optimizer_step(alae_trainer *t, alae_optimizer *opt, const st
 
 static alae_status read_scalar(alae_trainer *t, const step_plan *sp, int32_t node, float *out) {
     alae_context *ctx = t->model->ctx;
-    return ctx->backend->read_f32(ctx->bctx, out, alaei_plan_data(sp->plan, node), 1);
+    return alaei_device_download(ctx, out, alaei_plan_data(sp->plan, node), 1);
 }
 
 /* p_s += (1 - beta) (p - p_s), beta = 0.5^(batch / half_life) */
@@ -423,26 +413,9 @@ static alae_status update_smoothed(alae_trainer *t) {
     double rate = 1.0 - pow(0.5, (double)t->key.batch / t->ema_half_life);
     for (int32_t i = 0; i < t->model->n_params; i++) {
         const alaei_param *p = &t->model->params[i];
-        alaei_op op = {0};
-        int64_t ne[4] = {1, 1, 1, p->numel};
-        op.nsrc = 2;
-        for (int k = 0; k < 4; k++) op.dst.ne[k] = op.src[0].ne[k] = op.src[1].ne[k] = ne[k];
-        op.code = ALAEI_OP_SUB;
-        op.dst.data = t->ema_scratch;
-        op.src[0].data = p->data;
-        op.src[1].data = t->ema[i];
-        alae_status s = ctx->backend->run_op(ctx->bctx, &op);
-        op.code = ALAEI_OP_SCALE_SHIFT;
-        op.nsrc = 1;
-        op.src[0].data = t->ema_scratch;
-        op.fp[0] = rate;
-        if (s == ALAE_OK) s = ctx->backend->run_op(ctx->bctx, &op);
-        op.code = ALAEI_OP_ADD;
-        op.nsrc = 2;
-        op.dst.data = t->ema[i];
-        op.src[0].data = t->ema[i];
-        op.src[1].data = t->ema_scratch;
-        if (s == ALAE_OK) s = ctx->backend->run_op(ctx->bctx, &op);
+        alae_status s = alaei_device_binary(ctx, ALAEI_OP_SUB, t->ema_scratch, p->data, t->ema[i], p->numel);
+        if (s == ALAE_OK) s = alaei_device_scale_shift(ctx, t->ema_scratch, t->ema_scratch, p->numel, rate, 0.0);
+        if (s == ALAE_OK) s = alaei_device_binary(ctx, ALAEI_OP_ADD, t->ema[i], t->ema[i], t->ema_scratch, p->numel);
         if (s != ALAE_OK) return s;
     }
     return ALAE_OK;
@@ -546,14 +519,14 @@ alae_status alaei_trainer_step_with_inputs(alae_trainer *t, const alae_tensor *r
     const alae_model_config *c = &t->model->cfg;
     size_t count = (size_t)t->key.batch * (size_t)c->latent_dim;
     int64_t noise_count = is_style(t) ? alaei_style_noise_numel(c, t->lod, t->key.batch, ALAE_NOISE_PER_SAMPLE) : 0;
-    for (int k = 0; s == ALAE_OK && k < 3; k++) s = ctx->backend->write_f32(ctx->bctx, t->z[k], z[k], count);
+    for (int k = 0; s == ALAE_OK && k < 3; k++) s = alaei_device_upload(ctx, t->z[k], z[k], count);
     for (int k = 0; s == ALAE_OK && k < 3 && noise_count > 0; k++)
-        s = noise && noise[k] ? ctx->backend->write_f32(ctx->bctx, t->noise[k], noise[k], (size_t)noise_count)
-                              : ctx->backend->fill(ctx->bctx, t->noise[k], (size_t)noise_count, 0.0);
+        s = noise && noise[k] ? alaei_device_upload(ctx, t->noise[k], noise[k], (size_t)noise_count)
+                              : alaei_device_fill(ctx, t->noise[k], (size_t)noise_count, 0.0);
     for (int k = 0; s == ALAE_OK && k < 2 && t->z_mix[k]; k++)
-        s = ctx->backend->fill(ctx->bctx, t->z_mix[k], count, 0.0);
+        s = alaei_device_fill(ctx, t->z_mix[k], count, 0.0);
     for (int k = 0; s == ALAE_OK && k < 2 && t->mix_mask[k]; k++)
-        s = ctx->backend->fill(ctx->bctx, t->mix_mask[k], (size_t)alaei_style_count(c), 0.0);
+        s = alaei_device_fill(ctx, t->mix_mask[k], (size_t)alaei_style_count(c), 0.0);
     return s == ALAE_OK ? run_iteration(t, real, stats) : s;
 }
 

@@ -30,7 +30,7 @@ ALAE_API alae_status alae_trainer_smoothed_model(const alae_trainer *t, alae_mod
     alae_status s = alaei_model_alloc(t->model->ctx, &t->model->cfg, &m);
     alae_context *ctx = t->model->ctx;
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
-        s = ctx->backend->copy(ctx->bctx, m->params[i].data, t->ema[i], (size_t)m->params[i].numel);
+        s = alaei_device_copy(ctx, m->params[i].data, t->ema[i], (size_t)m->params[i].numel);
     if (s != ALAE_OK) {
         alae_model_destroy(m);
         return s;
@@ -53,7 +53,7 @@ static alae_status add_params(alaei_st_writer *w, const alae_model *m, void *con
         const alaei_param *p = &m->params[i];
         char name[128];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        s = ctx->backend->read_f32(ctx->bctx, *host_at, mem ? mem[i] : p->data, (size_t)p->numel);
+        s = alaei_device_download(ctx, *host_at, mem ? mem[i] : p->data, (size_t)p->numel);
         if (s == ALAE_OK) s = alaei_st_writer_add(w, name, ALAEI_ST_F32, p->ndim, p->shape, *host_at);
         *host_at += p->numel;
     }
