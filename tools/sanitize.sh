@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds and tests libalae under the sanitizers (design.md 3.12 item 6, docs/reliability.md):
+# Builds and tests libalae under the sanitizers (docs/reliability.md):
 #
 #   1. AddressSanitizer + UndefinedBehaviorSanitizer: the whole project in build-asan
 #      (-DALAE_SANITIZE="address;undefined"), then the whole ctest suite there;

@@ -1,7 +1,7 @@
 /* The built-in CPU backend: declarations shared by its source files (backends/cpu/) and by
  * the benchmark programs. Never installed. Storage is float32, dense, row-major, four dims.
  *
- * Threading model (see docs/threading.md and design.md 3.8): each backend context owns a fixed
+ * Threading model (see docs/threading.md): each backend context owns a fixed
  * pthread pool of (threads - 1) workers plus the calling thread. Elementwise, layout and im2col
  * kernels are split over that pool with a static ith/nth partition; GEMMs go to OpenBLAS, which
  * runs them with its own threads on the calling thread while our pool is idle. */

@@ -4,7 +4,7 @@
  * E (image -> w, the encoder) and D (w -> logit, the discriminator). Images are float32 NCHW
  * tensors in the model's data range (ALAE_CFG_DATA_RANGE); latents are [N, latent_dim].
  *
- * Two architectures (alae-reference.md sections 2 and 3):
+ * Two architectures (docs/alae-reference.md sections 2 and 3):
  *  - ALAE_ARCH_MLP, the permutation-invariant MNIST model (presets "mnist-fc", "mnist-fc-paper");
  *  - ALAE_ARCH_STYLE, StyleALAE (presets "mnist" 32x32x1, "celeba" 128x128x3, "celeba-hq256",
  *    "bedroom" 256x256x3, "ffhq" 1024x1024x3; any power-of-two size through ALAE_CFG_IMAGE_SIZE).

@@ -7,7 +7,7 @@
  * softplus(-D(E(G(F(z))))); (3) the latent step: the latent-matching loss between E(G(w)) and
  * the detached w = F(z), reaching E, G and F. Then the smoothed (EMA) copy is updated.
  *
- * StyleALAE adds (alae-reference.md 3.6, 4.1-4.3):
+ * StyleALAE adds (docs/alae-reference.md 3.6, 4.1-4.3):
  *  - levels of detail: the networks run at ALAE_TRAIN_LOD (images of 2^(LOD+2) px) and, during
  *    a transition (ALAE_TRAIN_BLEND < 1), fade the new level in: G blends its RGB outputs, E
  *    its features after fromRGB and the first block's style contributions, and the real batch

@@ -69,7 +69,7 @@ extern "C" {
  * CONV2D_BWD_DATA    d = dT/dx (a transposed convolution): a = g, b = w -> d = [N, C, H, W]; d's
  *               shape gives H and W (several sizes share one OH when stride > 1).
  * CONV2D_BWD_WEIGHT  d = dT/dw: a = g, b = x -> d = [O, C, KH, KW] (summed over the batch).
- * These are optional fused ops (design.md 3.5): a backend advertises them through supports(), and
+ * These are optional fused ops (ALAEI_OPK_FUSED in alae_ops.def): a backend advertises them through supports(), and
  * the planner replaces any it does not support with its IM2COL / GEMM / COL2IM decomposition.
  */
 typedef enum alaei_opcode {

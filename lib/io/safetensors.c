@@ -1,4 +1,4 @@
-/* safetensors: strict reader and atomic writer. See safetensors.h and design.md 3.9. */
+/* safetensors: strict reader and atomic writer. See safetensors.h and docs/checkpoint-format.md. */
 #include "io/safetensors.h"
 
 #include <errno.h>

@@ -76,7 +76,7 @@ static void preset_mnist_fc(alae_model_config *c) {
     c->e_out_slope = 0.2;
 }
 
-/* StyleALAE presets: the reference's configs/<name>.yaml (alae-reference.md 3.2) */
+/* StyleALAE presets: the reference's configs/<name>.yaml (docs/alae-reference.md 3.2) */
 typedef struct style_preset {
     const char *name;
     int32_t image_size, channels, start_channels, max_channels, latent_dim, mapping_layers;

@@ -1,4 +1,4 @@
-/* The MLP ALAE (alae-reference.md section 2): its parameters, G and E (F and D are shared with
+/* The MLP ALAE (docs/alae-reference.md section 2): its parameters, G and E (F and D are shared with
  * StyleALAE, lib/nn/net.c).
  *
  * G: L -> hidden -> hidden (leaky ReLU g_slope) -> C*net*net linear output, viewed as an image

@@ -1,4 +1,4 @@
-/* StyleALAE (alae-reference.md section 3, fixtures README section 4): the parameters of its
+/* StyleALAE (docs/alae-reference.md section 3, fixtures README section 4): the parameters of its
  * four networks, the generator G (GeneratorDefault), the encoder E (EncoderDefault), and the
  * style-row helpers (mixing, truncation). F and D are in lib/nn/net.c.
  *

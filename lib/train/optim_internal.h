@@ -18,7 +18,7 @@ alae_status alaei_optimizer_step(alae_optimizer *opt, void *const *grads);
 /* Forgets the moments and step counts (the reference does this at every level change). */
 alae_status alaei_optimizer_reset(alae_optimizer *opt);
 
-/* The progressive-growing schedule of the reference's LODDriver (alae-reference.md 4.1, 4.3):
+/* The progressive-growing schedule of the reference's LODDriver (docs/alae-reference.md 4.1, 4.3):
  * level k trains from epoch k * epochs_per_lod on (the last level until the end), fades in
  * over the first floor(epochs_per_lod / 2) epochs of the level, with its own batch size and
  * learning rate. epochs_per_lod = 0: the top level throughout, no fade-in. */

@@ -1,4 +1,4 @@
-/* The StyleALAE public API: presets and their parameter counts (alae-reference.md 3.2, 3.7),
+/* The StyleALAE public API: presets and their parameter counts (docs/alae-reference.md 3.2, 3.7),
  * configuration keys, inference settings and entry points (noise modes, truncation, per-row
  * styles, levels of detail), the trainer's levels, fade-in, style mixing and schedule, and
  * model / training-state files. */
@@ -31,7 +31,7 @@ typedef struct preset_counts {
     uint64_t f, g, e, d;
 } preset_counts;
 
-/* alae-reference.md 3.7, verified there by instantiating the reference */
+/* docs/alae-reference.md 3.7, verified there by instantiating the reference */
 static const preset_counts presets[] = {
     {"mnist", 32, 1, 4224, 2422980, 3017920, 4224},
     {"celeba", 128, 3, 526336, 5944402, 6625600, 263168},
@@ -62,7 +62,7 @@ START_TEST(presets_have_the_reference_parameter_counts) {
 }
 END_TEST
 
-/* The per-block tables of alae-reference.md 3.2 (mnist and celeba) */
+/* The per-block tables of docs/alae-reference.md 3.2 (mnist and celeba) */
 static uint64_t params_with_prefix(const alae_model *m, const char *prefix) {
     uint64_t n = 0;
     for (int32_t i = 0; i < m->n_params; i++)

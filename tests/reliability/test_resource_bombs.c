@@ -1,4 +1,4 @@
-/* Resource bombs (issue #8, design.md 3.9): every loader must bound header sizes, tensor counts,
+/* Resource bombs (issue #8; the checkpoint reader's rules are in docs/checkpoint-format.md): every loader must bound header sizes, tensor counts,
  * image dimensions and allocation sizes, with overflow-safe arithmetic, BEFORE it allocates.
  *
  * Each case feeds a small hostile input to a loader with the allocation guard armed
