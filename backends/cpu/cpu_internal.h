@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "internal/alae_backend_impl.h"
-#include "internal/alae_internal.h"
+#include "internal/alae_host.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Thread pool (cpu_threadpool.c)

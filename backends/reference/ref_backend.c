@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "internal/alae_backend_impl.h"
-#include "internal/alae_internal.h"
+#include "internal/alae_host.h"
 
 typedef struct ref_ctx {
     const alaei_host_services *host;

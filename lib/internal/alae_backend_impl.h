@@ -217,6 +217,9 @@ typedef struct alaei_backend_vtbl {
     ((vt)->struct_size >= offsetof(alaei_backend_vtbl, field) + sizeof((vt)->field) &&         \
      (vt)->field != NULL)
 
+/* The built-in CPU backend (backends/cpu), registered as device 0. */
+const alaei_backend_vtbl *alaei_cpu_backend(void);
+
 /* The double-precision reference backend (plain loops): the test oracle. It lives in a separate
  * static library (alae_reference) that only the tests link. */
 const alaei_backend_vtbl *alaei_reference_backend(void);

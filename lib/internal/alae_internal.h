@@ -1,4 +1,5 @@
-/* Internal declarations shared by the core, the backends and the tests. Never installed. */
+/* Internal declarations of the core, shared by the layers above it and the tests. Never installed.
+ * Backends include only alae_backend_impl.h (and, built in, alae_host.h). */
 #ifndef ALAE_INTERNAL_H
 #define ALAE_INTERNAL_H
 
@@ -8,22 +9,12 @@
 #include <stdint.h>
 
 #include "alae/alae.h"
+#include "alae_host.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define ALAEI_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define ALAEI_PRINTF(f, a)
-#endif
-
-/* ---- errors (lib/core/status.c) ---- */
-/* Records the thread-local message "<func>: <formatted text>", logs it at ALAE_LOG_DEBUG and
- * returns status, so a failure is one line: return alaei_fail(ALAE_E_INVALID_ARG, __func__, ...). */
-alae_status alaei_fail(alae_status status, const char *func, const char *fmt, ...) ALAEI_PRINTF(3, 4);
+/* ---- errors (lib/core/status.c; the host services are in alae_host.h) ---- */
 /* Re-records the current message as a failure of public_func: an internal function's name at
  * its head is dropped, and subject (a file name; may be NULL) is added if absent. */
 alae_status alaei_fail_as(alae_status status, const char *public_func, const char *subject);
-/* Clears the thread-local message (each public entry point calls it first). */
-void alaei_clear_error(void);
 
 /* ---- setting keys (lib/core/status.c) ----
  * Each family of public keys has its own range of 1000: key / 1000 is its family. */
@@ -38,22 +29,6 @@ typedef enum alaei_key_family {
 /* Refuses a key that family does not know: ALAE_E_INVALID_ARG with "key 3001 is an ALAE_MODEL_*
  * key, not an ALAE_TRAIN_* key" for a key of another family, else "unknown ALAE_TRAIN_* key 4099". */
 alae_status alaei_fail_key(const char *func, int32_t key, alaei_key_family family);
-
-/* ---- logging (lib/core/log.c) ---- */
-void alaei_log(int32_t level, const char *fmt, ...) ALAEI_PRINTF(2, 3);
-
-/* ---- checked arithmetic ---- */
-/* *out = a * b; returns 0 on overflow (for sizes and element counts, all non-negative). */
-static inline int alaei_mul_size(size_t a, size_t b, size_t *out) {
-    if (a != 0 && b > SIZE_MAX / a) return 0;
-    *out = a * b;
-    return 1;
-}
-static inline int alaei_add_size(size_t a, size_t b, size_t *out) {
-    if (b > SIZE_MAX - a) return 0;
-    *out = a + b;
-    return 1;
-}
 
 /* Checks a public NULL argument; used as: ALAEI_CHECK_ARG(ptr); */
 #define ALAEI_CHECK_ARG(p)                                                                   \
@@ -152,7 +127,6 @@ alae_status alaei_device_adam_step(alae_context *ctx, void *param, const void *g
                                    double step, double beta1, double beta2, double eps);
 
 /* ---- backend registry (lib/core/registry.c) ---- */
-const struct alaei_backend_vtbl *alaei_cpu_backend(void);
 /* Maps a public device index to (backend, backend device). */
 alae_status alaei_registry_lookup(int32_t index, const struct alaei_backend_vtbl **backend,
                                   int32_t *backend_device);
