@@ -242,6 +242,8 @@ static int open_data(train_run *r) {
     return CLI_GO;
 }
 
+static double style_schedule_sum(const train_run *r, int64_t epochs, int images);
+
 /* StyleALAE: the trainer settings of --set, --batch and --lr, the data set size, and the step
  * to train to (--epochs: the steps of the schedule's epochs, level by level). */
 static int style_schedule(train_run *r) {
@@ -268,31 +270,35 @@ static int style_schedule(train_run *r) {
                              (long long)r->count, (long long)b, (int)l);
     }
     int64_t e_total = r->a.epochs_given ? r->a.epochs : (int64_t)epochs;
-    int64_t steps = 0;
-    if (!r->a.steps) {
-        for (int64_t e = 0; e < e_total; e++) {
-            int32_t lod = epl > 0 && e / (int64_t)epl < r->levels - 1 ? (int32_t)(e / (int64_t)epl) : r->levels - 1;
-            double b = 1;
-            alae_trainer_get_level(r->tr, lod, ALAE_LEVEL_BATCH, &b);
-            steps += r->count / (int64_t)b;
-        }
-    }
-    r->total = r->a.steps ? r->a.steps : steps;
+    double steps = r->a.steps ? (double)r->a.steps : style_schedule_sum(r, e_total, 0);
+    if (steps > CLI_SEED_MAX) return cli_usage_error("train", "--epochs %lld is too many", (long long)e_total);
+    r->total = (int64_t)steps;
     return CLI_GO;
 }
 
-/* The images the schedule trains on before epoch `epoch` (each epoch drops its partial batch). */
-static int64_t style_images_before(const train_run *r, int64_t epoch) {
-    double epl = 0;
+/* The number of epochs among 0..epochs-1 that train level l (the last level takes every epoch
+ * from (levels - 1) * epochs_per_lod on; epochs_per_lod 0: the last level throughout). */
+static int64_t epochs_at_level(int64_t epl, int32_t levels, int32_t l, int64_t epochs) {
+    if (epl <= 0) return l == levels - 1 ? epochs : 0;
+    int64_t first = (int64_t)l * epl, end = l == levels - 1 ? epochs : first + epl;
+    if (end > epochs) end = epochs;
+    return end > first ? end - first : 0;
+}
+
+/* The steps (images = 0) or the images (images = 1) that the schedule trains in epochs
+ * 0..epochs-1: each epoch of level l has floor(count / batch_l) steps. O(levels), as a double
+ * (exact up to 2^53; callers refuse more). */
+static double style_schedule_sum(const train_run *r, int64_t epochs, int images) {
+    double epl = 0, sum = 0;
     alae_trainer_get(r->tr, ALAE_TRAIN_EPOCHS_PER_LOD, &epl);
-    int64_t images = 0;
-    for (int64_t e = 0; e < epoch; e++) {
-        int32_t lod = epl > 0 && e / (int64_t)epl < r->levels - 1 ? (int32_t)(e / (int64_t)epl) : r->levels - 1;
+    for (int32_t l = 0; l < r->levels; l++) {
         double b = 1;
-        alae_trainer_get_level(r->tr, lod, ALAE_LEVEL_BATCH, &b);
-        images += r->count / (int64_t)b * (int64_t)b;
+        alae_trainer_get_level(r->tr, l, ALAE_LEVEL_BATCH, &b);
+        int64_t per_epoch = r->count / (int64_t)b;
+        double n = (double)epochs_at_level((int64_t)epl, r->levels, l, epochs);
+        sum += n * (double)per_epoch * (images ? b : 1.0);
     }
-    return images;
+    return sum;
 }
 
 static int alloc_order(train_run *r) {
@@ -328,6 +334,25 @@ static alae_status resume(train_run *r) {
     return s;
 }
 
+/* --resume: the counters of the state must be ones this run can have reached (a corrupt or
+ * foreign state could hold any): the images trained on fit in 2^53, every epoch had at least one
+ * step (no level's batch exceeds the data), an epoch never holds more images than the data. */
+static int check_resumed_counters(const train_run *r) {
+    double step = (double)alae_trainer_step_count(r->tr), epoch = 0, images = 0;
+    if (!r->style) {
+        if (step > CLI_SEED_MAX / (double)r->a.batch)
+            return cli_error("train", "%s: step %.0f is beyond any run of batch %lld", r->path_state, step,
+                             (long long)r->a.batch);
+        return CLI_GO;
+    }
+    alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH, &epoch);
+    alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH_IMAGES, &images);
+    if (epoch > step || images > (double)r->count || style_schedule_sum(r, (int64_t)epoch, 1) > CLI_SEED_MAX)
+        return cli_error("train", "%s: position epoch %.0f, image %.0f at step %.0f cannot be reached with %lld images",
+                         r->path_state, epoch, images, step, (long long)r->count);
+    return CLI_GO;
+}
+
 /* StyleALAE: the schedule at its position (the start, or the one the state file holds). */
 static alae_status style_position(train_run *r, int from_state) {
     double epoch = 0, images = 0, b = 1;
@@ -337,7 +362,7 @@ static alae_status style_position(train_run *r, int from_state) {
     if (s == ALAE_OK) s = alae_trainer_set_position(r->tr, (uint64_t)epoch, (uint64_t)images);
     if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_BATCH, &b);
     r->cur_batch = (int64_t)b;
-    r->images = style_images_before(r, (int64_t)epoch) + (int64_t)images;
+    r->images = (int64_t)style_schedule_sum(r, (int64_t)epoch, 1) + (int64_t)images;
     return s;
 }
 
@@ -373,6 +398,7 @@ static int setup(train_run *r, int argc, char **argv) {
     if ((s = make_trainer(r)) != ALAE_OK) return cli_fail("train", s);
     if (r->style && (rc = style_schedule(r)) != CLI_GO) return rc;
     if (r->a.resume && (s = resume(r)) != ALAE_OK) return cli_fail_file("train", s, r->path_state);
+    if (r->a.resume && (rc = check_resumed_counters(r)) != CLI_GO) return rc;
     if (r->style && r->a.resume && (rc = style_schedule(r)) != CLI_GO) return rc; /* --lr, --batch over the state's */
     if (r->style && (s = style_position(r, r->a.resume)) != ALAE_OK) return cli_fail("train", s);
     if (!r->style) r->images = (int64_t)alae_trainer_step_count(r->tr) * r->a.batch;

@@ -465,7 +465,9 @@ def corpus_trainer_load():
     # bug B2 (docs/reliability.md): a negative Adam step count used to load and turn the
     # parameters into NaN at the next step (INT64_MAX: regressions/trainer_load/adam_t_int64_max)
     c["adam_t_negative"] = trainer_file(adam_t=[-(2**63)] + [3] * (nparams - 1))
-    c["ok_state_huge"] = trainer_file(state=(2**64 - 1, 2**64 - 1, 2**64 - 1))
+    # issue #20: step, random-stream offset and seed of 2^64 - 1 used to load (a step near 2^63
+    # crashed the CLI); now refused (also regressions/trainer_load/state_*)
+    c["state_huge"] = trainer_file(state=(2**64 - 1, 2**64 - 1, 2**64 - 1))
     c["adam_t_short"] = trainer_file(adam_t=[3] * (nparams - 1))
     c["adam_t_missing"] = trainer_file(drop="adam.t")
     c["state_missing"] = trainer_file(drop="state")

@@ -1,0 +1,80 @@
+#!/bin/sh
+# Hostile command lines and files for the alae command-line tool (issue #20; docs/reliability.md
+# section 7). Every case here failed before its fix.
+# Usage: test_hardening.sh ALAE MAKE_IDX ST_EDIT WORKDIR
+set -eu
+
+ALAE=$1
+MAKE_IDX=$2
+ST_EDIT=$3
+WORK=$4
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+cd "$WORK"
+"$MAKE_IDX" .
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# expect_fail RC PATTERN COMMAND...: COMMAND must exit with RC (never a crash, never a hang of
+# more than 60 s) and say PATTERN on stderr.
+expect_fail() {
+    want=$1
+    pattern=$2
+    shift 2
+    rc=0
+    timeout 60 "$@" >fail.out 2>fail.err || rc=$?
+    [ "$rc" -ne 124 ] || fail "hung: $*"
+    [ "$rc" -ne 0 ] || fail "succeeded: $*"
+    [ "$rc" -lt 128 ] || fail "crashed with status $rc: $*"
+    [ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want: $* ($(cat fail.err))"
+    grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
+}
+
+# mlp OUT [options...]: a tiny mnist-fc run.
+mlp() {
+    out=$1
+    shift
+    "$ALAE" train --preset mnist-fc --data tiny.idx --out "$out" --batch 16 --threads 1 --report-every 2 \
+        --save-every 100 --seed 5 --set hidden=32 "$@" 2>"$out.err" || fail "train $out: $(cat "$out.err")"
+}
+
+# style OUT [options...]: a tiny StyleALAE run on faces/ (6 steps per epoch, 2 epochs per level).
+style() {
+    out=$1
+    shift
+    "$ALAE" train --preset celeba --data faces --out "$out" --resolution 16 --set start_channels=8 \
+        --set max_channels=16 --set latent_dim=16 --set mapping_layers=2 --set epochs_per_lod=2 --batch 4 \
+        --threads 1 --report-every 2 --save-every 100 --seed 3 "$@" 2>"$out.err" || fail "train $out: $(cat "$out.err")"
+}
+
+echo "== resume: counters out of range are refused, not trusted"
+mlp A --steps 3
+cp A/train-state.safetensors A.state
+# a step of 2^63 + 5 (was: a negative offset into the data order, SIGSEGV)
+"$ST_EDIT" A.state A/train-state.safetensors u64 state 0 9223372036854775813
+expect_fail 1 "step .* out of range" "$ALAE" train --preset mnist-fc --data tiny.idx --out A --batch 16 --threads 1 \
+    --seed 5 --set hidden=32 --resume
+# 2^53 passes the library's bound, but 2^53 steps of 16 images cannot have been trained
+"$ST_EDIT" A.state A/train-state.safetensors u64 state 0 9007199254740992
+expect_fail 1 "beyond any run" "$ALAE" train --preset mnist-fc --data tiny.idx --out A --batch 16 --threads 1 \
+    --seed 5 --set hidden=32 --resume
+cp A.state A/train-state.safetensors
+style S --steps 8
+cp S/train-state.safetensors S.state
+# epoch 10^9 at step 8 (was: a walk over 10^9 epochs on every resume)
+"$ST_EDIT" S.state S/train-state.safetensors meta alae.trainer '"epoch":1,' '"epoch":1000000000,'
+expect_fail 1 "cannot be reached" "$ALAE" train --preset celeba --data faces --out S --resolution 16 \
+    --set start_channels=8 --set max_channels=16 --set latent_dim=16 --set mapping_layers=2 --set epochs_per_lod=2 \
+    --batch 4 --threads 1 --seed 3 --resume
+"$ST_EDIT" S.state S/train-state.safetensors meta alae.trainer '"epoch":1,' '"epoch":1e15,'
+expect_fail 1 "'epoch' = .* is not an integer in" "$ALAE" train --preset celeba --data faces --out S --resolution 16 \
+    --set start_channels=8 --set max_channels=16 --set latent_dim=16 --set mapping_layers=2 --set epochs_per_lod=2 \
+    --batch 4 --threads 1 --seed 3 --resume
+cp S.state S/train-state.safetensors
+style S --steps 10 --resume
+
+echo "PASS"
