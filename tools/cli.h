@@ -59,6 +59,11 @@ int cli_fail(const char *cmd, alae_status s);
  * does not (some of its messages about malformed files omit the path). */
 int cli_fail_file(const char *cmd, alae_status s, const char *path);
 
+/* A file name (or any text) for a message: control characters (newlines, escape sequences)
+ * shown as \xNN, so that a hostile name cannot forge or hide lines of the output. Returns one of
+ * 4 rotating static buffers (up to 4 names per message; long names are cut with "..."). */
+const char *cli_shown(const char *text);
+
 /* ---- models and data ---- */
 
 /* What the commands need to know about a model's images and latents. */
@@ -133,6 +138,19 @@ alae_status cli_write_pairs(const char *path, const float *originals, const floa
 int cli_mkdirs(const char *path);
 /* Whether a file exists. */
 int cli_exists(const char *path);
+/* Atomic replacement of a small file the tool writes itself (log.csv, train-run.txt), like the
+ * library's: cli_replace_begin opens "<path>.tmp.<pid>" (fp), cli_replace_commit flushes, fsyncs
+ * and renames it over path; fp stays open on the renamed file when keep_open is set (log.csv
+ * appends to it), else it is closed. Both print the error and return CLI_RUNTIME on failure (the
+ * temporary file is removed and path left as it was), else CLI_GO. */
+typedef struct cli_replace {
+    char *path, *tmp;
+    FILE *fp;
+} cli_replace;
+int cli_replace_begin(const char *cmd, const char *path, cli_replace *rp);
+int cli_replace_commit(const char *cmd, cli_replace *rp, int keep_open);
+/* Removes the temporary file of a begun replacement (nothing if committed). */
+void cli_replace_abort(cli_replace *rp);
 /* Monotonic seconds. */
 double cli_now(void);
 /* malloc of n * size bytes with overflow checks; NULL on failure. */

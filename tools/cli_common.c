@@ -1,12 +1,14 @@
 /* alae command-line tool: option parsing, messages and the model and data helpers. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -45,6 +47,27 @@ int cli_fail_file(const char *cmd, alae_status s, const char *path) {
     if (!msg || !*msg) msg = alae_status_string(s);
     if (strstr(msg, path)) return cli_error(cmd, "%s", msg);
     return cli_error(cmd, "%s: %s", path, msg);
+}
+
+/* Copies text into dst (cap bytes) with control characters as \xNN. */
+static void escape_controls(char *dst, size_t cap, const char *text) {
+    size_t at = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    for (; *p && at + 8 < cap; p++) {
+        if (*p < 0x20 || *p == 0x7f) at += (size_t)snprintf(dst + at, cap - at, "\\x%02x", *p);
+        else dst[at++] = (char)*p;
+    }
+    if (*p) at += (size_t)snprintf(dst + at, cap - at, "...");
+    dst[at] = '\0';
+}
+
+const char *cli_shown(const char *text) {
+    static char ring[4][4096 + 16];
+    static int next = 0;
+    char *buf = ring[next];
+    next = (next + 1) % 4;
+    escape_controls(buf, sizeof ring[0], text ? text : "(null)");
+    return buf;
 }
 
 /* ---- options ---- */
@@ -455,6 +478,58 @@ int cli_mkdirs(const char *path) {
 int cli_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int cli_replace_begin(const char *cmd, const char *path, cli_replace *rp) {
+    memset(rp, 0, sizeof *rp);
+    size_t len = strlen(path) + 32;
+    rp->path = strdup(path);
+    rp->tmp = malloc(len);
+    if (!rp->path || !rp->tmp) {
+        cli_replace_abort(rp);
+        return cli_error(cmd, "no memory");
+    }
+    snprintf(rp->tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(rp->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd >= 0) rp->fp = fdopen(fd, "w");
+    if (!rp->fp) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        cli_replace_abort(rp);
+        return cli_error(cmd, "cannot write %s: %s", cli_shown(path), strerror(e));
+    }
+    return CLI_GO;
+}
+
+int cli_replace_commit(const char *cmd, cli_replace *rp, int keep_open) {
+    int ok = fflush(rp->fp) == 0 && fsync(fileno(rp->fp)) == 0;
+    int e = errno;
+    if (ok && rename(rp->tmp, rp->path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        int rc = cli_error(cmd, "cannot write %s: %s", cli_shown(rp->path), strerror(e));
+        cli_replace_abort(rp);
+        return rc;
+    }
+    if (!keep_open) fclose(rp->fp);
+    rp->fp = keep_open ? rp->fp : NULL;
+    free(rp->path);
+    free(rp->tmp);
+    rp->path = rp->tmp = NULL;
+    return CLI_GO;
+}
+
+void cli_replace_abort(cli_replace *rp) {
+    if (rp->fp) {
+        fclose(rp->fp);
+        rp->fp = NULL;
+    }
+    if (rp->tmp && rp->path) unlink(rp->tmp);
+    free(rp->path);
+    free(rp->tmp);
+    rp->path = rp->tmp = NULL;
 }
 
 double cli_now(void) {

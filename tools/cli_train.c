@@ -30,6 +30,7 @@ static const char train_usage[] =
     "  samples.png              64 samples of the smoothed model from fixed latents (8x8)\n"
     "  reconstructions.png      the first 32 images (top) above their reconstructions (bottom)\n"
     "  samples-lod<k>.png       StyleALAE: the samples when level k ends (and at the end of a run)\n"
+    "  train-run.txt            the seed, batch and data that --resume checks\n"
     "The state, the model and the images are written every --save-every steps and at the end;\n"
     "Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
     "\n"
@@ -48,8 +49,9 @@ static const char train_usage[] =
     "  --seed S           seed of the parameters, the latents, the data order and the flips,\n"
     "                     0..2^53 (0)\n"
     "  --threads T        worker threads, 1..256 (all CPUs; 1 for bitwise-reproducible resumes)\n"
-    "  --resume           continue from DIR/train-state.safetensors (same preset, --set, --batch\n"
-    "                     and --seed as before); log.csv is appended to\n"
+    "  --resume           continue from DIR/train-state.safetensors (same preset, --set, --batch,\n"
+    "                     --seed, --data and --max-images as before, or it is refused); log.csv is\n"
+    "                     appended to\n"
     "  --lr LR            learning rate of both optimizers (MLP 0.002; StyleALAE: of every level,\n"
     "                     default the preset's table); on --resume the saved one unless given\n"
     "  --report-every N   steps per log.csv row and progress report (100)\n"
@@ -207,10 +209,10 @@ static int make_config(const train_args *a, alae_model_config **cfg) {
 /* ---- setup ---- */
 
 static int make_paths(train_run *r) {
-    static const char *const names[5] = {"model.safetensors", "train-state.safetensors", "log.csv", "samples.png",
-                                         "reconstructions.png"};
-    char *dst[5] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon};
-    for (int i = 0; i < 5; i++) {
+    static const char *const names[6] = {"model.safetensors", "train-state.safetensors", "log.csv", "samples.png",
+                                         "reconstructions.png", "train-run.txt"};
+    char *dst[6] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon, r->path_run};
+    for (int i = 0; i < 6; i++) {
         int n = snprintf(dst[i], CLI_PATH_MAX, "%s/%s", r->a.out, names[i]);
         if (n < 0 || n >= CLI_PATH_MAX) return cli_usage_error("train", "--out: the path is too long");
     }
@@ -385,6 +387,91 @@ static alae_status make_previews(train_run *r) {
     return s == ALAE_OK ? cli_read_images(r->ctx, r->ds, &r->g, 0, r->n_orig, r->originals) : s;
 }
 
+/* ---- the run record: what --resume must find unchanged (DIR/train-run.txt) ---- */
+
+/* What a run trains on and with: the options --resume checks, the images it uses and a
+ * fingerprint of the first of them (so a gzipped copy of the data matches, other data does not). */
+typedef struct run_record {
+    int64_t seed, batch, max_images, images;
+    uint64_t fingerprint;
+} run_record;
+
+static uint64_t fingerprint(const float *values, int64_t n) {
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    const unsigned char *p = (const unsigned char *)values;
+    for (size_t i = 0; i < (size_t)n * sizeof(float); i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* This run's record (StyleALAE batch 0: the preset's per-level table). */
+static run_record this_run(const train_run *r) {
+    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch, r->a.max_images, r->count,
+                      fingerprint(r->originals, r->n_orig * cli_image_floats(&r->g))};
+    return rec;
+}
+
+static int write_run_record(const train_run *r) {
+    run_record rec = this_run(r);
+    cli_replace rp;
+    int rc = cli_replace_begin("train", r->path_run, &rp);
+    if (rc != CLI_GO) return rc;
+    fprintf(rp.fp, "# alae train: the data and options of this run, which --resume checks\n"
+                   "seed %lld\nbatch %lld\nmax_images %lld\nimages %lld\nfingerprint %016llx\n",
+            (long long)rec.seed, (long long)rec.batch, (long long)rec.max_images, (long long)rec.images,
+            (unsigned long long)rec.fingerprint);
+    return cli_replace_commit("train", &rp, 0);
+}
+
+/* 1 if path holds a complete record. */
+static int read_run_record(const char *path, run_record *rec) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    long long seed, batch, max_images, images;
+    unsigned long long fp;
+    int n = fscanf(f, "# alae train: %*[^\n] seed %lld batch %lld max_images %lld images %lld fingerprint %llx", &seed,
+                   &batch, &max_images, &images, &fp);
+    fclose(f);
+    *rec = (run_record){seed, batch, max_images, images, fp};
+    return n == 5;
+}
+
+static int resume_mismatch(const train_run *r, const char *option, const char *saved, const char *given) {
+    return cli_error("train", "--resume: %s %s differs from the run's %s (recorded in %s): give the same value, or "
+                     "another --out for a new run", option, given, saved, cli_shown(r->path_run));
+}
+
+/* --resume: the seed (of the state itself), batch, data and --max-images of the earlier run.
+ * A run directory of an older version without train-run.txt is checked for the seed only. */
+static int check_resumed_run(const train_run *r) {
+    char saved[64], given[64];
+    double seed = 0;
+    alae_trainer_get(r->tr, ALAE_TRAIN_SEED, &seed);
+    snprintf(saved, sizeof saved, "%.0f", seed);
+    snprintf(given, sizeof given, "%lld", (long long)r->a.seed);
+    if (seed != (double)r->a.seed) return resume_mismatch(r, "--seed", saved, given);
+    run_record old, now = this_run(r);
+    if (!read_run_record(r->path_run, &old)) return write_run_record(r); /* from now on */
+    if (old.batch != now.batch) {
+        snprintf(saved, sizeof saved, old.batch ? "%lld" : "(the preset's per-level batches)", (long long)old.batch);
+        snprintf(given, sizeof given, now.batch ? "%lld" : "(the preset's per-level batches)", (long long)now.batch);
+        return resume_mismatch(r, "--batch", saved, given);
+    }
+    if (old.max_images != now.max_images) {
+        snprintf(saved, sizeof saved, old.max_images ? "%lld" : "(all images)", (long long)old.max_images);
+        snprintf(given, sizeof given, now.max_images ? "%lld" : "(all images)", (long long)now.max_images);
+        return resume_mismatch(r, "--max-images", saved, given);
+    }
+    if (old.images != now.images || old.fingerprint != now.fingerprint) {
+        snprintf(saved, sizeof saved, "data (%lld images, fingerprint %016llx)", (long long)old.images,
+                 (unsigned long long)old.fingerprint);
+        snprintf(given, sizeof given, "(%lld images, fingerprint %016llx)", (long long)now.images,
+                 (unsigned long long)now.fingerprint);
+        return cli_error("train", "--resume: --data %s %s is not the run's %s (recorded in %s): give the same data, "
+                         "or another --out for a new run", cli_shown(r->a.data), given, saved, cli_shown(r->path_run));
+    }
+    return CLI_GO;
+}
+
 static int setup(train_run *r, int argc, char **argv) {
     int rc = parse_args(argc, argv, &r->a);
     if (rc == CLI_GO) rc = make_config(&r->a, &r->cfg);
@@ -403,7 +490,8 @@ static int setup(train_run *r, int argc, char **argv) {
     if (r->style && (s = style_position(r, r->a.resume)) != ALAE_OK) return cli_fail("train", s);
     if (!r->style) r->images = (int64_t)alae_trainer_step_count(r->tr) * r->a.batch;
     if ((s = prepare_step(r)) != ALAE_OK || (s = make_previews(r)) != ALAE_OK) return cli_fail("train", s);
-    return report_open(r);
+    rc = r->a.resume ? check_resumed_run(r) : write_run_record(r);
+    return rc == CLI_GO ? report_open(r) : rc;
 }
 
 static void teardown(train_run *r) {

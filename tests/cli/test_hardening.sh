@@ -34,11 +34,12 @@ expect_fail() {
     grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
 }
 
-# mlp OUT [options...]: a tiny mnist-fc run.
+# mlp OUT [options...]: a tiny mnist-fc run on $DATA.
+DATA=tiny.idx
 mlp() {
     out=$1
     shift
-    "$ALAE" train --preset mnist-fc --data tiny.idx --out "$out" --batch 16 --threads 1 --report-every 2 \
+    "$ALAE" train --preset mnist-fc --data "$DATA" --out "$out" --batch 16 --threads 1 --report-every 2 \
         --save-every 100 --seed 5 --set hidden=32 "$@" 2>"$out.err" || fail "train $out: $(cat "$out.err")"
 }
 
@@ -76,5 +77,25 @@ expect_fail 1 "'epoch' = .* is not an integer in" "$ALAE" train --preset celeba 
     --batch 4 --threads 1 --seed 3 --resume
 cp S.state S/train-state.safetensors
 style S --steps 10 --resume
+
+echo "== resume: another --seed, --batch, --data or --max-images is refused, naming both values"
+mlp B --steps 2
+expect_fail 1 "\-\-seed 6 differs from the run's 5" "$ALAE" train --preset mnist-fc --data tiny.idx --out B \
+    --batch 16 --threads 1 --set hidden=32 --seed 6 --resume
+expect_fail 1 "\-\-batch 8 differs from the run's 16" "$ALAE" train --preset mnist-fc --data tiny.idx --out B \
+    --batch 8 --threads 1 --set hidden=32 --seed 5 --resume
+expect_fail 1 "\-\-max-images 128 differs from the run's (all images)" "$ALAE" train --preset mnist-fc --data tiny.idx \
+    --out B --batch 16 --threads 1 --set hidden=32 --seed 5 --max-images 128 --resume
+cp tiny.idx other.idx
+printf '\377\377\377\377' | dd of=other.idx bs=1 seek=300 conv=notrunc 2>/dev/null
+expect_fail 1 "\-\-data other.idx (256 images, fingerprint [0-9a-f]*) is not the run's data" "$ALAE" train \
+    --preset mnist-fc --data other.idx --out B --batch 16 --threads 1 --set hidden=32 --seed 5 --resume
+DATA=tiny.idx.gz # the same images, gzipped
+mlp B --steps 4 --resume
+DATA=tiny.idx
+style T --steps 2
+expect_fail 1 "\-\-batch 2 differs from the run's 4" "$ALAE" train --preset celeba --data faces --out T \
+    --resolution 16 --set start_channels=8 --set max_channels=16 --set latent_dim=16 --set mapping_layers=2 \
+    --set epochs_per_lod=2 --batch 2 --threads 1 --seed 3 --resume
 
 echo "PASS"
