@@ -185,7 +185,8 @@ static int apply_setting(alae_model_config *cfg, const char *item) {
     }
     char *end;
     double v = strtod(eq + 1, &end);
-    if (!eq[1] || *end) return cli_usage_error("train", "--set %s: '%s' is not a number", name, eq + 1);
+    if (!eq[1] || *end || !isfinite(v))
+        return cli_usage_error("train", "--set %s: '%s' is not a finite number", name, eq + 1);
     if (is_trainer) return CLI_GO; /* applied to the trainer once it exists */
     if (alae_model_config_set(cfg, key, v) != ALAE_OK)
         return cli_usage_error("train", "--set %s: %s", name, alae_last_error());
@@ -246,16 +247,21 @@ static int open_data(train_run *r) {
 
 static double style_schedule_sum(const train_run *r, int64_t epochs, int images);
 
-/* StyleALAE: the trainer settings of --set, --batch and --lr, the data set size, and the step
- * to train to (--epochs: the steps of the schedule's epochs, level by level). */
-static int style_schedule(train_run *r) {
-    alae_status s = alae_trainer_set(r->tr, ALAE_TRAIN_DATASET_SIZE, (double)r->count);
-    for (int i = 0; s == ALAE_OK && i < r->a.sets.n; i++) {
+/* The trainer settings of --set (every preset), through the setters' range checks. */
+static int apply_trainer_settings(train_run *r) {
+    for (int i = 0; i < r->a.sets.n; i++) {
         double v;
         int32_t key = split_trainer_setting(r->a.sets.items[i], &v);
-        if (key && (s = alae_trainer_set(r->tr, key, v)) != ALAE_OK)
+        if (key && alae_trainer_set(r->tr, key, v) != ALAE_OK)
             return cli_usage_error("train", "--set %s: %s", r->a.sets.items[i], alae_last_error());
     }
+    return CLI_GO;
+}
+
+/* StyleALAE: --batch and --lr, the data set size, and the step to train to (--epochs: the
+ * steps of the schedule's epochs, level by level). */
+static int style_schedule(train_run *r) {
+    alae_status s = alae_trainer_set(r->tr, ALAE_TRAIN_DATASET_SIZE, (double)r->count);
     for (int32_t l = 0; s == ALAE_OK && l < r->levels; l++) {
         if (r->a.batch_given) s = alae_trainer_set_level(r->tr, l, ALAE_LEVEL_BATCH, (double)r->a.batch);
         if (s == ALAE_OK && r->a.lr_given) s = alae_trainer_set_level(r->tr, l, ALAE_LEVEL_LR, r->a.lr);
@@ -483,9 +489,11 @@ static int setup(train_run *r, int argc, char **argv) {
     r->style = arch == ALAE_ARCH_STYLE;
     if ((rc = open_data(r)) != CLI_GO || (rc = make_paths(r)) != CLI_GO || (rc = alloc_order(r)) != CLI_GO) return rc;
     if ((s = make_trainer(r)) != ALAE_OK) return cli_fail("train", s);
+    if ((rc = apply_trainer_settings(r)) != CLI_GO) return rc;
     if (r->style && (rc = style_schedule(r)) != CLI_GO) return rc;
     if (r->a.resume && (s = resume(r)) != ALAE_OK) return cli_fail_file("train", s, r->path_state);
     if (r->a.resume && (rc = check_resumed_counters(r)) != CLI_GO) return rc;
+    if (r->a.resume && (rc = apply_trainer_settings(r)) != CLI_GO) return rc; /* --set over the state's */
     if (r->style && r->a.resume && (rc = style_schedule(r)) != CLI_GO) return rc; /* --lr, --batch over the state's */
     if (r->style && (s = style_position(r, r->a.resume)) != ALAE_OK) return cli_fail("train", s);
     if (!r->style) r->images = (int64_t)alae_trainer_step_count(r->tr) * r->a.batch;

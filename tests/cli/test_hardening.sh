@@ -98,4 +98,18 @@ expect_fail 1 "\-\-batch 2 differs from the run's 4" "$ALAE" train --preset cele
     --resolution 16 --set start_channels=8 --set max_channels=16 --set latent_dim=16 --set mapping_layers=2 \
     --set epochs_per_lod=2 --batch 2 --threads 1 --seed 3 --resume
 
+echo "== --set trainer settings: applied and checked for the MLP presets too"
+# (the settings are a JSON string inside the safetensors header: its quotes are escaped)
+mlp C1 --steps 2
+mlp C2 --steps 2 --set r1_gamma=100 --set latent_loss=1
+grep -a -q 'r1_gamma\\":100,\\"latent_loss\\":1,' C2/train-state.safetensors ||
+    fail "the state of a run with --set r1_gamma=100 --set latent_loss=1 does not hold them"
+grep -a -q 'r1_gamma\\":10,\\"latent_loss\\":0,' C1/train-state.safetensors || fail "C1's state lacks the default settings"
+[ "$(sed -n 2p C1/log.csv | cut -d, -f3,5)" != "$(sed -n 2p C2/log.csv | cut -d, -f3,5)" ] ||
+    fail "r1_gamma and latent_loss changed neither loss_d nor loss_ae: $(sed -n 2p C2/log.csv)"
+for bad in r1_gamma=-1 r1_gamma=nan latent_loss=2 ema_half_life=inf latent_loss_weight=-3; do
+    expect_fail 2 "\-\-set ${bad%%=*}" "$ALAE" train --preset mnist-fc --data tiny.idx --out C3 --steps 1 --set "$bad"
+done
+[ ! -e C3/train-state.safetensors ] || fail "a refused --set still trained"
+
 echo "PASS"
