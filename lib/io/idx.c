@@ -1,5 +1,6 @@
 /* IDX reader (raw or gzip) and the deterministic shuffle. See idx.h. */
 #include "io/idx.h"
+#include "io/file_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,19 +95,8 @@ static alae_status load(const char *path, uint32_t want_magic, alaei_idx **out, 
     memset(&s, 0, sizeof s);
     s.path = path;
     s.func = func;
-    s.fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s.fd < 0) return alaei_fail(ALAE_E_IO, func, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(s.fd, &sb) != 0) {
-        int e = errno;
-        close(s.fd);
-        return alaei_fail(ALAE_E_IO, func, "cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode) || sb.st_size < 0) {
-        close(s.fd);
-        return alaei_fail(ALAE_E_IO, func, "'%s' is not a regular file", path);
-    }
-    s.file_size = (uint64_t)sb.st_size;
+    alae_status opened = alaei_open_regular(path, func, &s.fd, &s.file_size);
+    if (opened != ALAE_OK) return opened;
     uint8_t m2[2] = {0, 0};
     long long r = src_read(&s, m2, 2);
     if (r < 0) {

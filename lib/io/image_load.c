@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 
 #include "io/image_load.h"
+#include "io/file_read.h"
+
+#include <unistd.h>
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
@@ -223,12 +226,20 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
     if (!path || !out || channels < 1 || channels > 4 || size < 1 || size > ALAEI_IMAGE_MAX_SIDE)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "bad arguments (channels %d, size %d)", (int)channels,
                           (int)size);
-    struct stat st;
-    if (stat(path, &st) != 0) return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return alaei_fail(ALAE_E_IO, __func__, "%s is not a regular file", path);
-    if (st.st_size == 0) return alaei_fail(ALAE_E_FORMAT, __func__, "%s is empty (0 bytes)", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(errno));
+    int fd;
+    uint64_t fsize;
+    alae_status opened = alaei_open_regular(path, __func__, &fd, &fsize);
+    if (opened != ALAE_OK) return opened;
+    if (fsize == 0) {
+        close(fd);
+        return alaei_fail(ALAE_E_FORMAT, __func__, "%s is empty (0 bytes)", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(e));
+    }
     /* A PNG's size, straight from its IHDR chunk (stbi_info would fail on a truncated file with
      * a vaguer reason). */
     unsigned char head[34];
@@ -245,7 +256,7 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
     /* stbi_info already builds a JPEG's Huffman tables: check them first (a JPEG starts with
      * 0xFF: SOI, or fill bytes before it) */
     if (hn >= 1 && head[0] == 0xFF) {
-        alae_status js = check_jpeg_tables(f, path, (uint64_t)st.st_size);
+        alae_status js = check_jpeg_tables(f, path, fsize);
         if (js != ALAE_OK) {
             fclose(f);
             return js;
@@ -273,7 +284,7 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
         return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %dx%d pixels: sides must be 1..%d", path, w, h,
                           ALAEI_IMAGE_MAX_SIDE);
     }
-    alae_status claim = check_claim(f, path, (uint64_t)st.st_size, head, hn, (uint64_t)w, (uint64_t)h);
+    alae_status claim = check_claim(f, path, fsize, head, hn, (uint64_t)w, (uint64_t)h);
     if (claim != ALAE_OK) {
         fclose(f);
         return claim;

@@ -112,4 +112,14 @@ for bad in r1_gamma=-1 r1_gamma=nan latent_loss=2 ema_half_life=inf latent_loss_
 done
 [ ! -e C3/train-state.safetensors ] || fail "a refused --set still trained"
 
+echo "== a FIFO as an input is refused at once (it blocked the open forever)"
+mkfifo fifo fifo.png
+"$ALAE" encode --model C1/model.safetensors --data tiny.idx --n 4 --out codes.npy
+expect_fail 1 "'fifo' is a FIFO, not a regular file" "$ALAE" info --model fifo
+expect_fail 1 "'fifo' is a FIFO, not a regular file" "$ALAE" encode --model C1/model.safetensors --data fifo --out x.npy
+expect_fail 1 "fifo.png' is a FIFO, not a regular file" "$ALAE" encode --model C1/model.safetensors --data fifo.png \
+    --out x.npy
+expect_fail 1 "'fifo' is a FIFO, not a regular file" "$ALAE" decode --model C1/model.safetensors --codes fifo --out x.png
+expect_fail 1 "'fifo' is a FIFO, not a regular file" "$ALAE" train --preset mnist-fc --data fifo --out D --steps 1
+
 echo "PASS"
