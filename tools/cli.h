@@ -64,6 +64,19 @@ int cli_fail_file(const char *cmd, alae_status s, const char *path);
  * 4 rotating static buffers (up to 4 names per message; long names are cut with "..."). */
 const char *cli_shown(const char *text);
 
+/* ---- outputs ---- */
+
+/* An input of a command: its option ("--model") and path (NULL: not given). */
+typedef struct cli_input {
+    const char *option, *path;
+} cli_input;
+
+/* Refuses to write `out` (given as out_option) when it is one of the inputs (same device and
+ * inode, through symbolic links; never a comparison of strings) or an existing file that is not
+ * a regular file (a device node, a FIFO, a directory, or a symbolic link to one), which the atomic
+ * rename would replace: prints the error and returns CLI_RUNTIME, else CLI_GO. */
+int cli_check_output(const char *cmd, const char *out_option, const char *out, const cli_input *inputs, int n);
+
 /* ---- models and data ---- */
 
 /* What the commands need to know about a model's images and latents. */

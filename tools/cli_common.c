@@ -198,6 +198,32 @@ int cli_require(const char *cmd, const cli_opt *opts, int n_opts, const char *co
     return CLI_GO;
 }
 
+/* ---- outputs ---- */
+
+static const char *kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+int cli_check_output(const char *cmd, const char *out_option, const char *out, const cli_input *inputs, int n) {
+    struct stat o;
+    if (stat(out, &o) != 0) return CLI_GO; /* a new file (or a dangling link, which the rename replaces) */
+    if (!S_ISREG(o.st_mode))
+        return cli_error(cmd, "%s %s is %s: refusing to replace it with a regular file", out_option, cli_shown(out),
+                         kind_of(o.st_mode));
+    for (int i = 0; i < n; i++) {
+        struct stat in;
+        if (inputs[i].path && stat(inputs[i].path, &in) == 0 && in.st_dev == o.st_dev && in.st_ino == o.st_ino)
+            return cli_error(cmd, "%s %s is the same file as %s %s: refusing to overwrite an input", out_option,
+                             cli_shown(out), inputs[i].option, cli_shown(inputs[i].path));
+    }
+    return CLI_GO;
+}
+
 /* ---- models ---- */
 
 const char *const cli_setting_names[] = {"arch",        "latent_dim",     "mapping_layers", "hidden",

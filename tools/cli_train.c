@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "cli_train.h"
@@ -209,6 +210,28 @@ static int make_config(const train_args *a, alae_model_config **cfg) {
 
 /* ---- setup ---- */
 
+/* Nothing train writes may be its --data: not one of the files, and not the directory (an
+ * image folder that is also --out would take samples.png and reconstructions.png as data). */
+static int check_outputs(const train_run *r) {
+    const cli_input data = {"--data", r->a.data};
+    const char *outputs[6] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon, r->path_run};
+    for (int i = 0; i < 6; i++) {
+        int rc = cli_check_output("train", "--out", outputs[i], &data, 1);
+        if (rc != CLI_GO) return rc;
+    }
+    for (int k = 0; k < 9; k++) { /* samples-lod<k>.png */
+        char path[CLI_PATH_MAX];
+        snprintf(path, sizeof path, "%s/samples-lod%d.png", r->a.out, k);
+        int rc = cli_check_output("train", "--out", path, &data, 1);
+        if (rc != CLI_GO) return rc;
+    }
+    struct stat d, o;
+    if (stat(r->a.data, &d) == 0 && stat(r->a.out, &o) == 0 && d.st_dev == o.st_dev && d.st_ino == o.st_ino)
+        return cli_error("train", "--data %s is the output directory --out %s: its images would change as the run "
+                         "writes its own", cli_shown(r->a.data), cli_shown(r->a.out));
+    return CLI_GO;
+}
+
 static int make_paths(train_run *r) {
     static const char *const names[6] = {"model.safetensors", "train-state.safetensors", "log.csv", "samples.png",
                                          "reconstructions.png", "train-run.txt"};
@@ -217,6 +240,8 @@ static int make_paths(train_run *r) {
         int n = snprintf(dst[i], CLI_PATH_MAX, "%s/%s", r->a.out, names[i]);
         if (n < 0 || n >= CLI_PATH_MAX) return cli_usage_error("train", "--out: the path is too long");
     }
+    int rc = check_outputs(r);
+    if (rc != CLI_GO) return rc;
     int err = cli_mkdirs(r->a.out);
     if (err) return cli_error("train", "cannot create the directory '%s': %s", r->a.out, strerror(err));
     if (r->a.resume && !cli_exists(r->path_state))

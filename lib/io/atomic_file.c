@@ -1,5 +1,6 @@
 /* Atomic file replacement: temp file, fflush, fsync, rename, directory fsync. See atomic_file.h. */
 #include "io/atomic_file.h"
+#include "io/file_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,12 @@ alae_status alaei_atomic_open(alaei_atomic_file *af, const char *path, const cha
     if (!af->path || !af->tmp_path) {
         release(af);
         return alaei_fail(ALAE_E_NOMEM, func, "out of memory");
+    }
+    struct stat existing;
+    if (stat(path, &existing) == 0 && !S_ISREG(existing.st_mode)) {
+        release(af);
+        return alaei_fail(ALAE_E_IO, func, "'%s' is %s: refusing to replace it with a regular file", path,
+                          alaei_file_kind(existing.st_mode));
     }
     memcpy(af->path, path, len + 1);
     snprintf(af->tmp_path, cap, "%s.tmp.%ld", path, (long)getpid());

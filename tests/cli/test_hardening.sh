@@ -122,4 +122,35 @@ expect_fail 1 "fifo.png' is a FIFO, not a regular file" "$ALAE" encode --model C
 expect_fail 1 "'fifo' is a FIFO, not a regular file" "$ALAE" decode --model C1/model.safetensors --codes fifo --out x.png
 expect_fail 1 "'fifo' is a FIFO, not a regular file" "$ALAE" train --preset mnist-fc --data fifo --out D --steps 1
 
+echo "== an output that is an input, or not a regular file, is refused (the input was overwritten)"
+M=C1/model.safetensors
+cp $M model.keep
+cp codes.npy codes.keep
+ln -s C1/model.safetensors model-link
+expect_fail 1 "\-\-out C1/model.safetensors is the same file as --model" "$ALAE" sample --model $M --n 4 --out $M
+expect_fail 1 "is the same file as --model model-link" "$ALAE" encode --model model-link --data tiny.idx --out $M
+expect_fail 1 "\-\-out model-link is the same file as --model" "$ALAE" reconstruct --model $M --data tiny.idx --n 2 \
+    --out model-link
+expect_fail 1 "\-\-out ./codes.npy is the same file as --codes codes.npy" "$ALAE" decode --model $M --codes codes.npy \
+    --out ./codes.npy
+expect_fail 1 "\-\-out tiny.idx is the same file as --data" "$ALAE" encode --model $M --data tiny.idx --out tiny.idx
+cmp $M model.keep || fail "the model was changed"
+cmp codes.npy codes.keep || fail "the codes were changed"
+[ -L model-link ] || fail "the link was replaced"
+ln -s fifo fifo-link
+expect_fail 1 "\-\-out fifo is a FIFO: refusing to replace it" "$ALAE" sample --model $M --n 4 --out fifo
+expect_fail 1 "\-\-out fifo-link is a FIFO: refusing" "$ALAE" encode --model $M --data tiny.idx --n 4 --out fifo-link
+[ -p fifo ] && [ -L fifo-link ] || fail "the FIFO or the link to it was replaced"
+cp -r faces F
+expect_fail 1 "\-\-data F is the output directory" "$ALAE" train --preset celeba --data F --out F --resolution 16 \
+    --steps 1
+[ ! -e F/samples.png ] || fail "train wrote into its image folder"
+mkdir -p E
+cp faces/01.png E/samples.png
+expect_fail 1 "\-\-out E/samples.png is the same file as --data E/samples.png" "$ALAE" train --preset celeba \
+    --data E/samples.png --out E --resolution 16 --steps 1
+cmp E/samples.png faces/01.png || fail "train overwrote its --data"
+mkfifo E/log.csv
+expect_fail 1 "\-\-out E/log.csv is a FIFO" "$ALAE" train --preset celeba --data faces --out E --resolution 16 --steps 1
+
 echo "PASS"

@@ -825,14 +825,14 @@ START_TEST(atomic_failure_keeps_old_file) {
     ck_assert(S_ISDIR(sb.st_mode));
     ck_assert_int_eq(rmdir(tmp), 0);
 
-    /* the rename fails: the target is a non-empty directory; the temp file is removed */
+    /* the target is a non-empty directory: refused before anything is written */
     char dpath[512], inner[600];
     tpath(dpath, sizeof dpath, "adir");
     ck_assert_int_eq(mkdir(dpath, 0700), 0);
     snprintf(inner, sizeof inner, "%s/x", dpath);
     write_bytes(inner, "x", 1);
     ck_assert_status(alaei_st_writer_save(w, dpath), ALAE_E_IO);
-    ck_assert(last_error_has("cannot rename"));
+    ck_assert(last_error_has("is a directory: refusing to replace it"));
     ck_assert_int_eq(dir_entries(tmpdir, ".tmp."), 0);
     ck_assert_int_eq(stat(inner, &sb), 0);
 
@@ -866,6 +866,39 @@ START_TEST(atomic_failure_keeps_old_file) {
     alaei_st_free(f);
     ck_assert_int_eq(dir_entries(tmpdir, ".tmp."), 0);
     free(old);
+}
+END_TEST
+
+/* Issue #20: an existing target that is not a regular file (a FIFO, or a symbolic link to one)
+ * was replaced by the rename; a FIFO given to a reader blocked the open forever. */
+START_TEST(atomic_refuses_non_regular_target) {
+    char fifo[512], link[512];
+    tpath(fifo, sizeof fifo, "fifo");
+    tpath(link, sizeof link, "link-to-fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink(fifo, link), 0);
+    alaei_st_writer *w = make_writer();
+    const char *targets[2] = {fifo, link};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_status(alaei_st_writer_save(w, targets[i]), ALAE_E_IO);
+        ck_assert(last_error_has("is a FIFO: refusing to replace it"));
+        alaei_st_file *f = NULL;
+        ck_assert_status(alaei_st_open(targets[i], &f), ALAE_E_IO); /* at once, not blocked */
+        ck_assert(last_error_has("is a FIFO, not a regular file"));
+    }
+    float img[4] = {0, 0, 0, 0};
+    int64_t shape[1] = {4};
+    ck_assert_status(alaei_write_npy_f32(fifo, 1, shape, img), ALAE_E_IO);
+    ck_assert_status(alaei_write_png_grid(link, img, 1, 1, 2, 2, 0, 1, 1), ALAE_E_IO);
+    alaei_st_writer_destroy(w);
+    struct stat sb;
+    ck_assert_int_eq(lstat(fifo, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(dir_entries(tmpdir, ".tmp."), 0);
+    unlink(link);
+    unlink(fifo);
 }
 END_TEST
 
@@ -1386,6 +1419,7 @@ static Suite *io_suite(void) {
     tcase_add_test(ts, st_mutations_never_crash);
     tcase_add_test(ts, atomic_missing_directory);
     tcase_add_test(ts, atomic_failure_keeps_old_file);
+    tcase_add_test(ts, atomic_refuses_non_regular_target);
     suite_add_tcase(s, ts);
 
     TCase *tn = tcase_create("npy_png");
