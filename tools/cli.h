@@ -112,8 +112,13 @@ typedef struct cli_shape {
 cli_shape cli_latent_shape(const cli_geom *g);
 cli_shape cli_image_shape(const cli_geom *g);
 
+/* The status cli_apply and cli_encode_dataset return when the model's outputs hold a NaN or an
+ * infinity (a model whose weights overflow): cli_fail and cli_fail_file print what and where. */
+#define CLI_E_NONFINITE ((alae_status)-1000)
+
 /* Runs fn over n items in batches of CLI_BATCH: in holds n items of in_shape, out receives n items
- * of out_shape. ctx must be the model's context (the public API has no getter for it). */
+ * of out_shape (all finite, else CLI_E_NONFINITE). ctx must be the model's context (the public
+ * API has no getter for it). */
 #define CLI_BATCH 256
 alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
                       const cli_shape *in_shape, float *out, const cli_shape *out_shape);
@@ -132,7 +137,8 @@ int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int s
 /* Checks that the images of ds fit the model (channels, at most image_size per side; smaller
  * ones are centred and padded); prints the error and returns CLI_RUNTIME if not, else CLI_GO. */
 int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, const cli_geom *g);
-/* Encodes images 0..n-1 of ds (in batches of CLI_BATCH) into codes [n, latent]. */
+/* Encodes images 0..n-1 of ds (in batches of CLI_BATCH) into codes [n, latent] (all finite,
+ * else CLI_E_NONFINITE). */
 alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
                                int64_t n, float *codes);
 /* Draws n standard normal latents [n, latent] from a context seeded with seed. */

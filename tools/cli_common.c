@@ -37,12 +37,17 @@ int cli_error(const char *cmd, const char *fmt, ...) {
     return CLI_RUNTIME;
 }
 
+/* What CLI_E_NONFINITE stands for: set by check_finite. */
+static char nonfinite_message[256];
+
 int cli_fail(const char *cmd, alae_status s) {
+    if (s == CLI_E_NONFINITE) return cli_error(cmd, "%s", nonfinite_message);
     const char *msg = alae_last_error();
     return cli_error(cmd, "%s", msg && *msg ? msg : alae_status_string(s));
 }
 
 int cli_fail_file(const char *cmd, alae_status s, const char *path) {
+    if (s == CLI_E_NONFINITE) return cli_fail(cmd, s);
     const char *msg = alae_last_error();
     if (!msg || !*msg) msg = alae_status_string(s);
     if (strstr(msg, path)) return cli_error(cmd, "%s", msg);
@@ -320,6 +325,19 @@ static alae_status apply_batch(alae_context *ctx, alae_model *model, cli_model_f
     return s;
 }
 
+/* CLI_E_NONFINITE (with its message) if one of the n items of len floats at values is not finite;
+ * first: the index of values' first item among the command's outputs. */
+static alae_status check_finite(const float *values, int64_t n, int64_t len, int64_t first) {
+    for (int64_t i = 0; i < n * len; i++)
+        if (!isfinite(values[i])) {
+            snprintf(nonfinite_message, sizeof nonfinite_message,
+                     "the model's output %lld holds a non-finite value (%g): its parameters overflow (a corrupt "
+                     "file or a diverged training run?)", (long long)(first + i / len), (double)values[i]);
+            return CLI_E_NONFINITE;
+        }
+    return ALAE_OK;
+}
+
 alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
                       const cli_shape *in_shape, float *out, const cli_shape *out_shape) {
     int64_t in_len = item_floats(in_shape->ndim, in_shape->dims);
@@ -328,6 +346,7 @@ alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int
     for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
         int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
         s = apply_batch(ctx, model, fn, k, in + at * in_len, in_shape, out + at * out_len, out_shape);
+        if (s == ALAE_OK) s = check_finite(out + at * out_len, k, out_len, at);
     }
     return s;
 }
@@ -442,6 +461,7 @@ alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_
     for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
         int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
         s = encode_batch(ctx, model, ds, g, at, k, codes + at * g->latent);
+        if (s == ALAE_OK) s = check_finite(codes + at * g->latent, k, g->latent, at);
     }
     return s;
 }

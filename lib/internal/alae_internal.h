@@ -41,6 +41,12 @@ static inline int alaei_add_size(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+/* ---- non-finite values (lib/core/finite.c) ---- */
+/* ALAE_OK when the n floats are all finite; else ALAE_E_FORMAT under func naming `what` (a
+ * tensor's name), the first bad element and its value: "tensor 'G.fc.0.weight' holds a
+ * non-finite value (nan) at element 17". For every loader of parameters. */
+alae_status alaei_check_finite(const float *values, size_t n, const char *what, const char *func);
+
 /* Checks a public NULL argument; used as: ALAEI_CHECK_ARG(ptr); */
 #define ALAEI_CHECK_ARG(p)                                                                   \
     do {                                                                                     \

@@ -301,6 +301,7 @@ static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *
     if (!steps || steps->dtype != ALAEI_ST_I64 || steps->numel != (size_t)m->n_params)
         return alaei_fail(ALAE_E_FORMAT, func, "tensor 'adam.t' is missing or malformed");
     alae_status s = check_adam_steps(steps, m, func);
+    for (int k = 0; s == ALAE_OK && k < 4; k++) s = alaei_check_file_finite(f, m, prefixes[k], func);
     if (s != ALAE_OK) return s;
     const alaei_st_tensor *state = alaei_st_find(f, "state");
     if (!state || state->dtype != ALAEI_ST_U64 || state->numel != 3)
@@ -388,7 +389,11 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
     int64_t *steps = malloc((size_t)m->n_params * sizeof(int64_t));
     if (s == ALAE_OK && (!dst || !steps)) s = alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
     int64_t latent[1] = {m->cfg.latent_dim};
-    if (s == ALAE_OK) s = alaei_st_get_f32(f, "dlatent_avg", 1, latent, m->dlatent_avg);
+    float *avg = malloc((size_t)m->cfg.latent_dim * sizeof(float));
+    if (s == ALAE_OK && !avg) s = alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
+    if (s == ALAE_OK) s = alaei_st_get_f32(f, "dlatent_avg", 1, latent, avg);
+    if (s == ALAE_OK) s = alaei_check_finite(avg, (size_t)m->cfg.latent_dim, "dlatent_avg", __func__);
+    if (s == ALAE_OK) memcpy(m->dlatent_avg, avg, (size_t)m->cfg.latent_dim * sizeof(float));
     if (s == ALAE_OK) s = alaei_load_params(f, m, "param/", NULL, __func__);
     if (s == ALAE_OK) s = alaei_load_params(f, m, "ema/", t->ema, __func__);
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
@@ -413,6 +418,7 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
         restore_settings(t, alaei_json_root(settings)); /* NULL without settings */
     }
     alaei_json_free(settings);
+    free(avg);
     free(dst);
     free(steps);
     alaei_st_free(f);

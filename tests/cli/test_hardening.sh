@@ -153,4 +153,22 @@ cmp E/samples.png faces/01.png || fail "train overwrote its --data"
 mkfifo E/log.csv
 expect_fail 1 "\-\-out E/log.csv is a FIFO" "$ALAE" train --preset celeba --data faces --out E --resolution 16 --steps 1
 
+echo "== non-finite parameters are refused, non-finite outputs reported (were: NaN codes, black images, exit 0)"
+"$ST_EDIT" C1/model.safetensors nan.model f32 G.fc.1.weight 7 nan
+expect_fail 1 "tensor 'G.fc.1.weight' holds a non-finite value (nan) at element 7" "$ALAE" info --model nan.model
+expect_fail 1 "tensor 'G.fc.1.weight' holds a non-finite value" "$ALAE" sample --model nan.model --n 4 --out nan.png
+[ ! -e nan.png ] || fail "sample wrote an image from a NaN model"
+"$ST_EDIT" C1/train-state.safetensors C4.state f32 ema/E.fc.3.bias 0 inf
+mkdir -p C4 && cp C1/train-run.txt C4/ && cp C4.state C4/train-state.safetensors
+expect_fail 1 "tensor 'ema/E.fc.3.bias' holds a non-finite value (inf)" "$ALAE" train --preset mnist-fc --data tiny.idx \
+    --out C4 --batch 16 --threads 1 --seed 5 --set hidden=32 --steps 3 --resume
+# finite weights whose products overflow: the outputs are checked
+"$ST_EDIT" C1/model.safetensors big1.model f32 E.fc.2.bias 0 3e38
+"$ST_EDIT" big1.model big.model f32 E.fc.3.weight 0 3e38
+expect_fail 1 "the model's output 0 holds a non-finite value" "$ALAE" encode --model big.model --data tiny.idx --n 4 \
+    --out big.npy
+expect_fail 1 "the model's output 0 holds a non-finite value" "$ALAE" reconstruct --model big.model --data tiny.idx \
+    --n 4 --out big.png
+[ ! -e big.npy ] && [ ! -e big.png ] || fail "non-finite outputs were written"
+
 echo "PASS"
