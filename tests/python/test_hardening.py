@@ -66,3 +66,34 @@ def test_non_finite_training_state_is_refused_before_anything_changes(small_mode
     assert e.value.code == alae.E_FORMAT and "'adam.v/D.dense.0.bias'" in str(e.value)
     assert tr.step_count == 2
     tr.close()
+
+
+def test_path_with_nul_is_refused_like_open(small_model, tmp_path, context):
+    target = tmp_path / "a"
+    for path in (str(target) + "\0.safetensors", bytes(target) + b"\0x"):
+        with pytest.raises(ValueError, match="embedded null byte"):
+            small_model.save(path)
+        with pytest.raises(ValueError, match="embedded null byte"):
+            alae.Model.load(path, context=context)
+    with pytest.raises(ValueError, match="embedded null byte"):
+        alae.save_npy(str(target) + "\0.npy", np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match="embedded null byte"):  # the raw binding too
+        alae.lib().alae_model_save(small_model._ptr, bytes(target) + b"\0")
+    assert not target.exists()  # the write did not land on the name before the NUL
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [2**64 + 1, -(2**63) - 1, 2**70])
+def test_integers_out_of_range_are_refused_not_wrapped(small_model, context, value):
+    tr = alae.Trainer(small_model, lr=0.002, seed=3)
+    with pytest.raises(alae.AlaeError) as e:
+        tr.set_position(value)  # uint64_t: 2^64 + 1 used to arrive as 1
+    assert e.value.code == alae.E_INVALID_ARG and "out of range for c_" in str(e.value)
+    assert tr["epoch"] == 0
+    tr.close()
+    with pytest.raises(alae.AlaeError) as e:
+        context.seed = value  # int64_t
+    assert e.value.code == alae.E_INVALID_ARG
+    with pytest.raises(alae.AlaeError) as e:
+        alae.shuffle_order(value, 0, 4)
+    assert e.value.code == alae.E_INVALID_ARG
