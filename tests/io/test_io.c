@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -902,6 +903,43 @@ START_TEST(atomic_refuses_non_regular_target) {
 }
 END_TEST
 
+/* A process id that no longer runs: a child that has exited and been reaped. */
+static long dead_pid(void) {
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    ck_assert_int_gt(child, 0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    return (long)child;
+}
+
+/* Issue #20: a save killed between writing its temporary file and the rename left
+ * "<path>.tmp.<pid>" (model-sized) behind for ever. The next save of path removes exactly those
+ * of processes that no longer run. */
+START_TEST(atomic_removes_stale_temporaries) {
+    char path[512], stale[600], live[600], other[600], odd[600], dir[600];
+    tpath(path, sizeof path, "model.safetensors");
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, dead_pid());
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid()); /* a running process */
+    tpath(other, sizeof other, "other.safetensors.tmp.1");               /* another file's */
+    snprintf(odd, sizeof odd, "%s.tmp.12x", path);                        /* not the pattern */
+    snprintf(dir, sizeof dir, "%s.tmp.%ld", path, dead_pid());            /* not a regular file */
+    const char *kept[3] = {live, other, odd};
+    write_bytes(stale, "stale", 5);
+    for (int i = 0; i < 3; i++) write_bytes(kept[i], "keep", 4);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    alaei_st_writer *w = make_writer();
+    ck_assert_alae_ok(alaei_st_writer_save(w, path));
+    alaei_st_writer_destroy(w);
+    struct stat sb;
+    ck_assert_msg(stat(stale, &sb) != 0, "the stale temporary file %s is still there", stale);
+    for (int i = 0; i < 3; i++) ck_assert_msg(stat(kept[i], &sb) == 0, "%s was removed", kept[i]);
+    ck_assert_int_eq(stat(dir, &sb), 0);
+    for (int i = 0; i < 3; i++) unlink(kept[i]);
+    rmdir(dir);
+    unlink(path);
+}
+END_TEST
+
 /* ================================================================================== */
 /* npy                                                                                */
 
@@ -1420,6 +1458,7 @@ static Suite *io_suite(void) {
     tcase_add_test(ts, atomic_missing_directory);
     tcase_add_test(ts, atomic_failure_keeps_old_file);
     tcase_add_test(ts, atomic_refuses_non_regular_target);
+    tcase_add_test(ts, atomic_removes_stale_temporaries);
     suite_add_tcase(s, ts);
 
     TCase *tn = tcase_create("npy_png");
