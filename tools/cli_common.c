@@ -14,9 +14,15 @@
 
 /* ---- messages ---- */
 
+static void escape_controls(char *dst, size_t cap, const char *text);
+
+/* The message with control characters escaped: file names (the user's, or in the library's
+ * messages) must not forge or hide lines of the output. */
 static void vreport(const char *cmd, const char *fmt, va_list ap) {
-    fprintf(stderr, "alae %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
+    char msg[8192], shown[4 * sizeof msg + 8];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    escape_controls(shown, sizeof shown, msg);
+    fprintf(stderr, "alae %s: %s", cmd, shown);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -92,7 +98,9 @@ static int parse_int(const char *cmd, const cli_opt *o, const char *text) {
     int digits = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && text[1] >= '0' && text[1] <= '9');
     if (!digits || *end || errno == ERANGE)
         return cli_usage_error(cmd, "%s: '%s' is not an integer", o->name, text);
-    if ((double)v < o->lo || (double)v > o->hi)
+    /* compared as integers: as doubles, 2^53 + 1 rounds to 2^53 and passes a bound of 2^53 (the
+     * bounds are integers within +-2^62, exact as doubles and as long long) */
+    if (v < (long long)o->lo || v > (long long)o->hi)
         return cli_usage_error(cmd, "%s: %lld is out of range (%.0f..%.0f)", o->name, v, o->lo, o->hi);
     *(int64_t *)o->dest = v;
     return CLI_GO;

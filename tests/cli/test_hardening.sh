@@ -171,4 +171,21 @@ expect_fail 1 "the model's output 0 holds a non-finite value" "$ALAE" reconstruc
     --n 4 --out big.png
 [ ! -e big.npy ] && [ ! -e big.png ] || fail "non-finite outputs were written"
 
+echo "== smaller: 2^53 + 1, log.csv rewritten by rename, control characters in names"
+expect_fail 2 "\-\-seed: 9007199254740993 is out of range" "$ALAE" sample --model C1/model.safetensors \
+    --seed 9007199254740993 --out s.png
+expect_fail 2 "\-\-steps: 9007199254740993 is out of range" "$ALAE" train --preset mnist-fc --data tiny.idx --out L \
+    --steps 9007199254740993
+mlp L --steps 2
+ln L/log.csv log.link
+cp L/log.csv log.before
+mlp L --steps 4 --resume
+cmp log.link log.before || fail "log.csv was rewritten in place (a hard link to it changed)"
+[ "$(tail -n 1 L/log.csv | cut -d, -f1)" = 4 ] || fail "L/log.csv does not end at step 4"
+ls L | grep -q '\.tmp\.' && fail "temporary files left in L: $(ls L)"
+name=$(printf 'evil\033[2J\nFAKE: done.idx')
+expect_fail 1 'evil\\x1b\[2J\\x0aFAKE: done.idx' "$ALAE" encode --model C1/model.safetensors --data "$name" --out e.npy
+[ "$(wc -l <fail.err)" -eq 1 ] || fail "a file name split the error message: $(cat fail.err)"
+if grep -q "$(printf '\033')" fail.err; then fail "an escape character reached the terminal"; fi
+
 echo "PASS"
