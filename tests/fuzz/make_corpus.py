@@ -521,8 +521,12 @@ def corpus_idx():
     c["gzip_no_trailer"] = full[:-8]
     c["gzip_bad_crc"] = full[:-8] + b"\x00\x00\x00\x00" + full[-4:]
     c["gzip_corrupt"] = full[:12] + bytes(b ^ 0x5A for b in full[12:40]) + full[40:]
-    # lax (finding L3): zlib ignores garbage after the last gzip member
-    c["ok_lax_gzip_trailing_garbage"] = full + b"garbage"
+    # finding L3, fixed (issue #20): garbage after the last gzip member was ignored (zlib's
+    # gzread); a second member is valid gzip and stays accepted
+    c["gzip_trailing_garbage"] = full + b"garbage"
+    c["gzip_trailing_zeros"] = full + bytes(8)
+    raw = idx_images(2, 28, 28)
+    c["ok_images_gzip_two_members"] = gzip.compress(raw[:100], mtime=0) + gzip.compress(raw[100:], mtime=0)
     c["gzip_two_members"] = full + gzip.compress(b"\x00" * 10, mtime=0)
     c["gzip_claims_1e8_images"] = gzip.compress(struct.pack(">IIII", 0x803, 100000000, 28, 28) + b"\x00" * 100,
                                                 mtime=0)

@@ -1316,6 +1316,35 @@ START_TEST(idx_rejects) {
         ck_assert_msg(st == ALAE_E_FORMAT, "gzip cut at %zu of %zu: status %d (%s)", len, gn, (int)st,
                       alae_last_error());
     }
+    /* issue #20 (finding L3): garbage after the last member was ignored; a second member that
+     * holds the rest of the data is valid gzip */
+    memcpy(buf + 1000, g, gn);
+    memcpy(buf + 1000 + gn, "garbage", 7);
+    write_bytes(pg, buf + 1000, gn + 7);
+    expect_idx_bad(pg, 0, ALAE_E_FORMAT, "trailing data after the gzip stream");
+    memset(buf + 1000 + gn, 0, 8);
+    write_bytes(pg, buf + 1000, gn + 8);
+    expect_idx_bad(pg, 0, ALAE_E_FORMAT, "trailing data after the gzip stream");
+    {
+        char half[600];
+        tpath(half, sizeof half, "half.gz");
+        write_gz(half, buf, 40);
+        size_t n1, n2;
+        unsigned char *m1 = read_bytes(half, &n1);
+        write_gz(half, buf + 40, n - 40);
+        unsigned char *m2 = read_bytes(half, &n2);
+        memcpy(buf + 1000, m1, n1);
+        memcpy(buf + 1000 + n1, m2, n2);
+        write_bytes(pg, buf + 1000, n1 + n2);
+        alaei_idx *two = NULL;
+        ck_assert_alae_ok(alaei_idx_load(pg, &two));
+        ck_assert_uint_eq(two->count, 3);
+        ck_assert_int_eq(memcmp(two->data, buf + 16, 60), 0);
+        alaei_idx_free(two);
+        free(m1);
+        free(m2);
+        unlink(half);
+    }
     /* corrupt gzip data */
     memcpy(buf + 1000, g, gn);
     for (size_t i = 12; i < gn - 8; i += 3) buf[1000 + i] ^= 0x5A;
