@@ -781,7 +781,9 @@ def corpus_image():
     for cut in (8, 20, 33):
         c["png_trunc_%d" % cut] = good[:cut]
     c["png_no_iend"] = good[:-12]
-    c["ok_lax_png_iend_crc_cut"] = good[:-1]  # stb_image does not check CRCs
+    # stb_image checks no CRC: accepted until issue #20 (finding L4), refused now
+    c["png_iend_crc_cut"] = good[:-1]
+    c["png_idat_bad_crc"] = good[:-16] + bytes([good[-16] ^ 1]) + good[-15:]
     c["png_no_idat"] = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)) + \
         png_chunk(b"IEND", b"")
     c["png_short_idat"] = png(8, 8, idat=zlib.compress(b"\x00" * 5))
