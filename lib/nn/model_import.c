@@ -271,8 +271,8 @@ static alae_status match_tensors(const alaei_pk_value *models, const alae_model 
     *avg = dlatent_tensor(models, m, &r);
     note_extras(m, models, smoothed, &r);
     if (r.count == 0) return ALAE_OK;
-    return alaei_fail(ALAE_E_FORMAT, FUNC, "the checkpoint does not fit the configuration '%s' (%d problems): %s%s",
-                      m->cfg.preset, r.count, r.text, r.dropped ? "; ..." : "");
+    return alaei_fail(ALAE_E_FORMAT, FUNC, "the checkpoint does not fit the configuration '%s' (%d problem%s): %s%s",
+                      m->cfg.preset, r.count, r.count == 1 ? "" : "s", r.text, r.dropped ? "; ..." : "");
 }
 
 static alae_status import(alae_context *ctx, alaei_pth *f, const alae_model_config *cfg, int32_t copy,
