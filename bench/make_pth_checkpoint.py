@@ -71,6 +71,7 @@ def main(argv=None):
     ap.add_argument("--zip", action="store_true", help="the zip format of PyTorch >= 1.6")
     a = ap.parse_args(argv)
     torch = port._import_torch()
+    torch.manual_seed(1)
     t0 = time.time()
     cfg = port.Config(**SHAPES[a.preset])
     model = port.build_model(cfg, seed=1, ema=False)

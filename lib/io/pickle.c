@@ -292,7 +292,7 @@ static alae_status op_from_mark(vm *m, alaei_pk_kind kind) {
     size_t first = 0, n = 0;
     alae_status s = pop_mark(m, &first, &n);
     if (s == ALAE_OK && kind == ALAEI_PK_DICT && n % 2) return fail(m, "a dict with an odd number of items", NULL);
-    return s == ALAE_OK ? push_container(m, kind, &m->stack[first], n) : s;
+    return s == ALAE_OK ? push_container(m, kind, n ? &m->stack[first] : NULL, n) : s;
 }
 
 /* APPEND(S), SETITEM(S), ADDITEMS: into a list / dict / set; an opaque object swallows them. */
@@ -321,7 +321,7 @@ static alae_status op_add_marked(vm *m, alaei_pk_kind want) {
     alaei_pk_value *target = NULL;
     alae_status s = pop_mark(m, &first, &n);
     if (s == ALAE_OK) s = top(m, &target);
-    return s == ALAE_OK ? add_items(m, target, &m->stack[first], n, want) : s;
+    return s == ALAE_OK ? add_items(m, target, n ? &m->stack[first] : NULL, n, want) : s;
 }
 
 /* ---- memo ---- */

@@ -296,21 +296,29 @@ static alae_status read_zip_pickle(alaei_pth *f) {
     return s == ALAE_OK ? check_byteorder(f) : s;
 }
 
+/* One pass over the archive's entries: "<prefix>data/<key>" locates storage <key>. */
 static alae_status locate_zip_storages(alaei_pth *f) {
-    for (int64_t i = 0; i < f->n_st; i++) {
-        storage *s = &f->st[i];
-        if (s->root >= 0) continue;
-        char name[512], found[512];
-        snprintf(name, sizeof name, "%sdata/%s", f->prefix, s->key);
+    char name[512], data_dir[300];
+    snprintf(data_dir, sizeof data_dir, "%sdata/", f->prefix);
+    size_t dl = strlen(data_dir);
+    int err = unzGoToFirstFile(f->zip);
+    for (; err == UNZ_OK; err = unzGoToNextFile(f->zip)) {
         uint64_t size = 0;
+        if (entry_info(f->zip, name, sizeof name, &size) != 0 || strncmp(name, data_dir, dl) != 0) continue;
+        int64_t i = find_storage(f, name + dl);
+        if (i < 0 || f->st[i].root >= 0) continue; /* a storage nothing refers to */
+        storage *s = &f->st[i];
         size_t bytes;
-        if (unzLocateFile(f->zip, name, 1) != UNZ_OK || entry_info(f->zip, found, sizeof found, &size) != 0 ||
-            unzGetFilePos64(f->zip, &s->entry) != UNZ_OK ||
+        if (s->located || unzGetFilePos64(f->zip, &s->entry) != UNZ_OK ||
             !alaei_mul_size((size_t)s->numel, alaei_pk_dtype_size(s->dtype), &bytes) || size < bytes)
-            return alaei_fail(ALAE_E_FORMAT, FUNC, "zip archive: storage '%s' is missing or shorter than its %llu elements",
+            return alaei_fail(ALAE_E_FORMAT, FUNC, "zip archive: storage '%s' is listed twice or shorter than its %llu elements",
                               s->key, (unsigned long long)s->numel);
         s->located = 1;
     }
+    if (err != UNZ_END_OF_LIST_OF_FILE) return alaei_fail(ALAE_E_FORMAT, FUNC, "zip archive: a malformed directory");
+    for (int64_t i = 0; i < f->n_st; i++)
+        if (f->st[i].root < 0 && !f->st[i].located)
+            return alaei_fail(ALAE_E_FORMAT, FUNC, "zip archive: storage '%s' is missing", f->st[i].key);
     return ALAE_OK;
 }
 
