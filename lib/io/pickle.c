@@ -11,7 +11,7 @@
 #define MAX_MARKS 4096           /* open MARKs */
 #define MAX_DEPTH 128            /* nesting of containers */
 #define MAX_MEMO (1 << 21)       /* memo indices */
-#define MAX_VALUES (1 << 22)     /* values made by one reader */
+#define MAX_VALUES (1 << 21)     /* values made by one reader */
 #define MAX_KEPT_STR 65536       /* longer strings are skipped, their content dropped */
 #define MAX_STR_BYTES (64 << 20) /* string bytes kept in all */
 #define MAX_LINE 256             /* GLOBAL and INST lines */
@@ -88,6 +88,7 @@ static void free_value(alaei_pk_value *v) {
     case ALAEI_PK_SET:
     case ALAEI_PK_DICT: free(v->u.seq.items); break;
     case ALAEI_PK_GLOBAL: free(v->u.glob.name); break;
+    case ALAEI_PK_TENSOR: free(v->u.tensor); break;
     default: break;
     }
     free(v);
@@ -469,20 +470,22 @@ static alae_status rebuild_tensor(vm *m, const alaei_pk_value *args) {
     alaei_pk_value *const *a = args->u.seq.items;
     alaei_pk_value *t = new_value(m, ALAEI_PK_TENSOR);
     if (!t) return out_of_values(m);
+    if (!(t->u.tensor = calloc(1, sizeof *t->u.tensor)))
+        return alaei_fail(ALAE_E_NOMEM, FUNC, "no memory while reading the pickle");
     int64_t stride[ALAEI_PK_MAX_DIMS];
-    int nd = dims_arg(a[2], t->u.tensor.shape), ns = dims_arg(a[3], stride);
-    if (a[0]->kind != ALAEI_PK_STORAGE || !int_arg(a[1], &t->u.tensor.offset) || t->u.tensor.offset < 0 || nd < 0 ||
+    int nd = dims_arg(a[2], t->u.tensor->shape), ns = dims_arg(a[3], stride);
+    if (a[0]->kind != ALAEI_PK_STORAGE || !int_arg(a[1], &t->u.tensor->offset) || t->u.tensor->offset < 0 || nd < 0 ||
         ns != nd)
         return fail(m, "a tensor rebuilt from arguments that are not (storage, offset, size, stride)", NULL);
-    memcpy(t->u.tensor.stride, stride, sizeof stride);
-    t->u.tensor.storage = a[0]->u.storage.index;
-    t->u.tensor.dtype = a[0]->u.storage.dtype;
-    t->u.tensor.ndim = nd;
+    memcpy(t->u.tensor->stride, stride, sizeof stride);
+    t->u.tensor->storage = a[0]->u.storage.index;
+    t->u.tensor->dtype = a[0]->u.storage.dtype;
+    t->u.tensor->ndim = nd;
     size_t numel = 1;
     for (int d = 0; d < nd; d++)
-        if (!alaei_mul_size(numel, (size_t)t->u.tensor.shape[d], &numel) || numel > ((size_t)1 << 40))
+        if (!alaei_mul_size(numel, (size_t)t->u.tensor->shape[d], &numel) || numel > ((size_t)1 << 40))
             return fail(m, "a tensor's declared size is too large", NULL);
-    t->u.tensor.numel = (int64_t)numel;
+    t->u.tensor->numel = (int64_t)numel;
     return push(m, t);
 }
 

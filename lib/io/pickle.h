@@ -64,6 +64,16 @@ typedef enum alaei_pk_dtype {
 size_t alaei_pk_dtype_size(alaei_pk_dtype t);
 const char *alaei_pk_dtype_name(alaei_pk_dtype t);
 
+/* A tensor: a view of a storage (kept apart from the values, which stay small). */
+typedef struct alaei_pk_tensor {
+    int64_t storage; /* storage number */
+    alaei_pk_dtype dtype;
+    int64_t offset;  /* in elements */
+    int32_t ndim;
+    int64_t shape[ALAEI_PK_MAX_DIMS], stride[ALAEI_PK_MAX_DIMS];
+    int64_t numel;
+} alaei_pk_tensor;
+
 typedef struct alaei_pk_value alaei_pk_value;
 struct alaei_pk_value {
     alaei_pk_kind kind;
@@ -92,14 +102,7 @@ struct alaei_pk_value {
             int64_t index; /* the caller's storage number */
             alaei_pk_dtype dtype;
         } storage;
-        struct {
-            int64_t storage; /* storage number */
-            alaei_pk_dtype dtype;
-            int64_t offset;  /* in elements */
-            int32_t ndim;
-            int64_t shape[ALAEI_PK_MAX_DIMS], stride[ALAEI_PK_MAX_DIMS];
-            int64_t numel;
-        } tensor;
+        alaei_pk_tensor *tensor; /* TENSOR */
     } u;
 };
 

@@ -38,14 +38,42 @@ struct alaei_pth {
     const alaei_pk_value *root;
     storage *st;
     int64_t n_st, cap_st;
+    int64_t *slots; /* open-addressing index of st by key (-1: empty), hash_cap a power of two */
+    size_t hash_cap;
 };
 
 /* ---- storages named by persistent ids ---- */
 
+static uint64_t key_hash(const char *key) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *key; key++) h = (h ^ (uint8_t)*key) * 1099511628211ull;
+    return h;
+}
+
 static int64_t find_storage(const alaei_pth *f, const char *key) {
-    for (int64_t i = f->n_st - 1; i >= 0; i--)
-        if (!strcmp(f->st[i].key, key)) return i;
-    return -1;
+    if (!f->hash_cap) return -1;
+    for (size_t i = (size_t)key_hash(key) & (f->hash_cap - 1);; i = (i + 1) & (f->hash_cap - 1)) {
+        int64_t at = f->slots[i];
+        if (at < 0 || !strcmp(f->st[at].key, key)) return at;
+    }
+}
+
+/* Indexes st[0 .. n_st) again in a table of at least twice as many slots. */
+static alae_status rehash(alaei_pth *f) {
+    size_t cap = f->hash_cap ? f->hash_cap : 64;
+    while (cap < 2 * (size_t)f->n_st) cap *= 2;
+    int64_t *slots = malloc(cap * sizeof *slots);
+    if (!slots) return alaei_fail(ALAE_E_NOMEM, FUNC, "no memory for the storage table");
+    for (size_t i = 0; i < cap; i++) slots[i] = -1;
+    for (int64_t k = 0; k < f->n_st; k++) {
+        size_t i = (size_t)key_hash(f->st[k].key) & (cap - 1);
+        while (slots[i] >= 0) i = (i + 1) & (cap - 1);
+        slots[i] = k;
+    }
+    free(f->slots);
+    f->slots = slots;
+    f->hash_cap = cap;
+    return ALAE_OK;
 }
 
 static alae_status add_storage(alaei_pth *f, const char *key, alaei_pk_dtype dtype, uint64_t numel, int64_t *index) {
@@ -71,6 +99,10 @@ static alae_status add_storage(alaei_pth *f, const char *key, alaei_pk_dtype dty
     s->numel = numel;
     s->root = -1;
     *index = f->n_st++;
+    if ((size_t)f->n_st * 2 > f->hash_cap) return rehash(f);
+    size_t slot = (size_t)key_hash(s->key) & (f->hash_cap - 1);
+    while (f->slots[slot] >= 0) slot = (slot + 1) & (f->hash_cap - 1);
+    f->slots[slot] = *index;
     return ALAE_OK;
 }
 
@@ -366,6 +398,7 @@ void alaei_pth_close(alaei_pth *f) {
     if (f->zip) unzClose(f->zip);
     alaei_pk_reader_destroy(f->reader);
     free(f->st);
+    free(f->slots);
     free(f);
 }
 
@@ -457,22 +490,22 @@ static alae_status read_elements(alaei_pth *f, const storage *s, uint64_t at, fl
 
 static int is_contiguous(const alaei_pk_value *t) {
     int64_t expect = 1;
-    for (int d = t->u.tensor.ndim - 1; d >= 0; d--) {
-        if (t->u.tensor.shape[d] != 1 && t->u.tensor.stride[d] != expect) return 0;
-        expect *= t->u.tensor.shape[d];
+    for (int d = t->u.tensor->ndim - 1; d >= 0; d--) {
+        if (t->u.tensor->shape[d] != 1 && t->u.tensor->stride[d] != expect) return 0;
+        expect *= t->u.tensor->shape[d];
     }
     return 1;
 }
 
 alae_status alaei_pth_read_f32(alaei_pth *f, const alaei_pk_value *t, float *dst, const char *what) {
-    if (t->kind != ALAEI_PK_TENSOR || t->u.tensor.storage < 0 || t->u.tensor.storage >= f->n_st)
+    if (t->kind != ALAEI_PK_TENSOR || t->u.tensor->storage < 0 || t->u.tensor->storage >= f->n_st)
         return alaei_fail(ALAE_E_FORMAT, FUNC, "%s is not a tensor", what);
-    alaei_pk_dtype dt = t->u.tensor.dtype;
+    alaei_pk_dtype dt = t->u.tensor->dtype;
     if (dt != ALAEI_PKD_F32 && dt != ALAEI_PKD_F64 && dt != ALAEI_PKD_F16 && dt != ALAEI_PKD_BF16)
         return alaei_fail(ALAE_E_FORMAT, FUNC, "%s holds %s, not floats", what, alaei_pk_dtype_name(dt));
     if (!is_contiguous(t)) return alaei_fail(ALAE_E_FORMAT, FUNC, "%s is not contiguous", what);
-    const storage *s = &f->st[t->u.tensor.storage];
-    uint64_t at = (uint64_t)t->u.tensor.offset, n = (uint64_t)t->u.tensor.numel;
+    const storage *s = &f->st[t->u.tensor->storage];
+    uint64_t at = (uint64_t)t->u.tensor->offset, n = (uint64_t)t->u.tensor->numel;
     if (n == 0) return ALAE_OK;
     if (at > s->numel || n > s->numel - at)
         return alaei_fail(ALAE_E_FORMAT, FUNC, "%s runs past the end of its storage '%s'", what, s->key);

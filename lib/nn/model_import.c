@@ -137,9 +137,9 @@ static int is_float(alaei_pk_dtype t) {
 }
 
 static int same_shape(const alaei_pk_value *t, int32_t ndim, const int64_t *shape) {
-    if (t->u.tensor.ndim != ndim) return 0;
+    if (t->u.tensor->ndim != ndim) return 0;
     for (int32_t d = 0; d < ndim; d++)
-        if (t->u.tensor.shape[d] != shape[d]) return 0;
+        if (t->u.tensor->shape[d] != shape[d]) return 0;
     return 1;
 }
 
@@ -156,10 +156,10 @@ static const alaei_pk_value *param_tensor(const alaei_pk_value *models, const al
         return NULL;
     }
     shape_text(want, sizeof want, p->ndim, p->shape);
-    if (!same_shape(t, p->ndim, p->shape) || !is_float(t->u.tensor.dtype)) {
-        shape_text(have, sizeof have, t->u.tensor.ndim, t->u.tensor.shape);
+    if (!same_shape(t, p->ndim, p->shape) || !is_float(t->u.tensor->dtype)) {
+        shape_text(have, sizeof have, t->u.tensor->ndim, t->u.tensor->shape);
         char line[300];
-        snprintf(line, sizeof line, "%s is %s %s", path, alaei_pk_dtype_name(t->u.tensor.dtype), have);
+        snprintf(line, sizeof line, "%s is %s %s", path, alaei_pk_dtype_name(t->u.tensor->dtype), have);
         note(r, "%s; the preset '%s' needs float %s", line, preset, want);
         return NULL;
     }
@@ -204,9 +204,9 @@ static const alaei_pk_value *dlatent_tensor(const alaei_pk_value *models, const 
         note(r, "missing models/%s/buff%s%s", DLATENT_AVG, "", "");
         return NULL;
     }
-    if (!is_float(t->u.tensor.dtype) || !(same_shape(t, 2, rows_shape) || same_shape(t, 1, &L))) {
+    if (!is_float(t->u.tensor->dtype) || !(same_shape(t, 2, rows_shape) || same_shape(t, 1, &L))) {
         char want[64], have[64];
-        shape_text(have, sizeof have, t->u.tensor.ndim, t->u.tensor.shape);
+        shape_text(have, sizeof have, t->u.tensor->ndim, t->u.tensor->shape);
         shape_text(want, sizeof want, 2, rows_shape);
         note(r, "models/dlatent_avg/buff is %s; the configuration needs %s or [latent]%s", have, want, "");
         return NULL;
@@ -232,7 +232,7 @@ static alae_status read_param(alaei_pth *f, alae_model *m, int32_t i, const alae
 }
 
 static alae_status read_dlatent(alaei_pth *f, alae_model *m, const alaei_pk_value *t, const char *path) {
-    size_t n = (size_t)t->u.tensor.numel, L = (size_t)m->cfg.latent_dim;
+    size_t n = (size_t)t->u.tensor->numel, L = (size_t)m->cfg.latent_dim;
     float *rows = malloc(n * sizeof *rows);
     alae_status s = rows ? alaei_pth_read_f32(f, t, rows, "models/dlatent_avg/buff")
                          : alaei_fail(ALAE_E_NOMEM, FUNC, "no memory");
