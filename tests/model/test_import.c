@@ -10,6 +10,10 @@
  * classes imports, the same class inside "models" is refused with its path; misfits are named;
  * and hostile inputs (truncations, flipped bytes, unknown opcodes, deep nesting, memo and size
  * bombs, storages past the end, os.system) fail cleanly with ALAE_E_FORMAT. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +207,35 @@ END_TEST
 START_TEST(an_auxiliary_with_objects_of_unknown_classes_imports) {
     alae_model *m = import_ok(PTH_DIR "/aux_unknown.pth", ALAE_IMPORT_SMOOTHED);
     expect_params_equal(m, "after.");
+    /* dlatent_avg rows 0.5 * [0..31]: the running mean of w, so truncation pulls towards it */
+    for (int i = 0; i < 32; i++) ck_assert_float_eq(m->dlatent_avg[i], 0.5f * (float)i);
+    ck_assert_alae_ok(alae_model_set(m, ALAE_MODEL_TRUNCATION_PSI, 0.0));
+    ck_assert_alae_ok(alae_model_set(m, ALAE_MODEL_TRUNCATION_CUTOFF, 6));
+    ck_assert_alae_ok(alae_model_set(m, ALAE_MODEL_NOISE, ALAE_NOISE_OFF));
+    int64_t zs[2] = {2, 32}, xs[4] = {2, 3, 16, 16}, ss[3] = {1, 6, 32};
+    alae_tensor *z, *x, *styles, *x_avg;
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, zs, &z));
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, xs, &x));
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 3, ss, &styles));
+    xs[0] = 1;
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, xs, &x_avg));
+    ck_assert_alae_ok(alae_tensor_fill_normal(z, 0.0f, 1.0f));
+    ck_assert_alae_ok(alae_model_sample(m, z, x)); /* psi 0: every sample is G(avg) */
+    float rows[6 * 32], got[2 * 768], want[768];
+    for (int i = 0; i < 6 * 32; i++) rows[i] = 0.5f * (float)(i % 32);
+    ck_assert_alae_ok(alae_tensor_write(styles, rows, sizeof rows));
+    ck_assert_alae_ok(alae_model_set(m, ALAE_MODEL_TRUNCATION_PSI, 1.0));
+    ck_assert_alae_ok(alae_model_generate_styles(m, styles, x_avg));
+    ck_assert_alae_ok(alae_tensor_read(x, got, sizeof got));
+    ck_assert_alae_ok(alae_tensor_read(x_avg, want, sizeof want));
+    for (int i = 0; i < 768; i++) {
+        ck_assert_float_eq_tol(got[i], want[i], 1e-5f);
+        ck_assert_float_eq_tol(got[768 + i], want[i], 1e-5f);
+    }
+    alae_tensor_destroy(z);
+    alae_tensor_destroy(x);
+    alae_tensor_destroy(styles);
+    alae_tensor_destroy(x_avg);
     alae_model_destroy(m);
     /* without the training networks, asking for them names what is missing */
     alae_model_config *cfg = style16_config();
@@ -288,6 +321,29 @@ START_TEST(every_truncation_fails_cleanly) {
      * 24 KiB (the pickles), then every 4999th */
     for (size_t cut = 0; cut < size; cut += cut < 4096 ? 1 : cut < 24576 ? 61 : 4999)
         ck_assert_msg(import_bytes(b, cut) != ALAE_OK, "a file cut at %zu bytes was accepted", cut);
+    free(b);
+}
+END_TEST
+
+START_TEST(non_finite_values_are_refused) {
+    size_t size;
+    unsigned char *b = slurp(formats[0], &size);
+    /* the smoothed constant's data, found by its values, gets a NaN */
+    float *ref = pu_fixture_f32(fx, "after.decoder.const", NULL);
+    unsigned char *at = memmem(b, size, ref, 8 * sizeof(float));
+    ck_assert_ptr_nonnull(at);
+    ck_assert_ptr_null(memmem(at + 1, size - (size_t)(at + 1 - b), ref, 8 * sizeof(float)));
+    float nan = NAN;
+    memcpy(at + 3 * sizeof(float), &nan, sizeof nan);
+    alae_model *m = NULL;
+    ck_assert_int_eq(import_file(write_tmp(b, size), ALAE_IMPORT_SMOOTHED, &m), ALAE_E_FORMAT);
+    ck_assert_msg(strstr(alae_last_error(), "decoder.const (libalae G.const) holds NaN or infinite values"), "%s",
+                  alae_last_error());
+    ck_assert_ptr_null(m);
+    /* the training copy is untouched and still imports from the same file */
+    m = import_ok(write_tmp(b, size), ALAE_IMPORT_TRAINING);
+    alae_model_destroy(m);
+    free(ref);
     free(b);
 }
 END_TEST
@@ -469,6 +525,7 @@ static Suite *import_suite(void) {
     tcase_add_test(tc, missing_extra_and_misshaped_tensors_are_named);
     tcase_add_loop_test(tc, every_truncation_fails_cleanly, 0, 2);
     tcase_add_loop_test(tc, flipped_bytes_never_crash, 0, 2);
+    tcase_add_test(tc, non_finite_values_are_refused);
     tcase_add_test(tc, the_pickle_machine_reads_values_and_refuses_bombs);
     tcase_add_test(tc, storages_outside_the_file_are_refused);
     suite_add_tcase(s, tc);
