@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages libalae needs to build and test (uses sudo when not root).
 set -eu
-packages="build-essential g++ cmake pkg-config check libopenblas0-pthread libopenblas-dev zlib1g-dev \
+packages="build-essential g++ cmake pkg-config check libopenblas0-pthread libopenblas-dev zlib1g-dev libminizip-dev \
 dataset-fashion-mnist binutils python3 python3-numpy python3-pytest python3-pip"
 missing=""
 for p in $packages; do

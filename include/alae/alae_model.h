@@ -174,6 +174,38 @@ ALAE_API alae_status alae_model_save(const alae_model *model, const char *path_u
  * alae_model_destroy. */
 ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, alae_model **out);
 
+/* Which copy of the networks alae_model_import_pth takes from a checkpoint. */
+#define ALAE_IMPORT_SMOOTHED 0 /* the smoothed (EMA) copies "*_s", those the authors use for inference */
+#define ALAE_IMPORT_TRAINING 1 /* the training copies */
+
+/* Imports a checkpoint of the authors' PyTorch ALAE (torch.save of {"models": {...},
+ * "auxiliary": {...}, ...}: their published FFHQ, CelebA-HQ 256, LSUN Bedroom and CelebA models)
+ * as a model of configuration cfg on ctx, without PyTorch. Both serialisations are read: the
+ * legacy pickle stream of PyTorch < 1.6 and the zip archive of newer versions. The pickles are
+ * interpreted as data, nothing in them is executed: objects of classes other than PyTorch's
+ * tensors and collections.OrderedDict are inert values, accepted outside "models" (optimizer and
+ * tracker state in "auxiliary") and refused inside it; globals of modules that can run commands
+ * (os, subprocess, builtins.eval, ...) are refused anywhere.
+ *
+ * The networks discriminator (E), generator (G), mapping_tl (D) and mapping_fl (F) come from
+ * their smoothed copies "<name>_s" (copy ALAE_IMPORT_SMOOTHED; a file without any smoothed copy
+ * falls back to the training copies with a warning in the log) or from the training copies
+ * (ALAE_IMPORT_TRAINING). Their tensors map one to one to the model's parameters (state_dict
+ * names as docs/checkpoint-format.md lists them; the fixed blur kernels are skipped); every shape
+ * is checked against cfg, and the tensors that are missing, misshaped or extra are named in the
+ * message before anything is allocated. "dlatent_avg"/"buff" becomes the running mean of w (row 0
+ * of its [style rows, latent] rows, which are equal), so truncation works at once. Values must be
+ * finite. Storages may be float32, float64, float16 or bfloat16 (converted to float32); the data
+ * is streamed from the file tensor by tensor, so the memory used is the model's plus a little.
+ *
+ * Errors: ALAE_E_INVALID_ARG (NULL argument, an invalid cfg, an unknown copy), ALAE_E_IO (cannot
+ * open or read), ALAE_E_FORMAT (not a PyTorch checkpoint, malformed, refused, or not fitting cfg;
+ * the message names the file and what is wrong), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. *out is set
+ * only on success; the caller owns the model and releases it with alae_model_destroy. The model
+ * runs at its top level with blend 1. Since 0.1 (alae_model.h additions are append-only). */
+ALAE_API alae_status alae_model_import_pth(alae_context *ctx, const char *path_utf8, const alae_model_config *cfg,
+                                           int32_t copy, alae_model **out);
+
 #ifdef __cplusplus
 }
 #endif

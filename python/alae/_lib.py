@@ -132,6 +132,7 @@ PROTOTYPES = {
     "alae_model_generate_styles": (STATUS, HANDLE, HANDLE, HANDLE),
     "alae_model_save": (STATUS, HANDLE, c_char_p),
     "alae_model_load": (STATUS, HANDLE, c_char_p, OUT_HANDLE),
+    "alae_model_import_pth": (STATUS, HANDLE, c_char_p, HANDLE, c_int32, OUT_HANDLE),
     # alae_optim.h
     "alae_optimizer_create_adam": (STATUS, HANDLE, c_int32, OUT_HANDLE),
     "alae_optimizer_destroy": (None, HANDLE),
