@@ -97,6 +97,8 @@ int64_t cli_image_floats(const cli_geom *g);
 /* A context on the device of --device (the CPU unless given; with --tf32 set on it) with `threads`
  * workers (0: the library's default). */
 alae_status cli_context(int64_t threads, alae_context **out);
+/* The --device name ("cpu" by default). */
+const char *cli_device_name(void);
 /* A context plus the model loaded from path; prints the error and returns CLI_RUNTIME on failure
  * (both out-parameters then stay NULL), CLI_GO on success. */
 int cli_load_model(const char *cmd, const char *path, int64_t threads, alae_context **ctx, alae_model **model);

@@ -276,10 +276,33 @@ alae_status cli_model_geometry(const alae_model *model, cli_geom *g) {
 
 int64_t cli_image_floats(const cli_geom *g) { return (int64_t)g->channels * g->size * g->size; }
 
+const char *cli_device_name(void) { return device_name; }
+
+/* The rank of this process on its machine when an MPI launcher started it, else -1. */
+static int local_rank(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && v[0] >= '0' && v[0] <= '9') return atoi(v);
+    }
+    return -1;
+}
+
 alae_status cli_context(int64_t threads, alae_context **out) {
     int32_t device = ALAE_DEVICE_CPU;
     alae_status s = alae_device_find(device_name, &device);
     if (s != ALAE_OK) return s;
+    int rank = local_rank(); /* --device cuda under mpirun: GPU (local rank mod GPUs) */
+    if (!strcmp(device_name, "cuda") && rank > 0) {
+        int32_t count = 1, index;
+        char name[32];
+        for (;; count++) {
+            snprintf(name, sizeof name, "cuda:%d", (int)count);
+            if (count >= 4096 || alae_device_find(name, &index) != ALAE_OK) break;
+        }
+        snprintf(name, sizeof name, "cuda:%d", rank % (int)count);
+        if ((s = alae_device_find(name, &device)) != ALAE_OK) return s;
+    }
     alae_context *ctx;
     if ((s = alae_context_create(device, &ctx)) != ALAE_OK) return s;
     if (threads > 0) s = alae_context_set_param(ctx, ALAE_CTX_THREADS, threads);

@@ -4,7 +4,12 @@
  * epoch (the last partial batch is dropped), step k trains on batch k % bpe of the permutation
  * alae_shuffle_order(seed, k / bpe, count). The trainer draws its latents from ALAE_TRAIN_SEED =
  * seed and its state file holds its position, so a run resumed from DIR/train-state.safetensors
- * repeats an uninterrupted one bit for bit (same seed, one thread). */
+ * repeats an uninterrupted one bit for bit (same seed, one thread).
+ *
+ * Under mpirun (docs/distributed.md) each of R ranks trains on its part of a global batch of
+ * R * --batch images: rank k reads positions k * batch .. (k + 1) * batch - 1 of the global
+ * batch in the same order, so R ranks follow the data order of one process with R times the
+ * batch; only rank 0 writes the log, the images and the files. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <signal.h>
@@ -20,7 +25,7 @@ static const char train_usage[] =
     "                  [--steps N | --epochs E] [--batch B] [--seed S] [--threads T] [--resume]\n"
     "                  [--lr LR] [--report-every 100] [--save-every 1000] [--set key=value ...]\n"
     "                  [--resolution R] [--channels C] [--flip auto|on|off] [--max-images N]\n"
-    "                  [--skip-bad] [--on-divergence stop|rollback]\n"
+    "                  [--skip-bad] [--on-divergence stop|rollback] [--comm auto|none|mpi|nccl]\n"
     "\n"
     "Trains an ALAE on the images of an IDX file or an image folder and writes into DIR:\n"
     "  model.safetensors        the smoothed (EMA) model, for sample/encode/decode/reconstruct/info\n"
@@ -72,7 +77,10 @@ static const char train_usage[] =
     "  --on-divergence W  when a loss becomes NaN or infinite: 'stop' (default) ends with an error\n"
     "                     naming the step and the loss, leaving the last saved state intact;\n"
     "                     'rollback' reloads that state, halves the learning rates and goes on\n"
-    "                     (at most 5 times)\n";
+    "                     (at most 5 times)\n"
+    "  --comm C           data-parallel training over the ranks of an MPI job (mpirun -np N alae\n"
+    "                     train ...; --batch is per rank): 'mpi', 'nccl' (GPUs), 'none', or 'auto'\n"
+    "                     (default: nccl for --device cuda, else mpi, when started by mpirun)\n";
 
 /* ---- SIGINT / SIGTERM: finish the step, save, exit 128 + signal ---- */
 
@@ -119,6 +127,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
         {"--flip", CLI_STR, &a->flip, 0, 0, 0},
         {"--max-images", CLI_INT, &a->max_images, 1, 1e12, 0},
         {"--skip-bad", CLI_FLAG, &a->skip_bad, 0, 0, 0},
+        {"--comm", CLI_STR, &a->comm, 0, 0, 0},
     };
     const char *required[] = {"--preset", "--data", "--out"};
     int n = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse("train", train_usage, argc, argv, opts, n);
@@ -134,6 +143,10 @@ static int parse_args(int argc, char **argv, train_args *a) {
     if (a->on_divergence && strcmp(a->on_divergence, "stop") != 0 && strcmp(a->on_divergence, "rollback") != 0)
         return cli_usage_error("train", "--on-divergence must be 'stop' or 'rollback', not '%s'", a->on_divergence);
     a->rollback = a->on_divergence && !strcmp(a->on_divergence, "rollback");
+    if (!a->comm) a->comm = "auto";
+    if (strcmp(a->comm, "auto") != 0 && strcmp(a->comm, "none") != 0 && strcmp(a->comm, "mpi") != 0 &&
+        strcmp(a->comm, "nccl") != 0)
+        return cli_usage_error("train", "--comm must be 'auto', 'none', 'mpi' or 'nccl', not '%s'", a->comm);
     return CLI_GO;
 }
 
@@ -298,9 +311,9 @@ static int style_schedule(train_run *r) {
     for (int32_t l = 0; l < r->levels; l++) {
         double b = 1;
         if ((s = alae_trainer_get_level(r->tr, l, ALAE_LEVEL_BATCH, &b)) != ALAE_OK) return cli_fail("train", s);
-        if ((int64_t)b > r->count)
+        if ((int64_t)b * r->ranks > r->count)
             return cli_error("train", "%s holds %lld images, fewer than one batch of %lld (level %d)", r->a.data,
-                             (long long)r->count, (long long)b, (int)l);
+                             (long long)r->count, (long long)b * r->ranks, (int)l);
     }
     int64_t e_total = r->a.epochs_given ? r->a.epochs : (int64_t)epochs;
     double steps = r->a.steps ? (double)r->a.steps : style_schedule_sum(r, e_total, 0);
@@ -327,9 +340,9 @@ static double style_schedule_sum(const train_run *r, int64_t epochs, int images)
     for (int32_t l = 0; l < r->levels; l++) {
         double b = 1;
         alae_trainer_get_level(r->tr, l, ALAE_LEVEL_BATCH, &b);
-        int64_t per_epoch = r->count / (int64_t)b;
+        int64_t global = (int64_t)b * r->ranks, per_epoch = r->count / global; /* the global batch */
         double n = (double)epochs_at_level((int64_t)epl, r->levels, l, epochs);
-        sum += n * (double)per_epoch * (images ? b : 1.0);
+        sum += n * (double)per_epoch * (images ? (double)global : 1.0);
     }
     return sum;
 }
@@ -373,9 +386,9 @@ static alae_status resume(train_run *r) {
 static int check_resumed_counters(const train_run *r) {
     double step = (double)alae_trainer_step_count(r->tr), epoch = 0, images = 0;
     if (!r->style) {
-        if (step > CLI_SEED_MAX / (double)r->a.batch)
+        if (step > CLI_SEED_MAX / (double)(r->a.batch * r->ranks))
             return cli_error("train", "%s: step %.0f is beyond any run of batch %lld", r->path_state, step,
-                             (long long)r->a.batch);
+                             (long long)(r->a.batch * r->ranks));
         return CLI_GO;
     }
     alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH, &epoch);
@@ -434,9 +447,10 @@ static uint64_t fingerprint(const float *values, int64_t n) {
     return h;
 }
 
-/* This run's record (StyleALAE batch 0: the preset's per-level table). */
+/* This run's record: the global batch, --batch times the ranks (StyleALAE batch 0: the preset's
+ * per-level table), so that a resume may change the number of ranks and keep the batch. */
 static run_record this_run(const train_run *r) {
-    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch, r->a.max_images, r->count,
+    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch * r->ranks, r->a.max_images, r->count,
                       fingerprint(r->originals, r->n_orig * cli_image_floats(&r->g))};
     return rec;
 }
@@ -481,10 +495,14 @@ static int check_resumed_run(const train_run *r) {
     snprintf(given, sizeof given, "%lld", (long long)r->a.seed);
     if (seed != (double)r->a.seed) return resume_mismatch(r, "--seed", saved, given);
     run_record old, now = this_run(r);
-    if (!read_run_record(r->path_run, &old)) return write_run_record(r); /* from now on */
+    if (!read_run_record(r->path_run, &old)) return r->rank == 0 ? write_run_record(r) : CLI_GO; /* from now on */
     if (old.batch != now.batch) {
         snprintf(saved, sizeof saved, old.batch ? "%lld" : "(the preset's per-level batches)", (long long)old.batch);
-        snprintf(given, sizeof given, now.batch ? "%lld" : "(the preset's per-level batches)", (long long)now.batch);
+        if (r->ranks > 1 && now.batch)
+            snprintf(given, sizeof given, "%lld (x %d ranks = %lld)", (long long)r->a.batch, (int)r->ranks,
+                     (long long)now.batch);
+        else
+            snprintf(given, sizeof given, now.batch ? "%lld" : "(the preset's per-level batches)", (long long)now.batch);
         return resume_mismatch(r, "--batch", saved, given);
     }
     if (old.max_images != now.max_images) {
@@ -503,6 +521,53 @@ static int check_resumed_run(const train_run *r) {
     return CLI_GO;
 }
 
+
+/* ---- data parallelism ---- */
+
+/* Whether an MPI launcher started this process (OpenMPI, MPICH / Intel MPI, PMIx, Slurm). */
+static int under_mpi_launcher(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
+/* Opens the communicator of --comm (auto: under an MPI launcher, nccl on a GPU, else mpi). */
+static int open_comm(train_run *r) {
+    r->rank = 0;
+    r->ranks = 1;
+    const char *kind = r->a.comm;
+    if (!strcmp(kind, "none") || (!strcmp(kind, "auto") && !under_mpi_launcher())) return CLI_GO;
+    if (!strcmp(kind, "auto")) kind = strncmp(cli_device_name(), "cuda", 4) == 0 ? "nccl" : "mpi";
+    alae_status s = alae_comm_open(kind, r->ctx, &r->comm);
+    if (s != ALAE_OK) return cli_error("train", "--comm %s: %s", kind, alae_last_error());
+    r->rank = r->comm->rank;
+    r->ranks = r->comm->size;
+    return CLI_GO;
+}
+
+/* MLP: batches per epoch and the step to train to, with the global batch. */
+static int shard_epochs(train_run *r) {
+    if (r->style || r->ranks == 1) return CLI_GO;
+    r->bpe = r->count / (r->a.batch * r->ranks);
+    if (r->bpe < 1)
+        return cli_error("train", "%s holds %lld images, fewer than one global batch of %lld (%d ranks)", r->a.data,
+                         (long long)r->count, (long long)(r->a.batch * r->ranks), (int)r->ranks);
+    if (!r->a.steps) r->total = r->a.epochs * r->bpe;
+    return CLI_GO;
+}
+
+static int is_root(const train_run *r) { return r->rank == 0; }
+
+/* Whether any rank caught a signal: every rank must stop after the same step. */
+static int stop_requested(train_run *r) {
+    if (r->ranks == 1 || r->comm->memory != ALAE_COMM_HOST) return caught_signal != 0;
+    float flag = caught_signal != 0;
+    if (r->comm->allreduce(r->comm->user, &flag, 1, ALAE_REDUCE_SUM, NULL) != ALAE_OK) return 1;
+    if (flag > 0 && !caught_signal) caught_signal = SIGINT;
+    return flag > 0;
+}
+
 static int setup(train_run *r, int argc, char **argv) {
     int rc = parse_args(argc, argv, &r->a);
     if (rc == CLI_GO) rc = make_config(&r->a, &r->cfg);
@@ -515,22 +580,25 @@ static int setup(train_run *r, int argc, char **argv) {
     if ((rc = open_data(r)) != CLI_GO || (rc = make_paths(r)) != CLI_GO || (rc = alloc_order(r)) != CLI_GO) return rc;
     if ((s = make_trainer(r)) != ALAE_OK) return cli_fail("train", s);
     if ((rc = apply_trainer_settings(r)) != CLI_GO) return rc;
+    if ((rc = open_comm(r)) != CLI_GO || (rc = shard_epochs(r)) != CLI_GO) return rc;
     if (r->style && (rc = style_schedule(r)) != CLI_GO) return rc;
     if (r->a.resume && (s = resume(r)) != ALAE_OK) return cli_fail_file("train", s, r->path_state);
     if (r->a.resume && (rc = check_resumed_counters(r)) != CLI_GO) return rc;
     if (r->a.resume && (rc = apply_trainer_settings(r)) != CLI_GO) return rc; /* --set over the state's */
     if (r->style && r->a.resume && (rc = style_schedule(r)) != CLI_GO) return rc; /* --lr, --batch over the state's */
     if (r->style && (s = style_position(r, r->a.resume)) != ALAE_OK) return cli_fail("train", s);
-    if (!r->style) r->images = (int64_t)alae_trainer_step_count(r->tr) * r->a.batch;
+    if (!r->style) r->images = (int64_t)alae_trainer_step_count(r->tr) * r->a.batch * r->ranks;
+    if (r->comm && (s = alae_trainer_set_comm(r->tr, r->comm)) != ALAE_OK) return cli_fail("train", s);
     if ((s = prepare_step(r)) != ALAE_OK || (s = make_previews(r)) != ALAE_OK) return cli_fail("train", s);
-    rc = r->a.resume ? check_resumed_run(r) : write_run_record(r);
-    return rc == CLI_GO ? report_open(r) : rc;
+    rc = r->a.resume ? check_resumed_run(r) : is_root(r) ? write_run_record(r) : CLI_GO;
+    return rc == CLI_GO && is_root(r) ? report_open(r) : rc;
 }
 
 static void teardown(train_run *r) {
     report_close(r);
     alae_tensor_destroy(r->batch);
     alae_trainer_destroy(r->tr);
+    alae_comm_close(r->comm);
     alae_optimizer_destroy(r->opt_fg);
     alae_optimizer_destroy(r->opt_ed);
     alae_model_destroy(r->model);
@@ -586,6 +654,10 @@ static alae_status write_previews(train_run *r) {
 }
 
 static int save_all(train_run *r) {
+    if (!is_root(r)) { /* rank 0 writes for all */
+        r->saved_step = (int64_t)alae_trainer_step_count(r->tr);
+        return CLI_GO;
+    }
     alae_status s = alae_trainer_save(r->tr, r->path_state);
     if (s == ALAE_OK) s = alae_trainer_save_model(r->tr, r->path_model);
     if (s == ALAE_OK) s = write_previews(r);
@@ -630,7 +702,7 @@ static int roll_back(train_run *r, int64_t step, const char *loss, float value) 
         if (s == ALAE_OK) s = alae_optimizer_set(r->opt_fg, ALAE_OPT_LR, lr_fg);
         if (s == ALAE_OK) s = alae_optimizer_set(r->opt_ed, ALAE_OPT_LR, lr_ed);
     }
-    if (!r->style) r->images = r->saved_step * r->a.batch;
+    if (!r->style) r->images = r->saved_step * r->a.batch * r->ranks;
     if (s != ALAE_OK) return cli_fail_file("train", s, r->path_state);
     fprintf(stderr, "\nalae train: step %lld: %s is %g; rolled back to step %lld with learning rates %g and %g\n",
             (long long)step, loss, (double)value, (long long)r->saved_step, lr_fg, lr_ed);
@@ -655,14 +727,15 @@ static int diverged(train_run *r, int64_t step, const alae_step_stats *st) {
 
 /* ---- the loop ---- */
 
-static void make_flips(train_run *r, int64_t step, int64_t n) {
+/* The flips of images first..first+n-1 of the global batch of `step`. */
+static void make_flips(train_run *r, int64_t step, int64_t first, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         if (!r->flips_on) {
             r->flips[i] = 0;
             continue;
         }
         uint64_t h = (uint64_t)r->a.seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)step * 0xBF58476D1CE4E5B9ull ^
-                     (uint64_t)i * 0x94D049BB133111EBull;
+                     (uint64_t)(first + i) * 0x94D049BB133111EBull;
         h ^= h >> 31;
         h *= 0xD6E8FEB86A7B2B0Dull;
         h ^= h >> 29;
@@ -676,26 +749,27 @@ static alae_status read_order(train_run *r, int64_t epoch, int64_t pos, int64_t 
         if (s != ALAE_OK) return s;
         r->perm_epoch = epoch;
     }
-    make_flips(r, step, n);
-    return alae_dataset_read_flipped(r->ds, r->perm + pos, r->flips, n, r->g.range, r->batch);
+    int64_t first = (int64_t)r->rank * n; /* this rank's part of the global batch */
+    make_flips(r, step, first, n);
+    return alae_dataset_read_flipped(r->ds, r->perm + pos + first, r->flips, n, r->g.range, r->batch);
 }
 
 static alae_status load_batch(train_run *r, int64_t step) {
-    if (!r->style) return read_order(r, step / r->bpe, step % r->bpe * r->a.batch, r->a.batch, step);
+    if (!r->style) return read_order(r, step / r->bpe, step % r->bpe * r->a.batch * r->ranks, r->a.batch, step);
     /* StyleALAE: the trainer holds the schedule position; an epoch ends before a partial batch. */
     double epoch, images, b;
     alae_status s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH, &epoch);
     if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_EPOCH_IMAGES, &images);
     if (s == ALAE_OK) s = alae_trainer_get(r->tr, ALAE_TRAIN_BATCH, &b);
     if (s != ALAE_OK) return s;
-    if ((int64_t)images + (int64_t)b > r->count) {
+    if ((int64_t)images + (int64_t)b * r->ranks > r->count) {
         int32_t lod, next;
         double blend, epl = 0;
         train_level(r, &lod, &blend);
         alae_trainer_get(r->tr, ALAE_TRAIN_EPOCHS_PER_LOD, &epl);
         int64_t e = (int64_t)epoch + 1;
         next = epl > 0 && e / (int64_t)epl < r->levels - 1 ? (int32_t)(e / (int64_t)epl) : r->levels - 1;
-        if (next != lod && (s = write_level_samples(r)) != ALAE_OK) return s; /* the level ends */
+        if (next != lod && is_root(r) && (s = write_level_samples(r)) != ALAE_OK) return s; /* the level ends */
         if ((s = alae_trainer_set_position(r->tr, (uint64_t)e, 0)) != ALAE_OK) return s;
         if ((s = alae_trainer_get(r->tr, ALAE_TRAIN_BATCH, &b)) != ALAE_OK) return s;
         epoch = (double)e;
@@ -716,21 +790,21 @@ static int train_step(train_run *r) {
     alae_status s = load_batch(r, step);
     if (s == ALAE_OK) s = alae_trainer_step(r->tr, r->batch, &st);
     if (s != ALAE_OK) return cli_error("train", "step %lld: %s", (long long)step + 1, alae_last_error());
-    r->images += r->cur_batch;
+    r->images += r->cur_batch * r->ranks;
     if (!isfinite(st.loss_d) || !isfinite(st.loss_g) || !isfinite(st.loss_ae) || !isfinite(st.r1))
         return diverged(r, step + 1, &st);
-    return report_step(r, &st);
+    return is_root(r) ? report_step(r, &st) : CLI_GO;
 }
 
 static int train_loop(train_run *r) {
     int rc = CLI_GO;
     r->saved_step = r->a.resume ? (int64_t)alae_trainer_step_count(r->tr) : -1;
     if (r->a.rollback && r->saved_step < 0) rc = save_all(r); /* something to roll back to */
-    while (rc == CLI_GO && !caught_signal && (int64_t)alae_trainer_step_count(r->tr) < r->total) {
+    while (rc == CLI_GO && !stop_requested(r) && (int64_t)alae_trainer_step_count(r->tr) < r->total) {
         rc = train_step(r);
         if (rc == CLI_GO && alae_trainer_step_count(r->tr) % (uint64_t)r->a.save_every == 0) rc = save_all(r);
     }
-    if (rc == CLI_GO) rc = report_flush(r);
+    if (rc == CLI_GO && is_root(r)) rc = report_flush(r);
     if (rc == CLI_GO) rc = save_all(r);
     return rc;
 }
@@ -741,9 +815,9 @@ int cli_cmd_train(int argc, char **argv) {
     int rc = setup(&r, argc, argv);
     if (rc == CLI_GO) {
         catch_signals();
-        report_start(&r);
+        if (is_root(&r)) report_start(&r);
         rc = train_loop(&r);
-        if (rc == CLI_GO) report_end(&r, (int)caught_signal);
+        if (rc == CLI_GO && is_root(&r)) report_end(&r, (int)caught_signal);
         if (rc == CLI_GO) rc = caught_signal ? 128 + (int)caught_signal : CLI_OK;
     }
     teardown(&r);

@@ -183,13 +183,16 @@ void report_start(train_run *r) {
     int64_t threads = 0;
     alae_model_param_count(r->model, ALAE_PART_ALL, &params);
     alae_context_get_param(r->ctx, ALAE_CTX_THREADS, &threads);
+    char ranks[96] = ""; /* data parallelism: the global batch, and what each rank takes */
+    if (r->ranks > 1)
+        snprintf(ranks, sizeof ranks, " (%d ranks x %lld)", (int)r->ranks, (long long)r->cur_batch);
     r->first_step = (int64_t)alae_trainer_step_count(r->tr);
     r->images_at_start = r->images;
     fprintf(stderr,
-            "alae train: %s, %.2fM parameters; %lld images, %lld steps per epoch, batch %lld; %s step %lld to %lld; "
+            "alae train: %s, %.2fM parameters; %lld images, %lld steps per epoch, batch %lld%s; %s step %lld to %lld; "
             "threads: %lld; step memory: %.0f MiB\n",
-            r->a.preset, (double)params / 1e6, (long long)r->count, (long long)(r->count / r->cur_batch),
-            (long long)r->cur_batch,
+            r->a.preset, (double)params / 1e6, (long long)r->count,
+            (long long)(r->count / (r->cur_batch * r->ranks)), (long long)(r->cur_batch * r->ranks), ranks,
             r->a.resume ? "resuming at" : "from", (long long)r->first_step, (long long)r->total, (long long)threads,
             (double)r->step_bytes / 1048576.0);
     r->run_start = r->iv.start = cli_now();
@@ -201,7 +204,7 @@ int report_step(train_run *r, const alae_step_stats *st) {
     r->iv.loss_ae += st->loss_ae;
     r->iv.r1 += st->r1;
     r->iv.steps++;
-    r->iv.images += r->cur_batch;
+    r->iv.images += r->cur_batch * r->ranks;
     int64_t step = (int64_t)st->step;
     if (step % r->a.report_every == 0) return write_row(r, step);
     double now = cli_now();

@@ -655,6 +655,8 @@ static void cuda_forget(void *bctx, const void *key) {
     }
 }
 
+static void *cuda_native_stream(void *bctx) { return bctx ? (void *)((cu_ctx *)bctx)->stream : NULL; }
+
 /* ---------------------------------------------------------------------------------------------
  * The table and the entry point
  * ------------------------------------------------------------------------------------------- */
@@ -683,6 +685,7 @@ static alaei_backend_vtbl make_vtbl(void) {
     t.set_option = cuda_set_option;
     t.run_ops = cuda_run_ops;
     t.forget = cuda_forget;
+    t.native_stream = cuda_native_stream;
     return t;
 }
 

@@ -34,6 +34,7 @@
 #include "alae_status.h"
 #include "alae_model.h"
 #include "alae_optim.h"
+#include "alae_comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -124,6 +125,18 @@ ALAE_API alae_status alae_trainer_reserve(alae_trainer *trainer, int64_t batch, 
  * shape, with the shapes accepted), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, ALAE_E_BACKEND,
  * ALAE_E_ABORTED; the trainer's random stream is not advanced by a failed step. */
 ALAE_API alae_status alae_trainer_step(alae_trainer *trainer, const alae_tensor *real, alae_step_stats *stats);
+/* Trains data-parallel with a communicator (alae_comm.h, docs/distributed.md), or alone again
+ * with comm NULL. The trainer copies the table (comm->user must outlive the trainer or the next
+ * call), then broadcasts rank 0's parameters, smoothed copy and running mean of w to every rank:
+ * call it on every rank after alae_trainer_load, before the first step. From then on each step
+ * takes this rank's part of the global batch (every rank the same batch size N, the global batch
+ * N * comm->size), averages the gradients before every optimizer step, draws the latents of its
+ * rows of the global batch, counts the global batch in the schedule and the smoothed copy, and
+ * reports losses averaged over the ranks. Errors: ALAE_E_INVALID_ARG (NULL trainer, a bad rank,
+ * size, memory kind or a missing function), ALAE_E_VERSION (another table version or a smaller
+ * struct_size), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, or the communicator's status (the trainer is
+ * then alone). */
+ALAE_API alae_status alae_trainer_set_comm(alae_trainer *trainer, const alae_comm *comm);
 /* Iterations done so far. */
 ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *trainer);
 /* Writes the smoothed (EMA) model, for inference, as a model file (see alae_model_save); the

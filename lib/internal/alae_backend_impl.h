@@ -207,6 +207,9 @@ typedef struct alaei_backend_vtbl {
     alae_status (*run_ops)(void *bctx, const void *key, const alaei_op *ops, int32_t n);
     /* Drops whatever run_ops recorded for key (the plan is being destroyed). Must not fail. */
     void (*forget)(void *bctx, const void *key);
+    /* The context's native stream (cudaStream_t), on which a communicator orders collectives
+     * over the context's memory (include/alae/alae_comm.h); NULL when there is none. */
+    void *(*native_stream)(void *bctx);
 } alaei_backend_vtbl;
 
 /* The size of the table's required part: plugins built before the optional entries existed

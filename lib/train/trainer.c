@@ -119,6 +119,7 @@ ALAE_API void alae_trainer_destroy(alae_trainer *t) {
         for (int32_t i = 0; t->ema && i < t->model->n_params; i++)
             alaei_device_free(ctx, t->ema[i]);
         alaei_device_free(ctx, t->ema_scratch);
+        alaei_trainer_free_comm(t);
     }
     free(t->ema);
     free(t->grad_ptr);
@@ -327,9 +328,10 @@ ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *t) { return t ? t-
 
 /* ---- one iteration ---- */
 
+/* count normals per rank: this rank's part of the global batch's count * ranks draws. */
 static alae_status draw_normal(alae_trainer *t, void *dst, int64_t count) {
-    uint64_t offset = t->rng_offset;
-    t->rng_offset += (uint64_t)count;
+    uint64_t offset = t->rng_offset + (uint64_t)alaei_trainer_rank(t) * (uint64_t)count;
+    t->rng_offset += (uint64_t)count * (uint64_t)alaei_trainer_ranks(t);
     return alaei_device_normal(t->model->ctx, dst, count, (uint64_t)t->seed, offset, 0.0, 1.0);
 }
 
@@ -385,20 +387,23 @@ static alae_status update_dlatent_avg(alae_trainer *t, const step_plan *sp) {
     int64_t n = t->key.batch, L = t->model->cfg.latent_dim;
     alae_status s = alaei_device_download(ctx, t->w_host, alaei_plan_data(sp->plan, sp->w), (size_t)(n * L));
     if (s != ALAE_OK) return s;
-    float *avg = t->model->dlatent_avg;
+    float *avg = t->model->dlatent_avg, *mean = t->w_host; /* the means overwrite row 0, column by column */
     for (int64_t j = 0; j < L; j++) {
         float sum = 0.0f;
         for (int64_t i = 0; i < n; i++) sum += t->w_host[i * L + j];
-        float mean = sum / (float)n;
-        avg[j] = avg[j] + (float)(1.0 - t->dlatent_beta) * (mean - avg[j]);
+        mean[j] = sum / (float)n;
     }
-    return ALAE_OK;
+    s = alaei_trainer_average_host(t, mean, (size_t)L); /* the global batch's mean */
+    for (int64_t j = 0; s == ALAE_OK && j < L; j++) avg[j] = avg[j] + (float)(1.0 - t->dlatent_beta) * (mean[j] - avg[j]);
+    return s;
 }
 
 static alae_status optimizer_step(alae_trainer *t, alae_optimizer *opt, const step_plan *sp) {
     for (int32_t i = 0; i < t->model->n_params; i++)
-        t->grad_ptr[i] = sp->grad[i] >= 0 ? alaei_plan_data(sp->plan, sp->grad[i]) : NULL;
-    return alaei_optimizer_step(opt, t->grad_ptr);
+        t->grad_ptr[i] = sp->grad[i] >= 0 && (t->model->params[i].part & opt->part_mask)
+                             ? alaei_plan_data(sp->plan, sp->grad[i]) : NULL;
+    alae_status s = alaei_trainer_average_grads(t, t->grad_ptr); /* data parallelism: the global batch's */
+    return s == ALAE_OK ? alaei_optimizer_step(opt, t->grad_ptr) : s;
 }
 
 static alae_status read_scalar(alae_trainer *t, const step_plan *sp, int32_t node, float *out) {
@@ -410,7 +415,7 @@ static alae_status read_scalar(alae_trainer *t, const step_plan *sp, int32_t nod
 static alae_status update_smoothed(alae_trainer *t) {
     if (t->ema_half_life <= 0) return ALAE_OK;
     alae_context *ctx = t->model->ctx;
-    double rate = 1.0 - pow(0.5, (double)t->key.batch / t->ema_half_life);
+    double rate = 1.0 - pow(0.5, (double)(t->key.batch * alaei_trainer_ranks(t)) / t->ema_half_life);
     for (int32_t i = 0; i < t->model->n_params; i++) {
         const alaei_param *p = &t->model->params[i];
         alae_status s = alaei_device_binary(ctx, ALAEI_OP_SUB, t->ema_scratch, p->data, t->ema[i], p->numel);
@@ -424,7 +429,7 @@ static alae_status update_smoothed(alae_trainer *t) {
 /* After a step: the schedule advances by the batch and the fade-in follows. */
 static void advance_schedule(alae_trainer *t) {
     if (!t->schedule_active) return;
-    t->epoch_images += (uint64_t)t->key.batch;
+    t->epoch_images += (uint64_t)(t->key.batch * alaei_trainer_ranks(t)); /* the global batch */
     t->blend = alaei_schedule_blend(&t->sched, levels_of(t), t->epoch, t->epoch_images);
 }
 
@@ -454,7 +459,10 @@ static alae_status run_iteration(alae_trainer *t, const alae_tensor *real, alae_
     if (s == ALAE_OK) s = optimizer_step(t, t->opt_fg, &t->ae);
     if (s == ALAE_OK) s = read_scalar(t, &t->ae, t->ae.loss, &loss_ae);
     if (s == ALAE_OK) s = update_smoothed(t);
+    float losses[4] = {loss_d, loss_g, loss_ae, r1};
+    if (s == ALAE_OK) s = alaei_trainer_average_host(t, losses, 4);
     if (s != ALAE_OK) return s;
+    loss_d = losses[0], loss_g = losses[1], loss_ae = losses[2], r1 = losses[3];
     t->step++;
     advance_schedule(t);
     if (stats) {
