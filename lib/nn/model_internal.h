@@ -83,6 +83,9 @@ int64_t alaei_nearest_source(int64_t in, int64_t out, int64_t d);
 alae_status alaei_style_declare_params(alae_model *m);
 /* Elements of the noise one generator call at lod reads for a batch of n (ALAE_NOISE_*). */
 int64_t alaei_style_noise_numel(const alae_model_config *cfg, int32_t lod, int64_t n, int32_t noise_mode);
+/* The batch of noise map k (1, 2) of a level: n, or 1 for a map every sample shares. The flat
+ * noise input holds the maps in draw order: level 0 map 1, level 0 map 2, level 1 map 1, ... */
+int64_t alaei_style_noise_map_batch(int32_t level, int k, int64_t n, int32_t noise_mode);
 
 /* Graph building over a model's parameters: each parameter becomes an INPUT node on first use. */
 typedef struct alaei_tap {

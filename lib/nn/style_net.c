@@ -146,6 +146,10 @@ static int64_t noise_batch(int32_t level, int k, int64_t n, int32_t noise_mode) 
     return n;
 }
 
+int64_t alaei_style_noise_map_batch(int32_t level, int k, int64_t n, int32_t noise_mode) {
+    return noise_batch(level, k, n, noise_mode);
+}
+
 int64_t alaei_style_noise_numel(const alae_model_config *cfg, int32_t lod, int64_t n, int32_t noise_mode) {
     if (noise_mode == ALAE_NOISE_OFF) return 0;
     int64_t total = 0;

@@ -328,11 +328,34 @@ ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *t) { return t ? t-
 
 /* ---- one iteration ---- */
 
-/* count normals per rank: this rank's part of the global batch's count * ranks draws. */
-static alae_status draw_normal(alae_trainer *t, void *dst, int64_t count) {
-    uint64_t offset = t->rng_offset + (uint64_t)alaei_trainer_rank(t) * (uint64_t)count;
-    t->rng_offset += (uint64_t)count * (uint64_t)alaei_trainer_ranks(t);
+/* count normals. Data parallelism: per_sample draws are this rank's rows of the global batch's
+ * count * ranks draws (as one process with the global batch draws them); shared draws are the
+ * same on every rank. */
+static alae_status draw_normals(alae_trainer *t, void *dst, int64_t count, int per_sample) {
+    uint64_t ranks = per_sample ? (uint64_t)alaei_trainer_ranks(t) : 1;
+    uint64_t offset = t->rng_offset + (per_sample ? (uint64_t)alaei_trainer_rank(t) * (uint64_t)count : 0);
+    t->rng_offset += (uint64_t)count * ranks;
     return alaei_device_normal(t->model->ctx, dst, count, (uint64_t)t->seed, offset, 0.0, 1.0);
+}
+
+static alae_status draw_normal(alae_trainer *t, void *dst, int64_t count) { return draw_normals(t, dst, count, 1); }
+
+/* The noise maps of one generator call, map by map (a map every sample shares is drawn alike on
+ * every rank). */
+static alae_status draw_noise(alae_trainer *t, void *dst) {
+    alae_context *ctx = t->model->ctx;
+    int64_t n = t->key.batch, done = 0;
+    alae_status s = ALAE_OK;
+    for (int32_t level = 0; s == ALAE_OK && level <= t->lod; level++) {
+        int64_t side = alaei_level_size(&t->model->cfg, level);
+        for (int k = 1; s == ALAE_OK && k <= 2; k++) {
+            int shared = alaei_style_noise_map_batch(level, k, 2, ALAE_NOISE_PER_SAMPLE) == 1;
+            int64_t count = (shared ? 1 : n) * side * side;
+            s = draw_normals(t, (char *)dst + (size_t)done * (size_t)ctx->backend->elem_size, count, !shared);
+            done += count;
+        }
+    }
+    return s;
 }
 
 /* The iteration's random inputs: latents, then (StyleALAE) mixing latents and noise maps. */
@@ -343,7 +366,7 @@ static alae_status draw_step_inputs(alae_trainer *t) {
     for (int k = 0; s == ALAE_OK && k < 3; k++) s = draw_normal(t, t->z[k], z_count);
     for (int k = 0; s == ALAE_OK && k < 2 && t->z_mix[k]; k++) s = draw_normal(t, t->z_mix[k], z_count);
     int64_t noise_count = is_style(t) ? alaei_style_noise_numel(c, t->lod, t->key.batch, ALAE_NOISE_PER_SAMPLE) : 0;
-    for (int k = 0; s == ALAE_OK && k < 3 && noise_count > 0; k++) s = draw_normal(t, t->noise[k], noise_count);
+    for (int k = 0; s == ALAE_OK && k < 3 && noise_count > 0; k++) s = draw_noise(t, t->noise[k]);
     return s;
 }
 
