@@ -64,6 +64,16 @@ class StepStats_c(Structure):
                 ("r1", c_float), ("step", c_uint64)]
 
 
+COMM_COLLECTIVE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(c_float), c_size_t, c_int32, c_void_p)
+
+
+class Comm_c(Structure):
+    """alae_comm (alae_comm.h): a communicator's table."""
+    _fields_ = [("struct_size", c_uint32), ("version", c_uint32), ("rank", c_int32), ("size", c_int32),
+                ("memory", c_int32), ("user", c_void_p), ("allreduce", COMM_COLLECTIVE_FN),
+                ("broadcast", COMM_COLLECTIVE_FN), ("destroy", CFUNCTYPE(None, c_void_p))]
+
+
 LOG_FN = CFUNCTYPE(None, c_int32, c_char_p, c_void_p)  # alae_log_fn
 
 HANDLE = c_void_p            # every opaque handle: alae_context *, alae_model *, ...
@@ -153,6 +163,9 @@ PROTOTYPES = {
     "alae_trainer_smoothed_model": (STATUS, HANDLE, OUT_HANDLE),
     "alae_trainer_save": (STATUS, HANDLE, c_char_p),
     "alae_trainer_load": (STATUS, HANDLE, c_char_p),
+    "alae_trainer_set_comm": (STATUS, HANDLE, POINTER(Comm_c)),
+    "alae_comm_open": (STATUS, c_char_p, HANDLE, OUT_HANDLE),
+    "alae_comm_close": (None, POINTER(Comm_c)),
     # alae_io.h
     "alae_dataset_open_idx": (STATUS, c_char_p, c_char_p, OUT_HANDLE),
     "alae_dataset_open_folder": (STATUS, c_char_p, c_int32, c_int32, c_int32, OUT_HANDLE),

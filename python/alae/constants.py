@@ -113,6 +113,13 @@ LEVEL_LR = 5002
 LATENT_L2 = 0
 LATENT_L1 = 1
 
+# alae_comm.h: communicators for data-parallel training
+COMM_VERSION = 1
+REDUCE_SUM = 0
+REDUCE_AVG = 1
+COMM_HOST = 0
+COMM_DEVICE = 1
+
 # alae_io.h: flags of alae_dataset_open_folder
 FOLDER_SKIP_BAD = 1
 

@@ -93,6 +93,46 @@ class StepStats:
         return dataclasses.asdict(self)
 
 
+class Comm:
+    """A communicator for data-parallel training (docs/distributed.md): ``Comm("mpi", context)``
+    or ``Comm("nccl", context)`` opens one of libalae's modules (every rank of an MPI job calls
+    it); ``rank`` and ``size`` say where this process stands. Give it to ``Trainer.set_comm`` and
+    close it after the trainers that use it (``with Comm(...) as comm:``)."""
+
+    def __init__(self, kind, context):
+        self._ptr = ctypes.POINTER(_lib.Comm_c)()
+        out = c_void_p()
+        _lib.get().alae_comm_open(kind.encode(), context._ptr, byref(out))
+        self._ptr = ctypes.cast(out, ctypes.POINTER(_lib.Comm_c))
+        self.context = context
+
+    @property
+    def rank(self):
+        return int(self._ptr.contents.rank)
+
+    @property
+    def size(self):
+        return int(self._ptr.contents.size)
+
+    def close(self):
+        """Closes the communicator (finalising MPI when the module started it); idempotent."""
+        if self._ptr:
+            ptr, self._ptr = self._ptr, ctypes.POINTER(_lib.Comm_c)()
+            _lib.get().alae_comm_close(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+
 class Trainer(Handle):
     """Trains a model with the three ALAE steps (D-step with R1, G-step, latent step) and keeps
     a smoothed (EMA) copy for inference.
@@ -237,6 +277,14 @@ class Trainer(Handle):
         """Restores a training state written by save() for the same configuration."""
         with self._lock:
             _lib.get().alae_trainer_load(self._ptr, _lib.encode_path(path))
+
+    def set_comm(self, comm):
+        """Trains data-parallel over comm's ranks (a Comm, or None to train alone again): rank 0's
+        parameters are broadcast now (call it on every rank after load()), and every step then
+        averages the gradients over the ranks; each rank steps with its own batch of the same size."""
+        with self._lock:
+            _lib.get().alae_trainer_set_comm(self._ptr, comm._ptr if comm is not None else None)
+        self._comm = comm  # the communicator must outlive its use by the trainer
 
     def save_model(self, path):
         """Writes the smoothed (EMA) model as a model file (load it with Model.load)."""
