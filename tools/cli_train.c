@@ -524,11 +524,14 @@ static int check_resumed_run(const train_run *r) {
 
 /* ---- data parallelism ---- */
 
-/* Whether an MPI launcher started this process (OpenMPI, MPICH / Intel MPI, PMIx, Slurm). */
+/* Whether an MPI launcher started this process as one of several (OpenMPI, MPICH / Intel MPI,
+ * Slurm's srun). */
 static int under_mpi_launcher(void) {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
-        if (getenv(vars[i])) return 1;
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) return 1;
+    }
     return 0;
 }
 

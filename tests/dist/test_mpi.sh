@@ -84,6 +84,9 @@ if [ "$MODE" = equivalence ]; then
     python3 "$COMPARE" two/train-state.safetensors one/train-state.safetensors "$tol" >cmp.out ||
         fail "two ranks of batch 8 and one process of batch 16 differ: $(cat cmp.out)"
     echo "two ranks vs one process: $(cat cmp.out)"
+    rc=0
+    train bad 16 1 --comm gloo 2>bad.err || rc=$?
+    [ "$rc" -eq 2 ] && grep -q "'auto', 'none', 'mpi' or 'nccl'" bad.err || fail "--comm gloo: status $rc: $(cat bad.err)"
     grep -q "batch 16 (2 ranks x 8)" two.out || fail "the log does not show the global batch: $(cat two.out)"
     [ "$(grep -c '^alae train: mnist-fc-paper' two.out)" -eq 1 ] || fail "more than rank 0 reported: $(cat two.out)"
     [ "$(cut -d, -f1,2 two/log.csv)" = "$(cut -d, -f1,2 one/log.csv)" ] || fail "log.csv steps and images differ"
