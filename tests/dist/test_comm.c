@@ -160,7 +160,7 @@ static void run_open(run *r, const setup *su, uint64_t model_seed, int first, in
     ck_assert_alae_ok(alae_trainer_set(r->trainer, ALAE_TRAIN_SEED, 7));
     ck_assert_alae_ok(alae_trainer_set(r->trainer, ALAE_TRAIN_EMA_HALF_LIFE, 16));
     if (su->side == 32) ck_assert_alae_ok(alae_trainer_set(r->trainer, ALAE_TRAIN_STYLE_MIXING, su->mixing));
-    if (su->side == 32 && su->reference) ck_assert_alae_ok(alae_trainer_set(r->trainer, ALAE_TRAIN_LOD, 2));
+    if (su->side == 32 && su->reference) ck_assert_alae_ok(alae_trainer_set(r->trainer, ALAE_TRAIN_LOD, 1));
     int64_t shape[4] = {n, 1, su->side, su->side};
     size_t image = (size_t)su->side * (size_t)su->side;
     ck_assert_alae_ok(alae_tensor_create(r->ctx, ALAE_DTYPE_F32, 4, shape, &r->batch));
@@ -377,7 +377,7 @@ START_TEST(test_mlp_host_staging_on_a_double_backend) {
 END_TEST
 
 START_TEST(test_style_mixing_two_ranks_equal_one_process) {
-    setup su = {"mnist", 32, 4, 1, 1.0}; /* in double precision, at level 2 (16x16): see the top */
+    setup su = {"mnist", 32, 4, 1, 1.0}; /* in double precision, at level 1 (8x8): see the top */
     check_equivalence(&su, ALAE_COMM_HOST, 1e-5, 1e-9, 0, 2e-2);
 }
 END_TEST
