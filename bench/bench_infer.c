@@ -1,0 +1,112 @@
+/* What the inference plan cache buys: batch-1 latency of alae_model_encode and
+ * alae_model_generate with the plan cached (the library's behaviour) against planning every call
+ * (the behaviour before: the cache is emptied before each call, so each call builds, plans and
+ * allocates its graph, runs it and keeps nothing), for the MLP and StyleALAE at 32-128 px. The
+ * two variants alternate call by call in one process, so both see the same machine noise.
+ * Prints one line per case with the medians and their ratio, and
+ *   RESULT infer case=... mode=... replan_ms=... cached_ms=... speedup=...
+ * Usage: alae_bench_infer [--reps N] [--threads T] [--preset P (only that preset's cases)] */
+#define _POSIX_C_SOURCE 200809L
+#define BENCH_NAME "alae_bench_infer"
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "nn/model_internal.h"
+
+typedef struct bench_case {
+    const char *name, *preset;
+    int resolution; /* the level's image side; 0: the preset's */
+} bench_case;
+
+static const bench_case cases[] = {
+    {"mlp mnist-fc 32px", "mnist-fc", 0},
+    {"style mnist 32px", "mnist", 32},
+    {"style celeba 32px", "celeba", 32},
+    {"style celeba 64px", "celeba", 64},
+    {"style celeba 128px", "celeba", 128},
+};
+
+static int level_of(int resolution) {
+    int lod = 0;
+    while ((4 << lod) < resolution) lod++;
+    return lod;
+}
+
+/* One call, after emptying the cache when replan is set; returns seconds through *t. */
+static alae_status timed_call(alae_model *m, int encode, int replan, alae_tensor *x, alae_tensor *w, double *t) {
+    if (replan) alaei_plan_cache_clear(m);
+    double t0 = now();
+    alae_status s = encode ? alae_model_encode(m, x, w) : alae_model_generate(m, w, x);
+    *t = now() - t0;
+    return s;
+}
+
+static int run_case(const bench_case *bc, int encode, int reps, int threads) {
+    alae_context *ctx;
+    alae_model_config *cfg;
+    alae_model *m;
+    CHECK(alae_context_create(ALAE_DEVICE_CPU, &ctx));
+    CHECK(alae_context_set_param(ctx, ALAE_CTX_THREADS, threads));
+    CHECK(alae_model_config_create(bc->preset, &cfg));
+    CHECK(alae_model_create(ctx, cfg, 1, &m));
+    alae_model_config_destroy(cfg);
+    if (bc->resolution) CHECK(alae_model_set(m, ALAE_MODEL_LOD, level_of(bc->resolution)));
+    double side, channels = m->cfg.channels;
+    CHECK(alae_model_get(m, ALAE_MODEL_RESOLUTION, &side));
+    int64_t xs[4] = {1, (int64_t)channels, (int64_t)side, (int64_t)side}, ws[2] = {1, m->cfg.latent_dim};
+    alae_tensor *x, *w;
+    CHECK(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, xs, &x));
+    CHECK(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, ws, &w));
+    CHECK(alae_tensor_fill_normal(x, 0.0f, 0.5f));
+    CHECK(alae_tensor_fill_normal(w, 0.0f, 1.0f));
+    double *t[2];
+    t[0] = malloc((size_t)reps * sizeof(double));
+    t[1] = malloc((size_t)reps * sizeof(double));
+    if (!t[0] || !t[1]) return 1;
+    double warm;
+    for (int k = 0; k < 3; k++) CHECK(timed_call(m, encode, k % 2, x, w, &warm));
+    for (int i = 0; i < reps; i++)
+        for (int k = 0; k < 2; k++) { /* alternate which variant goes first */
+            int replan = (i + k) % 2;
+            CHECK(timed_call(m, encode, replan, x, w, &t[replan][i]));
+        }
+    qsort(t[0], (size_t)reps, sizeof(double), compare_doubles);
+    qsort(t[1], (size_t)reps, sizeof(double), compare_doubles);
+    double cached = t[0][reps / 2] * 1e3, replan = t[1][reps / 2] * 1e3;
+    const char *mode = encode ? "encode" : "decode";
+    printf("%-20s %-7s %4d px  plan every call %9.3f ms   cached plan %9.3f ms   %5.2fx\n", bc->name, mode, (int)side,
+           replan, cached, replan / cached);
+    printf("RESULT infer case=%s/%dpx mode=%s replan_ms=%.4f cached_ms=%.4f speedup=%.3f\n", bc->preset, (int)side,
+           mode, replan, cached, replan / cached);
+    free(t[0]);
+    free(t[1]);
+    alae_tensor_destroy(x);
+    alae_tensor_destroy(w);
+    alae_model_destroy(m);
+    alae_context_destroy(ctx);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int reps = 21, threads = 1;
+    const char *only = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--preset")) only = argv[i + 1];
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "usage: alae_bench_infer [--reps N] [--threads T] [--preset P]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || threads < 1) {
+        fprintf(stderr, "alae_bench_infer: --reps and --threads must be positive\n");
+        return 2;
+    }
+    printf("batch 1, %d thread(s), median of %d calls per variant (alternating)\n", threads, reps);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int encode = 1; encode >= 0; encode--)
+            if ((!only || !strcmp(only, cases[c].preset)) && run_case(&cases[c], encode, reps, threads)) return 1;
+    return 0;
+}
