@@ -3,8 +3,10 @@
  * (the behaviour before: the cache is emptied before each call, so each call builds, plans and
  * allocates its graph, runs it and keeps nothing), for the MLP and StyleALAE at 32-128 px. The
  * two variants alternate call by call in one process, so both see the same machine noise.
- * Prints one line per case with the medians and their ratio, and
- *   RESULT infer case=... mode=... replan_ms=... cached_ms=... speedup=...
+ * Prints one line per case with the medians of wall and process CPU time (the robust figure on
+ * a machine shared with other jobs: 1 thread by default) and their ratios, and
+ *   RESULT infer case=... mode=... replan_ms=... cached_ms=... speedup=... replan_cpu_ms=...
+ *          cached_cpu_ms=... cpu_speedup=...
  * Usage: alae_bench_infer [--reps N] [--threads T] [--preset P (only that preset's cases)] */
 #define _POSIX_C_SOURCE 200809L
 #define BENCH_NAME "alae_bench_infer"
@@ -33,13 +35,20 @@ static int level_of(int resolution) {
     return lod;
 }
 
-/* One call, after emptying the cache when replan is set; returns seconds through *t. */
-static alae_status timed_call(alae_model *m, int encode, int replan, alae_tensor *x, alae_tensor *w, double *t) {
+/* One call, after emptying the cache when replan is set; wall and CPU seconds through t, c. */
+static alae_status timed_call(alae_model *m, int encode, int replan, alae_tensor *x, alae_tensor *w, double *t,
+                              double *c) {
     if (replan) alaei_plan_cache_clear(m);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     alae_status s = encode ? alae_model_encode(m, x, w) : alae_model_generate(m, w, x);
     *t = now() - t0;
+    *c = cpu_now() - c0;
     return s;
+}
+
+static double median_of(double *v, int n) {
+    qsort(v, (size_t)n, sizeof(double), compare_doubles);
+    return v[n / 2];
 }
 
 static int run_case(const bench_case *bc, int encode, int reps, int threads) {
@@ -60,27 +69,33 @@ static int run_case(const bench_case *bc, int encode, int reps, int threads) {
     CHECK(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, ws, &w));
     CHECK(alae_tensor_fill_normal(x, 0.0f, 0.5f));
     CHECK(alae_tensor_fill_normal(w, 0.0f, 1.0f));
-    double *t[2];
-    t[0] = malloc((size_t)reps * sizeof(double));
-    t[1] = malloc((size_t)reps * sizeof(double));
-    if (!t[0] || !t[1]) return 1;
-    double warm;
-    for (int k = 0; k < 3; k++) CHECK(timed_call(m, encode, k % 2, x, w, &warm));
+    double *t[2], *c[2];
+    for (int k = 0; k < 2; k++) {
+        t[k] = malloc((size_t)reps * sizeof(double));
+        c[k] = malloc((size_t)reps * sizeof(double));
+        if (!t[k] || !c[k]) return 1;
+    }
+    double warm, warm_cpu;
+    for (int k = 0; k < 3; k++) CHECK(timed_call(m, encode, k % 2, x, w, &warm, &warm_cpu));
     for (int i = 0; i < reps; i++)
         for (int k = 0; k < 2; k++) { /* alternate which variant goes first */
             int replan = (i + k) % 2;
-            CHECK(timed_call(m, encode, replan, x, w, &t[replan][i]));
+            CHECK(timed_call(m, encode, replan, x, w, &t[replan][i], &c[replan][i]));
         }
-    qsort(t[0], (size_t)reps, sizeof(double), compare_doubles);
-    qsort(t[1], (size_t)reps, sizeof(double), compare_doubles);
-    double cached = t[0][reps / 2] * 1e3, replan = t[1][reps / 2] * 1e3;
+    double cached = median_of(t[0], reps) * 1e3, replan = median_of(t[1], reps) * 1e3;
+    double cached_cpu = median_of(c[0], reps) * 1e3, replan_cpu = median_of(c[1], reps) * 1e3;
     const char *mode = encode ? "encode" : "decode";
-    printf("%-20s %-7s %4d px  plan every call %9.3f ms   cached plan %9.3f ms   %5.2fx\n", bc->name, mode, (int)side,
-           replan, cached, replan / cached);
-    printf("RESULT infer case=%s/%dpx mode=%s replan_ms=%.4f cached_ms=%.4f speedup=%.3f\n", bc->preset, (int)side,
-           mode, replan, cached, replan / cached);
-    free(t[0]);
-    free(t[1]);
+    printf("%-20s %-7s %4d px  plan every call %9.3f ms (CPU %9.3f)   cached plan %9.3f ms (CPU %9.3f)   %5.2fx (CPU "
+           "%5.2fx)\n",
+           bc->name, mode, (int)side, replan, replan_cpu, cached, cached_cpu, replan / cached, replan_cpu / cached_cpu);
+    printf("RESULT infer case=%s/%dpx mode=%s replan_ms=%.4f cached_ms=%.4f speedup=%.3f replan_cpu_ms=%.4f "
+           "cached_cpu_ms=%.4f cpu_speedup=%.3f\n",
+           bc->preset, (int)side, mode, replan, cached, replan / cached, replan_cpu, cached_cpu, replan_cpu / cached_cpu);
+    fflush(stdout);
+    for (int k = 0; k < 2; k++) {
+        free(t[k]);
+        free(c[k]);
+    }
     alae_tensor_destroy(x);
     alae_tensor_destroy(w);
     alae_model_destroy(m);
