@@ -1,7 +1,8 @@
 /* What the inference plan cache buys: batch-1 latency of alae_model_encode and
  * alae_model_generate with the plan cached (the library's behaviour) against planning every call
  * (the behaviour before: the cache is emptied before each call, so each call builds, plans and
- * allocates its graph, runs it and keeps nothing), for the MLP and StyleALAE at 32-128 px. The
+ * allocates its graph, runs it and keeps nothing), for the MLP and StyleALAE at 32-128 px, and
+ * the CPU time of building and planning the graph alone (internal API). The
  * two variants alternate call by call in one process, so both see the same machine noise.
  * Prints one line per case with the medians of wall and process CPU time (the robust figure on
  * a machine shared with other jobs: 1 thread by default) and their ratios, and
@@ -46,6 +47,26 @@ static alae_status timed_call(alae_model *m, int encode, int replan, alae_tensor
     return s;
 }
 
+/* CPU seconds to build and plan the call's graph alone (what each call paid before the cache):
+ * the network on a fresh net at the model's level, planned without an arena, freed. */
+static double plan_only_cpu(alae_model *m, int encode, const alae_tensor *in) {
+    double c0 = cpu_now();
+    alaei_net net;
+    if (alaei_net_init(&net, m) != ALAE_OK) return -1;
+    net.lod = m->lod;
+    net.noise_mode = m->noise_mode;
+    int64_t shape[ALAE_TENSOR_MAX_DIMS];
+    if (alae_tensor_shape(in, shape, ALAE_TENSOR_MAX_DIMS) != ALAE_OK) return -1;
+    int32_t x = alaei_input(net.g, alae_tensor_ndim(in), shape, "input");
+    int32_t y = encode ? alaei_net_E(&net, x) : alaei_net_G(&net, x);
+    alaei_plan *plan = NULL;
+    alae_status s = alaei_graph_status(net.g) == ALAE_OK ? alaei_plan_create_shared(m->ctx, net.g, 1, &y, &plan)
+                                                         : ALAE_E_INVALID_ARG;
+    alaei_plan_destroy(plan);
+    alaei_net_free(&net);
+    return s == ALAE_OK ? cpu_now() - c0 : -1;
+}
+
 static double median_of(double *v, int n) {
     qsort(v, (size_t)n, sizeof(double), compare_doubles);
     return v[n / 2];
@@ -69,7 +90,15 @@ static int run_case(const bench_case *bc, int encode, int reps, int threads) {
     CHECK(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, ws, &w));
     CHECK(alae_tensor_fill_normal(x, 0.0f, 0.5f));
     CHECK(alae_tensor_fill_normal(w, 0.0f, 1.0f));
-    double *t[2], *c[2];
+    double *t[2], *c[2], *p = malloc((size_t)reps * sizeof(double));
+    if (!p) return 1;
+    for (int i = 0; i < reps; i++)
+        if ((p[i] = plan_only_cpu(m, encode, encode ? x : w)) < 0) {
+            fprintf(stderr, BENCH_NAME ": planning failed\n");
+            return 1;
+        }
+    double plan_cpu = median_of(p, reps) * 1e3;
+    free(p);
     for (int k = 0; k < 2; k++) {
         t[k] = malloc((size_t)reps * sizeof(double));
         c[k] = malloc((size_t)reps * sizeof(double));
@@ -86,11 +115,13 @@ static int run_case(const bench_case *bc, int encode, int reps, int threads) {
     double cached_cpu = median_of(c[0], reps) * 1e3, replan_cpu = median_of(c[1], reps) * 1e3;
     const char *mode = encode ? "encode" : "decode";
     printf("%-20s %-7s %4d px  plan every call %9.3f ms (CPU %9.3f)   cached plan %9.3f ms (CPU %9.3f)   %5.2fx (CPU "
-           "%5.2fx)\n",
-           bc->name, mode, (int)side, replan, replan_cpu, cached, cached_cpu, replan / cached, replan_cpu / cached_cpu);
+           "%5.2fx); building + planning alone: CPU %.3f ms\n",
+           bc->name, mode, (int)side, replan, replan_cpu, cached, cached_cpu, replan / cached, replan_cpu / cached_cpu,
+           plan_cpu);
     printf("RESULT infer case=%s/%dpx mode=%s replan_ms=%.4f cached_ms=%.4f speedup=%.3f replan_cpu_ms=%.4f "
-           "cached_cpu_ms=%.4f cpu_speedup=%.3f\n",
-           bc->preset, (int)side, mode, replan, cached, replan / cached, replan_cpu, cached_cpu, replan_cpu / cached_cpu);
+           "cached_cpu_ms=%.4f cpu_speedup=%.3f plan_cpu_ms=%.4f\n",
+           bc->preset, (int)side, mode, replan, cached, replan / cached, replan_cpu, cached_cpu, replan_cpu / cached_cpu,
+           plan_cpu);
     fflush(stdout);
     for (int k = 0; k < 2; k++) {
         free(t[k]);
