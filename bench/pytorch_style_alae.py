@@ -47,6 +47,7 @@ bench/pytorch_mlp_alae.py.
 import json
 import math
 import os
+import struct
 import sys
 import time
 
@@ -64,9 +65,13 @@ MIXING_PROB = 0.9
 PRESETS = {
     "mnist": dict(image=32, channels=1, start=64, maxc=256, latent=32, mapping=4, lr=0.0015),
     "celeba": dict(image=128, channels=3, start=64, maxc=256, latent=256, mapping=8, lr=0.0015),
+    "celeba-hq256": dict(image=256, channels=3, start=64, maxc=512, latent=512, mapping=8, lr=0.0015),
+    "bedroom": dict(image=256, channels=3, start=32, maxc=512, latent=512, mapping=8, lr=0.0015),
+    "ffhq": dict(image=1024, channels=3, start=16, maxc=512, latent=512, mapping=8, lr=0.0015),
 }
 # the default level and batch of the benchmark cases (issue 5)
-DEFAULT_CASE = {"mnist": (32, 64), "celeba": (64, 32)}
+DEFAULT_CASE = {"mnist": (32, 64), "celeba": (64, 32), "celeba-hq256": (256, 1), "bedroom": (256, 1),
+                "ffhq": (1024, 1)}
 
 torch = None
 F = None
@@ -214,6 +219,47 @@ def build_model(cfg, seed=0, device="cpu", ema=True):
     return m
 
 
+def _reference_name(name):
+    """The reference's state_dict name of a libalae parameter name (lib/nn/style_net.c)."""
+    import re
+    rules = ((r"^F\.dense\.(\d+)\.", r"mapping_f.map_blocks.\1.fc."),
+             (r"^D\.dense\.(\d+)\.", r"mapping_d.map_blocks.\1."),
+             (r"^G\.const$", "decoder.const"),
+             (r"^G\.block\.(\d+)\.noise_(\d)$", r"decoder.decode_block.\1.noise_weight_\2"),
+             (r"^G\.block\.(\d+)\.", r"decoder.decode_block.\1."),
+             (r"^G\.to_rgb\.(\d+)\.", r"decoder.to_rgb.\1.to_rgb."),
+             (r"^E\.from_rgb\.(\d+)\.", r"encoder.from_rgb.\1.from_rgb."),
+             (r"^E\.block\.(\d+)\.", r"encoder.encode_block.\1."))
+    for pattern, repl in rules:
+        if re.match(pattern, name):
+            return re.sub(pattern, repl, name)
+    raise KeyError("no reference name for libalae parameter " + name)
+
+
+def load_libalae_weights(model, path):
+    """Replaces model's parameters by those of a libalae model file (alae_model_save), tensor by
+    tensor straight from the file (no second copy of the weights at any time)."""
+    import numpy as np
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n).decode("utf-8"))
+        header.pop("__metadata__", None)
+        base = 8 + n
+        for name, info in header.items():
+            if info["dtype"] != "F32":
+                continue
+            if name == "dlatent_avg":
+                continue
+            ref = _reference_name(name)
+            want = tuple(model.params[ref].shape)
+            b, e = info["data_offsets"]
+            f.seek(base + b)
+            arr = np.fromfile(f, dtype="<f4", count=(e - b) // 4)
+            assert arr.size == int(np.prod(want)), (name, info["shape"], want)
+            model.params[ref] = torch.from_numpy(arr.reshape(want))
+    model.ema = {}
+
+
 # ---------------------------------------------------------------- building blocks
 
 def _blur(m, x):
@@ -272,8 +318,14 @@ def net_D(m, p, w):
     return h[:, m.cfg.latent]
 
 
+NOISE_OFF = "off"
+
+
 def _noise(shape_like, batch, noise, device):
-    """The next noise map [batch, 1, H, W]: from the iterator `noise` when given, else fresh."""
+    """The next noise map [batch, 1, H, W]: from the iterator `noise` when given, zeros for
+    NOISE_OFF (libalae's ALAE_NOISE_OFF), else fresh."""
+    if noise is NOISE_OFF:
+        return torch.zeros(1, 1, shape_like.shape[2], shape_like.shape[3], device=device)
     if noise is not None:
         return next(noise)
     return torch.randn(batch, 1, shape_like.shape[2], shape_like.shape[3], device=device)
@@ -639,7 +691,7 @@ def conv_gflop(cfg, lod, batch, mode):
             r //= 2
         return 2 * fl
     g, e = g_fwd(), e_fwd()
-    per = {"encode": e, "decode": g, "train": 7 * g + 14 * e}[mode]
+    per = {"encode": e, "decode": g, "reconstruct": e + g, "train": 7 * g + 14 * e}[mode]
     return per * batch / 1e9
 
 
@@ -662,7 +714,14 @@ def benchmark(a):
     import random
     rng = random.Random(a.seed)
     model = build_model(cfg, a.seed, dev, ema=a.mode == "train")   # inference: one set of weights
+    if a.weights:
+        load_libalae_weights(model, a.weights)
     x = (torch.rand(a.batch, cfg.channels, res, res, device=dev) * 2 - 1)
+    if a.input:
+        import numpy as np
+        x = torch.from_numpy(np.load(a.input).astype(np.float32)).to(dev)
+        assert tuple(x.shape) == (a.batch, cfg.channels, res, res), x.shape
+    noise = NOISE_OFF if a.noise == "off" else None
     w = torch.randn(a.batch, cfg.latent, device=dev)
 
     def sync():
@@ -680,28 +739,45 @@ def benchmark(a):
         def one():
             with torch.no_grad():
                 return net_E(model, p, x, lod)
+    elif a.mode == "reconstruct":
+        p = {k: v.detach() for k, v in model.params.items()}
+
+        def one():
+            with torch.no_grad():
+                code = net_E(model, p, x, lod)
+                return net_G(model, p, code[:, None, :].expand(a.batch, cfg.style_count, cfg.latent), lod, noise=noise)
     else:
         p = {k: v.detach() for k, v in model.params.items()}
 
         def one():
             with torch.no_grad():
-                return net_G(model, p, w[:, None, :].expand(a.batch, cfg.style_count, cfg.latent), lod)
+                return net_G(model, p, w[:, None, :].expand(a.batch, cfg.style_count, cfg.latent), lod, noise=noise)
     times, cpu = [], []
+    out = None
     for i in range(a.warmup):
-        one()
+        out = one()
     prof = torch.autograd.profiler.profile() if a.profile else None
     if prof is not None:
         prof.__enter__()
     for i in range(a.iters):
         sync()
         t0, c0 = time.perf_counter(), time.process_time()
-        one()
+        out = None   # the previous result is not kept alive through the call
+        out = one()
         sync()
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     if prof is not None:
         prof.__exit__(None, None, None)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=14))
+    if a.compare:
+        import numpy as np
+        ref = np.load(a.compare)
+        got = out.detach().cpu().numpy()
+        diff = float(np.max(np.abs(got.astype(np.float64) - ref)))
+        scale = float(np.max(np.abs(ref)))
+        print("COMPARE max_abs_diff=%.3g max_abs_ref=%.3g rel=%.3g shape=%s" % (diff, scale, diff / max(scale, 1e-30),
+                                                                              "x".join(map(str, got.shape))))
     times.sort()
     cpu.sort()
     med, cpu_med = times[len(times) // 2], cpu[len(cpu) // 2]
@@ -728,7 +804,12 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=5, help="measured iterations / calls")
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--mode", choices=("train", "encode", "decode"), default="train")
+    ap.add_argument("--mode", choices=("train", "encode", "decode", "reconstruct"), default="train")
+    ap.add_argument("--weights", metavar="PATH", help="a libalae model file (alae_model_save) to run instead of fresh weights")
+    ap.add_argument("--noise", choices=("off", "sample"), default="sample",
+                    help="generator noise maps: fresh per sample (default) or none (libalae ALAE_NOISE_OFF)")
+    ap.add_argument("--input", metavar="X.npy", help="the images of encode / reconstruct (float32 [N, C, S, S])")
+    ap.add_argument("--compare", metavar="Y.npy", help="print the largest difference of the last result to this array")
     ap.add_argument("--device", default="cpu", help="cpu or cuda[:k]")
     ap.add_argument("--tf32", action="store_true", help="cuda: allow TF32 matmuls and convolutions (default off)")
     ap.add_argument("--cudnn-benchmark", action="store_true",

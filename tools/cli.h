@@ -118,10 +118,15 @@ cli_shape cli_image_shape(const cli_geom *g);
  * infinity (a model whose weights overflow): cli_fail and cli_fail_file print what and where. */
 #define CLI_E_NONFINITE ((alae_status)-1000)
 
-/* Runs fn over n items in batches of CLI_BATCH: in holds n items of in_shape, out receives n items
- * of out_shape (all finite, else CLI_E_NONFINITE). ctx must be the model's context (the public
- * API has no getter for it). */
+/* Runs fn over n items in batches of cli_batch_size(the larger item): in holds n items of
+ * in_shape, out receives n items of out_shape (all finite, else CLI_E_NONFINITE). ctx must be the
+ * model's context (the public API has no getter for it). */
 #define CLI_BATCH 256
+/* Items per batch: CLI_BATCH, fewer for large images (at most CLI_BATCH_FLOATS floats of input
+ * or output per batch, at least one item: one 1024 px RGB image, 21 of 256 px), so that a batch's
+ * plan stays small at any resolution. */
+#define CLI_BATCH_FLOATS (1 << 22)
+int64_t cli_batch_size(int64_t item_floats);
 alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
                       const cli_shape *in_shape, float *out, const cli_shape *out_shape);
 /* Reads images start..start+n-1 of ds into host [n, C, S, S] in the geometry's data range, S =
@@ -132,10 +137,10 @@ alae_status cli_read_images(alae_context *ctx, const alae_dataset *ds, const cli
 void cli_pool(float *images, int64_t n, int32_t channels, int32_t from, int32_t to);
 /* Whether path names an image folder or an image file (.png, .jpg, .jpeg, .bmp) rather than IDX. */
 int cli_is_image_path(const char *path);
-/* Opens path as an image folder / image file (decoded to the geometry's channels at g->full;
- * skip_bad: skip undecodable files with a warning) or as an IDX file; prints the error and
- * returns CLI_RUNTIME on failure, CLI_GO on success. */
-int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int skip_bad, alae_dataset **ds);
+/* Opens path as an image folder / image file (decoded to the geometry's channels at g->full, with
+ * alae_dataset_open_folder's flags: ALAE_FOLDER_SKIP_BAD, ALAE_FOLDER_NO_CROP) or as an IDX file;
+ * prints the error and returns CLI_RUNTIME on failure, CLI_GO on success. */
+int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int32_t folder_flags, alae_dataset **ds);
 /* Checks that the images of ds fit the model (channels, at most image_size per side; smaller
  * ones are centred and padded); prints the error and returns CLI_RUNTIME if not, else CLI_GO. */
 int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, const cli_geom *g);
@@ -152,6 +157,21 @@ alae_status cli_write_grid(const char *path, const float *images, int64_t n, con
  * padded with blank tiles so that each reconstruction sits in the column of its original. */
 alae_status cli_write_pairs(const char *path, const float *originals, const float *reconstructions, int64_t n,
                             const cli_geom *g, int32_t columns);
+
+/* ---- inference options (cli_infer_opts.c) ---- */
+
+/* --noise off|batch|sample -> ALAE_NOISE_*; NULL gives dflt. CLI_GO, or CLI_USAGE with the
+ * message. */
+int cli_parse_noise(const char *cmd, const char *noise, int dflt, int *mode);
+/* Sets the model's noise mode (a no-op for the MLP, which has no noise); CLI_GO or CLI_RUNTIME. */
+int cli_set_noise(const char *cmd, alae_model *model, int mode);
+/* Folder flags for --crop: the centre square (crop) or the whole image resized. */
+int32_t cli_crop_flags(int crop);
+/* Whether path ends in .npy (any case): write float arrays there instead of a PNG. */
+int cli_is_npy_path(const char *path);
+/* Writes n images [n, C, S, S] as a float32 .npy (path ends in .npy) or as a PNG grid with
+ * `columns` columns (0: ceil(sqrt(n))). */
+alae_status cli_write_images(const char *path, const float *images, int64_t n, const cli_geom *g, int32_t columns);
 
 /* ---- system ---- */
 

@@ -369,13 +369,19 @@ static alae_status check_finite(const float *values, int64_t n, int64_t len, int
     return ALAE_OK;
 }
 
+int64_t cli_batch_size(int64_t item_floats_) {
+    int64_t b = item_floats_ > 0 ? CLI_BATCH_FLOATS / item_floats_ : CLI_BATCH;
+    return b < 1 ? 1 : b > CLI_BATCH ? CLI_BATCH : b;
+}
+
 alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int64_t n, const float *in,
                       const cli_shape *in_shape, float *out, const cli_shape *out_shape) {
     int64_t in_len = item_floats(in_shape->ndim, in_shape->dims);
     int64_t out_len = item_floats(out_shape->ndim, out_shape->dims);
+    int64_t batch = cli_batch_size(in_len > out_len ? in_len : out_len);
     alae_status s = ALAE_OK;
-    for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
-        int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
+    for (int64_t at = 0; s == ALAE_OK && at < n; at += batch) {
+        int64_t k = n - at < batch ? n - at : batch;
         s = apply_batch(ctx, model, fn, k, in + at * in_len, in_shape, out + at * out_len, out_shape);
         if (s == ALAE_OK) s = check_finite(out + at * out_len, k, out_len, at);
     }
@@ -456,9 +462,9 @@ int cli_is_image_path(const char *path) {
     return 0;
 }
 
-int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int skip_bad, alae_dataset **ds) {
+int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int32_t folder_flags, alae_dataset **ds) {
     alae_status s = cli_is_image_path(path)
-                        ? alae_dataset_open_folder(path, g->channels, g->full, skip_bad ? ALAE_FOLDER_SKIP_BAD : 0, ds)
+                        ? alae_dataset_open_folder(path, g->channels, g->full, folder_flags, ds)
                         : alae_dataset_open_idx(path, NULL, ds);
     if (s != ALAE_OK) return cli_fail_file(cmd, s, path);
     int rc = cli_check_data(cmd, *ds, path, g);
@@ -489,8 +495,9 @@ static alae_status encode_batch(alae_context *ctx, alae_model *model, const alae
 alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
                                int64_t n, float *codes) {
     alae_status s = ALAE_OK;
-    for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
-        int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
+    int64_t batch = cli_batch_size(cli_image_floats(g));
+    for (int64_t at = 0; s == ALAE_OK && at < n; at += batch) {
+        int64_t k = n - at < batch ? n - at : batch;
         s = encode_batch(ctx, model, ds, g, at, k, codes + at * g->latent);
         if (s == ALAE_OK) s = check_finite(codes + at * g->latent, k, g->latent, at);
     }

@@ -17,8 +17,8 @@ static void close_session(style_session *ss) {
     alae_context_destroy(ss->ctx);
 }
 
-/* Loads the model and applies --seed (noise), --noise and --truncation. */
-static int open_session(const char *cmd, const char *path, int64_t threads, int64_t seed, const char *noise,
+/* Loads the model and applies --seed (noise), --noise (noise_mode) and --truncation. */
+static int open_session(const char *cmd, const char *path, int64_t threads, int64_t seed, int noise_mode,
                         const cli_opt *opts, int n, double psi, int64_t cutoff, style_session *ss) {
     memset(ss, 0, sizeof *ss);
     int rc = cli_load_model(cmd, path, threads, &ss->ctx, &ss->model);
@@ -28,18 +28,7 @@ static int open_session(const char *cmd, const char *path, int64_t threads, int6
     if (s == ALAE_OK) s = alae_model_get(ss->model, ALAE_MODEL_STYLE_COUNT, &rows);
     ss->rows = (int32_t)rows;
     if (s == ALAE_OK) s = alae_context_set_param(ss->ctx, ALAE_CTX_SEED, seed);
-    double arch = 0;
-    alae_model_config *cfg = NULL;
-    if (s == ALAE_OK && (s = alae_model_get_config(ss->model, &cfg)) == ALAE_OK) {
-        s = alae_model_config_get(cfg, ALAE_CFG_ARCH, &arch);
-        alae_model_config_destroy(cfg);
-    }
-    if (s == ALAE_OK && arch == ALAE_ARCH_STYLE) {
-        int mode = !noise || !strcmp(noise, "batch") ? ALAE_NOISE_BATCH_CONSTANT
-                   : !strcmp(noise, "off")           ? ALAE_NOISE_OFF
-                                                     : ALAE_NOISE_PER_SAMPLE;
-        s = alae_model_set(ss->model, ALAE_MODEL_NOISE, mode);
-    }
+    if (s == ALAE_OK) s = alae_model_set(ss->model, ALAE_MODEL_NOISE, noise_mode);
     if (s == ALAE_OK && cli_given(opts, n, "--truncation")) s = alae_model_set(ss->model, ALAE_MODEL_TRUNCATION_PSI, psi);
     if (s == ALAE_OK && cli_given(opts, n, "--truncation-cutoff"))
         s = alae_model_set(ss->model, ALAE_MODEL_TRUNCATION_CUTOFF, (double)cutoff);
@@ -50,17 +39,12 @@ static int open_session(const char *cmd, const char *path, int64_t threads, int6
     return rc;
 }
 
-static int check_noise(const char *cmd, const char *noise) {
-    if (noise && strcmp(noise, "off") && strcmp(noise, "batch") && strcmp(noise, "sample"))
-        return cli_usage_error(cmd, "--noise must be 'off', 'batch' or 'sample', not '%s'", noise);
-    return CLI_GO;
-}
-
 /* Reads up to max images of path (an image file, an image folder or IDX) into *x (caller frees);
- * *n gets the count. */
-static int read_inputs(const char *cmd, const style_session *ss, const char *path, int64_t max, float **x, int64_t *n) {
+ * *n gets the count. Image files are resized whole or from their centre square (crop). */
+static int read_inputs(const char *cmd, const style_session *ss, const char *path, int64_t max, int crop, float **x,
+                       int64_t *n) {
     alae_dataset *ds = NULL;
-    int rc = cli_open_dataset(cmd, path, &ss->g, 0, &ds);
+    int rc = cli_open_dataset(cmd, path, &ss->g, cli_crop_flags(crop), &ds);
     if (rc != CLI_GO) return rc;
     *n = alae_dataset_count(ds);
     if (*n > max) *n = max;
@@ -73,13 +57,14 @@ static int read_inputs(const char *cmd, const style_session *ss, const char *pat
 /* ---- mix ---- */
 
 static const char mix_usage[] =
-    "usage: alae mix --model M --src A.png|DIR --dst B.png|DIR --out grid.png\n"
+    "usage: alae mix --model M --src A.png|DIR --dst B.png|DIR --out grid.png|mixes.npy\n"
     "                [--layers coarse|middle|fine|A-B] [--noise off|batch|sample] [--seed S]\n"
-    "                [--truncation PSI [--truncation-cutoff K]] [--n 8] [--threads T]\n"
+    "                [--truncation PSI [--truncation-cutoff K]] [--n 8] [--crop] [--threads T]\n"
     "\n"
     "Style mixing (StyleALAE): encodes the images of --src and --dst (pairs in order; one image\n"
     "on a side pairs with every image of the other), gives G the styles of dst with the rows of\n"
-    "the chosen layer group taken from src, and writes one row per pair: src, dst, the mix.\n"
+    "the chosen layer group taken from src, and writes one row per pair: src, dst, the mix (or\n"
+    "the mixes alone as a float32 .npy array [N, C, S, S]).\n"
     "\n"
     "  --model M      a StyleALAE model file (DIR/model.safetensors from 'alae train')\n"
     "  --src PATH     image file, image folder or IDX file: the styles to copy\n"
@@ -93,8 +78,10 @@ static const char mix_usage[] =
     "  --truncation PSI  the truncation trick on the style rows below the cutoff, -2 < PSI <= 2\n"
     "  --truncation-cutoff K  rows truncated, 0..style_count (8)\n"
     "  --n N          at most N pairs, 1..64 (8)\n"
+    "  --crop         image files: take their centre square (default: the whole image, resized\n"
+    "                 to the model's square without keeping its aspect ratio)\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n"
-    "  --out FILE     the PNG to write\n";
+    "  --out FILE     the PNG to write, or a .npy file for the mixes as floats\n";
 
 static int parse_layers(const char *cmd, const char *layers, int32_t rows, int32_t *a, int32_t *b) {
     if (!layers || !strcmp(layers, "coarse")) {
@@ -128,8 +115,9 @@ int cli_cmd_mix(int argc, char **argv) {
     const char *cmd = "mix", *model_path = NULL, *src = NULL, *dst = NULL, *out = NULL, *layers = NULL, *noise = NULL;
     int64_t threads = 0, seed = 0, cutoff = 0, pairs = 8;
     double psi = 1;
+    int crop = 0, noise_mode = ALAE_NOISE_BATCH_CONSTANT;
     cli_opt opts[] = {
-        {"--n", CLI_INT, &pairs, 1, 64, 0},
+        {"--n", CLI_INT, &pairs, 1, 64, 0},         {"--crop", CLI_FLAG, &crop, 0, 0, 0},
         {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--src", CLI_STR, &src, 0, 0, 0},
         {"--dst", CLI_STR, &dst, 0, 0, 0},          {"--out", CLI_STR, &out, 0, 0, 0},
         {"--layers", CLI_STR, &layers, 0, 0, 0},    {"--noise", CLI_STR, &noise, 0, 0, 0},
@@ -139,19 +127,20 @@ int cli_cmd_mix(int argc, char **argv) {
     const char *required[] = {"--model", "--src", "--dst", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, mix_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 4);
-    if (rc == CLI_GO) rc = check_noise(cmd, noise);
+    if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_BATCH_CONSTANT, &noise_mode);
     const cli_input inputs[] = {{"--model", model_path}, {"--src", src}, {"--dst", dst}};
     if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 3);
     if (rc != CLI_GO) return rc;
     style_session ss;
-    if ((rc = open_session(cmd, model_path, threads, seed, noise, opts, nopt, psi, cutoff, &ss)) != CLI_GO) return rc;
+    if ((rc = open_session(cmd, model_path, threads, seed, noise_mode, opts, nopt, psi, cutoff, &ss)) != CLI_GO)
+        return rc;
     int32_t a = 0, b = 0;
     float *xs_ = NULL, *xd = NULL, *ws = NULL, *wd = NULL, *styles = NULL, *mix = NULL, *grid = NULL;
     int64_t ns = 0, nd = 0;
     alae_status s = ALAE_OK;
     if ((rc = parse_layers(cmd, layers, ss.rows, &a, &b)) != CLI_GO ||
-        (rc = read_inputs(cmd, &ss, src, pairs, &xs_, &ns)) != CLI_GO ||
-        (rc = read_inputs(cmd, &ss, dst, pairs, &xd, &nd)) != CLI_GO)
+        (rc = read_inputs(cmd, &ss, src, pairs, crop, &xs_, &ns)) != CLI_GO ||
+        (rc = read_inputs(cmd, &ss, dst, pairs, crop, &xd, &nd)) != CLI_GO)
         goto done;
     int64_t n = ns == 1 || nd == 1 ? (ns > nd ? ns : nd) : ns < nd ? ns : nd;
     int64_t len = cli_image_floats(&ss.g), L = ss.g.latent;
@@ -183,7 +172,7 @@ int cli_cmd_mix(int argc, char **argv) {
         memcpy(grid + (3 * i + 1) * len, xd + i * len, (size_t)len * sizeof(float));
         memcpy(grid + (3 * i + 2) * len, mix + i * len, (size_t)len * sizeof(float));
     }
-    if (s == ALAE_OK) s = cli_write_grid(out, grid, 3 * n, &ss.g, 3);
+    if (s == ALAE_OK) s = cli_is_npy_path(out) ? cli_write_images(out, mix, n, &ss.g, 0) : cli_write_grid(out, grid, 3 * n, &ss.g, 3);
     rc = s == ALAE_OK ? CLI_OK : cli_fail(cmd, s);
 done:
     free(xs_);
@@ -200,12 +189,13 @@ done:
 /* ---- interpolate ---- */
 
 static const char interpolate_usage[] =
-    "usage: alae interpolate --model M --a A.png --b B.png --out strip.png [--steps 8]\n"
+    "usage: alae interpolate --model M --a A.png --b B.png --out strip.png|images.npy [--steps 8]\n"
     "                        [--noise off|batch|sample] [--seed S] [--truncation PSI\n"
-    "                        [--truncation-cutoff K]] [--threads T]\n"
+    "                        [--truncation-cutoff K]] [--crop] [--threads T]\n"
     "\n"
     "Encodes the first image of --a and of --b into w_a and w_b and writes one row: A, the images\n"
-    "G((1 - t) w_a + t w_b) for t = 0, 1/(steps-1), ..., 1, and B.\n"
+    "G((1 - t) w_a + t w_b) for t = 0, 1/(steps-1), ..., 1, and B (or the steps images alone as a\n"
+    "float32 .npy array [steps, C, S, S]).\n"
     "\n"
     "  --model M      a model file (DIR/model.safetensors from 'alae train')\n"
     "  --a PATH       image file (or the first image of a folder or an IDX file)\n"
@@ -216,14 +206,18 @@ static const char interpolate_usage[] =
     "  --seed S       seed of the noise maps, 0..2^53 (0)\n"
     "  --truncation PSI  StyleALAE: the truncation trick, -2 < PSI <= 2 (1: off)\n"
     "  --truncation-cutoff K  StyleALAE: rows truncated, 0..style_count (8)\n"
+    "  --crop         image files: take their centre square (default: the whole image, resized\n"
+    "                 to the model's square without keeping its aspect ratio)\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n"
-    "  --out FILE     the PNG to write\n";
+    "  --out FILE     the PNG to write, or a .npy file for the interpolated images as floats\n";
 
 int cli_cmd_interpolate(int argc, char **argv) {
     const char *cmd = "interpolate", *model_path = NULL, *pa = NULL, *pb = NULL, *out = NULL, *noise = NULL;
     int64_t threads = 0, seed = 0, cutoff = 0, steps = 8;
     double psi = 1;
+    int crop = 0, noise_mode = ALAE_NOISE_BATCH_CONSTANT;
     cli_opt opts[] = {
+        {"--crop", CLI_FLAG, &crop, 0, 0, 0},
         {"--model", CLI_STR, &model_path, 0, 0, 0}, {"--a", CLI_STR, &pa, 0, 0, 0},
         {"--b", CLI_STR, &pb, 0, 0, 0},             {"--out", CLI_STR, &out, 0, 0, 0},
         {"--steps", CLI_INT, &steps, 2, 256, 0},    {"--noise", CLI_STR, &noise, 0, 0, 0},
@@ -233,16 +227,18 @@ int cli_cmd_interpolate(int argc, char **argv) {
     const char *required[] = {"--model", "--a", "--b", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, interpolate_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 4);
-    if (rc == CLI_GO) rc = check_noise(cmd, noise);
+    if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_BATCH_CONSTANT, &noise_mode);
     const cli_input inputs[] = {{"--model", model_path}, {"--a", pa}, {"--b", pb}};
     if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 3);
     if (rc != CLI_GO) return rc;
     style_session ss;
-    if ((rc = open_session(cmd, model_path, threads, seed, noise, opts, nopt, psi, cutoff, &ss)) != CLI_GO) return rc;
+    if ((rc = open_session(cmd, model_path, threads, seed, noise_mode, opts, nopt, psi, cutoff, &ss)) != CLI_GO)
+        return rc;
     float *xa = NULL, *xb = NULL, *w = NULL, *strip = NULL;
     int64_t na = 0, nb = 0, len = cli_image_floats(&ss.g), L = ss.g.latent;
     alae_status s = ALAE_OK;
-    if ((rc = read_inputs(cmd, &ss, pa, 1, &xa, &na)) != CLI_GO || (rc = read_inputs(cmd, &ss, pb, 1, &xb, &nb)) != CLI_GO)
+    if ((rc = read_inputs(cmd, &ss, pa, 1, crop, &xa, &na)) != CLI_GO ||
+        (rc = read_inputs(cmd, &ss, pb, 1, crop, &xb, &nb)) != CLI_GO)
         goto done;
     cli_shape is = cli_image_shape(&ss.g), wsh = cli_latent_shape(&ss.g);
     float wa[4096], wb[4096];
@@ -256,7 +252,9 @@ int cli_cmd_interpolate(int argc, char **argv) {
         for (int64_t j = 0; j < L; j++) w[k * L + j] = (1.0f - t) * wa[j] + t * wb[j];
     }
     if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_generate, steps, w, &wsh, strip + len, &is);
-    if (s == ALAE_OK) {
+    if (s == ALAE_OK && cli_is_npy_path(out)) {
+        s = cli_write_images(out, strip + len, steps, &ss.g, 0);
+    } else if (s == ALAE_OK) {
         memcpy(strip, xa, (size_t)len * sizeof(float));
         memcpy(strip + (steps + 1) * len, xb, (size_t)len * sizeof(float));
         s = cli_write_grid(out, strip, steps + 2, &ss.g, (int32_t)(steps + 2));

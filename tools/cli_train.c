@@ -266,7 +266,7 @@ static int make_paths(train_run *r) {
 }
 
 static int open_data(train_run *r) {
-    int rc = cli_open_dataset("train", r->a.data, &r->g, r->a.skip_bad, &r->ds);
+    int rc = cli_open_dataset("train", r->a.data, &r->g, r->a.skip_bad ? ALAE_FOLDER_SKIP_BAD : 0, &r->ds);
     if (rc != CLI_GO) return rc;
     r->count = alae_dataset_count(r->ds);
     if (r->a.max_images && r->a.max_images < r->count) r->count = r->a.max_images;

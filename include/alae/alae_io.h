@@ -25,13 +25,16 @@ ALAE_API void alae_dataset_destroy(alae_dataset *ds);
 /* Flags of alae_dataset_open_folder */
 #define ALAE_FOLDER_SKIP_BAD 1 /* skip undecodable, empty or oversized files with a warning naming
                                   each (through the log, alae_set_log_callback) instead of failing */
+#define ALAE_FOLDER_NO_CROP  2 /* resize the whole image to size x size (its aspect ratio is not
+                                  kept) instead of its centre square */
 
 /* Opens the images of a folder (its .png, .jpg, .jpeg and .bmp files, sorted by name; hidden
  * files, other files and subfolders are left out) or one image file, decoded with stb_image at
  * opening and held in memory as 8-bit pixels: converted to `channels` (1..4: grey images are
- * replicated to RGB, RGB images reduced to luminance), centre-cropped to a square and resized
- * to size x size (1..4096) with an area (box) filter. Every file's header is read before its
- * pixels: sides above 16384, zero-sized and undecodable files fail with ALAE_E_FORMAT naming the
+ * replicated to RGB, RGB images reduced to luminance), centre-cropped to a square (the whole
+ * image with ALAE_FOLDER_NO_CROP) and resized to size x size (1..4096), each axis by area
+ * averaging where it shrinks and by bicubic (Catmull-Rom) interpolation where it grows. Every
+ * file's header is read before its pixels: sides above 16384, zero-sized and undecodable files fail with ALAE_E_FORMAT naming the
  * file, or are skipped with a warning when flags has ALAE_FOLDER_SKIP_BAD (if every file is
  * skipped, ALAE_E_FORMAT). Other errors: ALAE_E_INVALID_ARG (NULL argument, channels, size or
  * flags out of range), ALAE_E_IO (a missing or unreadable folder or file, named),

@@ -147,7 +147,11 @@ ALAE_API alae_status alae_model_get(const alae_model *model, int32_t key, double
  * ALAE_MODEL_TRUNCATION_PSI != 1) applies to the styles of generate, generate_styles and sample,
  * never to reconstruct. Errors: ALAE_E_INVALID_ARG (NULL argument, tensors of another context),
  * ALAE_E_SHAPE (names the tensor with a wrong shape), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM,
- * ALAE_E_BACKEND, ALAE_E_ABORTED; the output is written only on success. */
+ * ALAE_E_BACKEND, ALAE_E_ABORTED; the output is written only on success.
+ * Each entry point plans its graph on the first call with a given batch shape and settings and
+ * reuses that plan afterwards (the model keeps up to 8, least recently used first out, in one
+ * activation arena of the largest size they need, until a setting change makes them stale or
+ * the model is destroyed). */
 ALAE_API alae_status alae_model_map(alae_model *model, const alae_tensor *z, alae_tensor *w);          /* F */
 ALAE_API alae_status alae_model_generate(alae_model *model, const alae_tensor *w, alae_tensor *x);     /* G */
 ALAE_API alae_status alae_model_encode(alae_model *model, const alae_tensor *x, alae_tensor *w);       /* E */

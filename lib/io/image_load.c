@@ -2,6 +2,7 @@
  * stb_image: STB_IMAGE_STATIC keeps every stbi_* symbol local to it. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,8 @@ int alaei_image_name_ok(const char *name) {
     return 0;
 }
 
-/* 1-D area weights: output cell o covers source [o * scale, (o + 1) * scale). */
-static void resample_line(const float *src, int64_t n, int64_t stride, float *dst, int64_t m, int64_t dstride) {
+/* 1-D area weights (shrinking): output cell o covers source [o * scale, (o + 1) * scale). */
+static void area_line(const float *src, int64_t n, int64_t stride, float *dst, int64_t m, int64_t dstride) {
     double scale = (double)n / (double)m;
     for (int64_t o = 0; o < m; o++) {
         double a = (double)o * scale, b = (double)(o + 1) * scale, acc = 0.0;
@@ -78,8 +79,42 @@ static void resample_line(const float *src, int64_t n, int64_t stride, float *ds
     }
 }
 
-void alaei_resample_area(const uint8_t *src, int64_t sh, int64_t sw, int64_t src_stride, uint8_t *dst, int64_t dh,
-                         int64_t dw) {
+/* Keys' cubic convolution kernel with a = -0.5 (Catmull-Rom): interpolating, its weights sum
+ * to 1, and it reproduces linear ramps exactly. */
+static double cubic_weight(double t) {
+    t = fabs(t);
+    if (t < 1.0) return (1.5 * t - 2.5) * t * t + 1.0;
+    if (t < 2.0) return ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0;
+    return 0.0;
+}
+
+/* 1-D bicubic interpolation (enlarging): output sample o sits at source position
+ * (o + 0.5) n / m - 0.5 (pixel centres aligned); the four taps around it, clamped to the edge. */
+static void cubic_line(const float *src, int64_t n, int64_t stride, float *dst, int64_t m, int64_t dstride) {
+    double scale = (double)n / (double)m;
+    for (int64_t o = 0; o < m; o++) {
+        double u = ((double)o + 0.5) * scale - 0.5, base = floor(u), acc = 0.0;
+        for (int64_t k = -1; k <= 2; k++) {
+            int64_t i = (int64_t)base + k;
+            i = i < 0 ? 0 : i >= n ? n - 1 : i;
+            acc += cubic_weight(u - (base + (double)k)) * src[i * stride];
+        }
+        dst[o * dstride] = (float)acc;
+    }
+}
+
+/* One axis: area averaging when shrinking, bicubic when enlarging, a copy at the same size. */
+static void resample_line(const float *src, int64_t n, int64_t stride, float *dst, int64_t m, int64_t dstride) {
+    if (m < n)
+        area_line(src, n, stride, dst, m, dstride);
+    else if (m > n)
+        cubic_line(src, n, stride, dst, m, dstride);
+    else
+        for (int64_t i = 0; i < n; i++) dst[i * dstride] = src[i * stride];
+}
+
+void alaei_resample_plane(const uint8_t *src, int64_t sh, int64_t sw, int64_t src_stride, uint8_t *dst, int64_t dh,
+                          int64_t dw) {
     float *row = malloc((size_t)sw * sizeof(float));
     float *tmp = malloc((size_t)(sh * dw) * sizeof(float)); /* rows resampled: [sh, dw] */
     float *col = malloc((size_t)dh * sizeof(float));
@@ -98,7 +133,7 @@ void alaei_resample_area(const uint8_t *src, int64_t sh, int64_t sw, int64_t src
     for (int64_t x = 0; x < dw; x++) {
         resample_line(tmp + x, sh, dw, col, dh, 1);
         for (int64_t y = 0; y < dh; y++) {
-            float v = col[y] + 0.5f;
+            float v = col[y] + 0.5f; /* bicubic overshoots at edges: clamp */
             dst[y * dw + x] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
         }
     }
@@ -259,22 +294,26 @@ static alae_status check_png_crcs(FILE *f, const char *path, const char *func) {
 }
 
 alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, uint8_t *out) {
+    return alaei_image_load_fit(path, channels, size, 1, out);
+}
+
+alae_status alaei_image_load_fit(const char *path, int32_t channels, int32_t size, int crop, uint8_t *out) {
     if (!path || !out || channels < 1 || channels > 4 || size < 1 || size > ALAEI_IMAGE_MAX_SIDE)
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "bad arguments (channels %d, size %d)", (int)channels,
+        return alaei_fail(ALAE_E_INVALID_ARG, "alaei_image_load", "bad arguments (channels %d, size %d)", (int)channels,
                           (int)size);
     int fd;
     uint64_t fsize;
-    alae_status opened = alaei_open_regular(path, __func__, &fd, &fsize);
+    alae_status opened = alaei_open_regular(path, "alaei_image_load", &fd, &fsize);
     if (opened != ALAE_OK) return opened;
     if (fsize == 0) {
         close(fd);
-        return alaei_fail(ALAE_E_FORMAT, __func__, "%s is empty (0 bytes)", path);
+        return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is empty (0 bytes)", path);
     }
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         int e = errno;
         close(fd);
-        return alaei_fail(ALAE_E_IO, __func__, "%s: %s", path, strerror(e));
+        return alaei_fail(ALAE_E_IO, "alaei_image_load", "%s: %s", path, strerror(e));
     }
     /* A PNG's size, straight from its IHDR chunk (stbi_info would fail on a truncated file with
      * a vaguer reason). */
@@ -285,12 +324,12 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
         uint32_t ph = (uint32_t)head[20] << 24 | (uint32_t)head[21] << 16 | (uint32_t)head[22] << 8 | head[23];
         if (pw > ALAEI_IMAGE_MAX_SIDE || ph > ALAEI_IMAGE_MAX_SIDE || pw == 0 || ph == 0) {
             fclose(f);
-            return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %ux%u pixels: sides must be 1..%d", path,
+            return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is %ux%u pixels: sides must be 1..%d", path,
                               (unsigned)pw, (unsigned)ph, ALAEI_IMAGE_MAX_SIDE);
         }
     }
     if (hn >= 8 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8)) {
-        alae_status crcs = check_png_crcs(f, path, __func__);
+        alae_status crcs = check_png_crcs(f, path, "alaei_image_load");
         if (crcs != ALAE_OK) {
             fclose(f);
             return crcs;
@@ -312,9 +351,9 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
         const char *why = stbi_failure_reason();
         fclose(f);
         if (why && !strcmp(why, "too large"))
-            return alaei_fail(ALAE_E_FORMAT, __func__, "%s claims a size above %dx%d pixels: refused", path,
+            return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s claims a size above %dx%d pixels: refused", path,
                               ALAEI_IMAGE_MAX_SIDE, ALAEI_IMAGE_MAX_SIDE);
-        return alaei_fail(ALAE_E_FORMAT, __func__, "%s is not a readable PNG, JPEG or BMP image (%s)", path,
+        return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is not a readable PNG, JPEG or BMP image (%s)", path,
                           why ? why : "unknown format");
     }
     /* stb_image 2.27's stbi_info reports a top-down BMP's height as negative (its decoder does
@@ -324,7 +363,7 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
     if (w < 1 || h < 1 || w > ALAEI_IMAGE_MAX_SIDE || h > ALAEI_IMAGE_MAX_SIDE ||
         !alaei_mul_size((size_t)w, (size_t)h, &bytes) || !alaei_mul_size(bytes, (size_t)channels, &bytes)) {
         fclose(f);
-        return alaei_fail(ALAE_E_FORMAT, __func__, "%s is %dx%d pixels: sides must be 1..%d", path, w, h,
+        return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is %dx%d pixels: sides must be 1..%d", path, w, h,
                           ALAEI_IMAGE_MAX_SIDE);
     }
     alae_status claim = check_claim(f, path, fsize, head, hn, (uint64_t)w, (uint64_t)h);
@@ -337,29 +376,30 @@ alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, u
     fclose(f);
     if (!px) {
         const char *why = stbi_failure_reason();
-        return alaei_fail(ALAE_E_FORMAT, __func__, "%s cannot be decoded (%s)", path, why ? why : "corrupt data");
+        return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s cannot be decoded (%s)", path, why ? why : "corrupt data");
     }
     if (gw != w || gh != h) {
         stbi_image_free(px);
-        return alaei_fail(ALAE_E_FORMAT, __func__, "%s: the header says %dx%d but the data %dx%d", path, w, h, gw,
+        return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s: the header says %dx%d but the data %dx%d", path, w, h, gw,
                           gh);
     }
-    /* Centre crop to a square, then area-resample each plane. */
-    int64_t side = w < h ? w : h, left = (w - side) / 2, top = (h - side) / 2;
-    uint8_t *plane = malloc((size_t)(side * side));
+    /* The centre square (crop) or the whole image, resampled to size x size plane by plane. */
+    int64_t side = w < h ? w : h;
+    int64_t rw = crop ? side : w, rh = crop ? side : h, left = (w - rw) / 2, top = (h - rh) / 2;
+    uint8_t *plane = malloc((size_t)(rw * rh));
     if (!plane) {
         stbi_image_free(px);
-        return alaei_fail(ALAE_E_NOMEM, __func__, "no memory to resize %s", path);
+        return alaei_fail(ALAE_E_NOMEM, "alaei_image_load", "no memory to resize %s", path);
     }
     for (int32_t c = 0; c < channels; c++) {
-        for (int64_t y = 0; y < side; y++)
-            for (int64_t x = 0; x < side; x++)
-                plane[y * side + x] = px[((size_t)(y + top) * (size_t)w + (size_t)(x + left)) * (size_t)channels + (size_t)c];
+        for (int64_t y = 0; y < rh; y++)
+            for (int64_t x = 0; x < rw; x++)
+                plane[y * rw + x] = px[((size_t)(y + top) * (size_t)w + (size_t)(x + left)) * (size_t)channels + (size_t)c];
         uint8_t *dst = out + (size_t)c * (size_t)size * (size_t)size;
-        if (side == size)
-            memcpy(dst, plane, (size_t)(side * side));
+        if (rw == size && rh == size)
+            memcpy(dst, plane, (size_t)(rw * rh));
         else
-            alaei_resample_area(plane, side, side, side, dst, size, size);
+            alaei_resample_plane(plane, rh, rw, rw, dst, size, size);
     }
     free(plane);
     stbi_image_free(px);

@@ -6,8 +6,9 @@
  * Every file is checked before it is decoded: stbi_info must recognise it, and both sides must be
  * in 1..ALAEI_IMAGE_MAX_SIDE (a header claiming 100000x100000 is refused without allocating the
  * pixels). Decoded images are converted to the requested channel count (grey <-> RGB, as
- * stb_image converts: luminance for grey), centre-cropped to a square and resampled to size x
- * size with an area (box) filter. */
+ * stb_image converts: luminance for grey), centre-cropped to a square (or taken whole) and
+ * resampled to size x size, each axis by area averaging when it shrinks and bicubic
+ * (Catmull-Rom) interpolation when it grows. */
 #ifndef ALAEI_IMAGE_LOAD_H
 #define ALAEI_IMAGE_LOAD_H
 
@@ -28,9 +29,14 @@ int alaei_image_name_ok(const char *name);
  * strerror), ALAE_E_FORMAT (empty, undecodable or oversized file: the message names the path and
  * the reason), ALAE_E_NOMEM. */
 alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, uint8_t *out);
+/* As alaei_image_load, from the centre square (crop) or the whole image (crop 0: the aspect ratio
+ * is not kept). */
+alae_status alaei_image_load_fit(const char *path, int32_t channels, int32_t size, int crop, uint8_t *out);
 
-/* Area resampling of one plane: src [sh, sw] -> dst [dh, dw] (8-bit, rounded). */
-void alaei_resample_area(const uint8_t *src, int64_t sh, int64_t sw, int64_t src_stride, uint8_t *dst, int64_t dh,
-                         int64_t dw);
+/* Resampling of one plane: src [sh, sw] (rows src_stride apart) -> dst [dh, dw], 8-bit,
+ * rounded; per axis area averaging when shrinking, bicubic (Catmull-Rom, edges clamped) when
+ * enlarging. */
+void alaei_resample_plane(const uint8_t *src, int64_t sh, int64_t sw, int64_t src_stride, uint8_t *dst, int64_t dh,
+                          int64_t dw);
 
 #endif /* ALAEI_IMAGE_LOAD_H */

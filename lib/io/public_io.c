@@ -115,7 +115,7 @@ ALAE_API alae_status alae_dataset_open_folder(const char *path_utf8, int32_t cha
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "channels %d is not in 1..4", (int)channels);
     if (size < 1 || size > 4096)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "size %d is not in 1..4096", (int)size);
-    if (flags & ~ALAE_FOLDER_SKIP_BAD)
+    if (flags & ~(ALAE_FOLDER_SKIP_BAD | ALAE_FOLDER_NO_CROP))
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown flags 0x%x", (unsigned)flags);
     name_list l = {0};
     alae_status s = list_images(path_utf8, &l);
@@ -137,7 +137,7 @@ ALAE_API alae_status alae_dataset_open_folder(const char *path_utf8, int32_t cha
     }
     size_t kept = 0, skipped = 0;
     for (size_t i = 0; i < l.n && s == ALAE_OK; i++) {
-        s = alaei_image_load(l.names[i], channels, size, ds->owned + kept * per);
+        s = alaei_image_load_fit(l.names[i], channels, size, !(flags & ALAE_FOLDER_NO_CROP), ds->owned + kept * per);
         if (s == ALAE_OK) {
             kept++;
         } else if ((flags & ALAE_FOLDER_SKIP_BAD) && (s == ALAE_E_FORMAT || s == ALAE_E_IO)) {

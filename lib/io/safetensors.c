@@ -105,8 +105,11 @@ struct alaei_st_file {
     const char **meta_keys;   /* sorted by key */
     const char **meta_values;
     char *strings;            /* names, keys and values */
-    uint8_t *data;            /* the data area */
+    uint8_t *data;            /* the data area (NULL when opened lazily) */
     size_t data_size;
+    int lazy_fd1;             /* alaei_st_open_lazy: the open file's descriptor + 1; else 0 */
+    uint64_t data_offset;     /* alaei_st_open_lazy: where the data area starts in the file */
+    const char *path;         /* alaei_st_open_lazy: for messages (in strings) */
 };
 
 void alaei_st_free(alaei_st_file *f) {
@@ -116,6 +119,8 @@ void alaei_st_free(alaei_st_file *f) {
     free(f->meta_values);
     free(f->strings);
     free(f->data);
+    if (f->lazy_fd1 > 0) close(f->lazy_fd1 - 1);
+    free((void *)f->path);
     free(f);
 }
 
@@ -493,31 +498,32 @@ static alae_status read_fail(const char *func, const char *path) {
     return alaei_fail(ALAE_E_IO, func, "cannot read '%s': %s", path, strerror(errno));
 }
 
-alae_status alaei_st_open(const char *path, alaei_st_file **out) {
+/* Opens path; lazy: keeps the file open and reads each tensor's bytes when it is read. */
+static alae_status open_file(const char *path, int lazy, alaei_st_file **out, const char *func) {
     ALAEI_CHECK_ARG(path);
     ALAEI_CHECK_ARG(out);
     int fd;
     uint64_t size;
-    alae_status opened = alaei_open_regular(path, __func__, &fd, &size);
+    alae_status opened = alaei_open_regular(path, func, &fd, &size);
     if (opened != ALAE_OK) return opened;
     if (size > (uint64_t)SIZE_MAX) {
         close(fd);
-        return alaei_fail(ALAE_E_IO, __func__, "'%s' is too large for this platform", path);
+        return alaei_fail(ALAE_E_IO, func, "'%s' is too large for this platform", path);
     }
     size_t total = (size_t)size;
     if (total < 8) {
         close(fd);
-        return alaei_fail(ALAE_E_FORMAT, __func__, "'%s' is %zu bytes, shorter than the 8-byte header length",
+        return alaei_fail(ALAE_E_FORMAT, func, "'%s' is %zu bytes, shorter than the 8-byte header length",
                           path, total);
     }
     uint8_t p8[8];
     if (!read_at(fd, p8, 8, 0)) {
-        alae_status st = read_fail(__func__, path);
+        alae_status st = read_fail(func, path);
         close(fd);
         return st;
     }
     size_t hn = 0, ds = 0;
-    alae_status st = check_prefix(__func__, p8, total, &hn, &ds);
+    alae_status st = check_prefix(func, p8, total, &hn, &ds);
     if (st != ALAE_OK) {
         close(fd);
         return st;
@@ -525,29 +531,42 @@ alae_status alaei_st_open(const char *path, alaei_st_file **out) {
     uint8_t *hdr = malloc(hn ? hn : 1);
     if (!hdr) {
         close(fd);
-        return alaei_fail(ALAE_E_NOMEM, __func__, "cannot allocate %zu bytes for the header", hn);
+        return alaei_fail(ALAE_E_NOMEM, func, "cannot allocate %zu bytes for the header", hn);
     }
     if (!read_at(fd, hdr, hn, 8)) {
-        st = read_fail(__func__, path);
+        st = read_fail(func, path);
         free(hdr);
         close(fd);
         return st;
     }
     alaei_st_file *f = NULL;
-    st = parse_header(__func__, hdr, hn, ds, &f);
+    st = parse_header(func, hdr, hn, ds, &f);
     free(hdr);
     if (st != ALAE_OK) {
         close(fd);
         return st;
     }
+    if (lazy) {
+        f->path = strdup(path);
+        if (!f->path) {
+            close(fd);
+            alaei_st_free(f);
+            return alaei_fail(ALAE_E_NOMEM, func, "no memory");
+        }
+        f->lazy_fd1 = fd + 1;
+        f->data_offset = 8 + (uint64_t)hn;
+        f->data_size = ds;
+        *out = f;
+        return ALAE_OK;
+    }
     uint8_t *data = malloc(ds ? ds : 1);
     if (!data) {
         close(fd);
         alaei_st_free(f);
-        return alaei_fail(ALAE_E_NOMEM, __func__, "cannot allocate %zu bytes of tensor data", ds);
+        return alaei_fail(ALAE_E_NOMEM, func, "cannot allocate %zu bytes of tensor data", ds);
     }
     if (!read_at(fd, data, ds, 8 + (uint64_t)hn)) {
-        st = read_fail(__func__, path);
+        st = read_fail(func, path);
         free(data);
         alaei_st_free(f);
         close(fd);
@@ -557,6 +576,18 @@ alae_status alaei_st_open(const char *path, alaei_st_file **out) {
     attach_data(f, data);
     *out = f;
     return ALAE_OK;
+}
+
+alae_status alaei_st_open(const char *path, alaei_st_file **out) {
+    ALAEI_CHECK_ARG(path);
+    ALAEI_CHECK_ARG(out);
+    return open_file(path, 0, out, __func__);
+}
+
+alae_status alaei_st_open_lazy(const char *path, alaei_st_file **out) {
+    ALAEI_CHECK_ARG(path);
+    ALAEI_CHECK_ARG(out);
+    return open_file(path, 1, out, __func__);
 }
 
 size_t alaei_st_count(const alaei_st_file *f) { return f ? f->count : 0; }
@@ -634,6 +665,20 @@ static const alaei_st_tensor *find_or_fail(const alaei_st_file *f, const char *n
     return t;
 }
 
+/* A lazily opened file's tensor bytes, read from the file into *buf (the caller frees it). */
+static alae_status read_lazy(const alaei_st_file *f, const alaei_st_tensor *t, uint8_t **buf, const char *func) {
+    if (f->lazy_fd1 <= 0) return alaei_fail(ALAE_E_STATE, func, "the file's data is not loaded");
+    *buf = malloc(t->nbytes ? t->nbytes : 1);
+    if (!*buf) return alaei_fail(ALAE_E_NOMEM, func, "cannot allocate %zu bytes", t->nbytes);
+    if (!read_at(f->lazy_fd1 - 1, *buf, t->nbytes, f->data_offset + t->begin)) {
+        alae_status st = read_fail(func, f->path);
+        free(*buf);
+        *buf = NULL;
+        return st;
+    }
+    return ALAE_OK;
+}
+
 alae_status alaei_st_get_f32(const alaei_st_file *f, const char *name, int32_t ndim,
                              const int64_t *shape, float *dst) {
     ALAEI_CHECK_ARG(f);
@@ -664,7 +709,9 @@ alae_status alaei_st_get_f32(const alaei_st_file *f, const char *name, int32_t n
                           shown(t->name, t->name_len, nb), alaei_st_dtype_name(t->dtype));
     if (t->numel == 0) return ALAE_OK;
     if (!dst) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "dst is NULL");
-    const uint8_t *p = t->data;
+    uint8_t *lazy = NULL;
+    if (!t->data && (st = read_lazy(f, t, &lazy, __func__)) != ALAE_OK) return st;
+    const uint8_t *p = lazy ? lazy : t->data;
     switch (t->dtype) {
     case ALAEI_ST_F32:
         if (host_is_le()) {
@@ -694,6 +741,7 @@ alae_status alaei_st_get_f32(const alaei_st_file *f, const char *name, int32_t n
         }
         break;
     }
+    free(lazy);
     return ALAE_OK;
 }
 
@@ -711,6 +759,7 @@ alae_status alaei_st_get_i64(const alaei_st_file *f, const char *name, int64_t *
         return alaei_fail(ALAE_E_SHAPE, __func__, "tensor '%s' has shape %s, expected a scalar ([] or [1])",
                           shown(t->name, t->name_len, nb), have);
     }
+    if (!t->data) return alaei_fail(ALAE_E_STATE, __func__, "the file was opened lazily");
     switch (t->dtype) {
     case ALAEI_ST_I64: *out = (int64_t)rd_le(t->data, 8); return ALAE_OK;
     case ALAEI_ST_I32: *out = (int32_t)(uint32_t)rd_le(t->data, 4); return ALAE_OK;
@@ -745,6 +794,7 @@ alae_status alaei_st_get_u64(const alaei_st_file *f, const char *name, size_t co
                           shown(t->name, t->name_len, nb), have, t->numel, count);
     }
     if (count && !dst) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "dst is NULL");
+    if (count && !t->data) return alaei_fail(ALAE_E_STATE, __func__, "the file was opened lazily");
     for (size_t i = 0; i < count; i++) dst[i] = rd_le(t->data + 8 * i, 8);
     return ALAE_OK;
 }

@@ -73,6 +73,11 @@ typedef struct alaei_st_file alaei_st_file;
 alae_status alaei_st_parse(const void *buf, size_t n, alaei_st_file **out);
 /* Reads and parses a file (header first, the data area only once the header is valid). */
 alae_status alaei_st_open(const char *path, alaei_st_file **out);
+/* Reads and checks the header only and keeps the file open: alaei_st_get_f32 reads each tensor
+ * from the file when asked (a short read, e.g. a file truncated meanwhile, is ALAE_E_IO), so a
+ * model's weights are never held twice while they load. The other accessors of tensor data fail
+ * with ALAE_E_STATE on such a file. */
+alae_status alaei_st_open_lazy(const char *path, alaei_st_file **out);
 void alaei_st_free(alaei_st_file *f);
 
 size_t alaei_st_count(const alaei_st_file *f);

@@ -63,6 +63,7 @@ ALAE_API alae_status alae_model_create(alae_context *ctx, const alae_model_confi
 ALAE_API void alae_model_destroy(alae_model *m) {
     if (!m) return;
     alae_context *ctx = m->ctx;
+    alaei_plan_cache_clear(m);
     for (int32_t i = 0; ctx && i < m->n_params; i++)
         alaei_device_free(ctx, m->params[i].data);
     alaei_device_free(ctx, m->resize_up);
@@ -96,7 +97,7 @@ ALAE_API alae_status alae_model_param_count(const alae_model *m, int32_t part_ma
 
 /* ---- inference settings ---- */
 
-ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
+static alae_status apply_setting(alae_model *m, int32_t key, double v) {
     alaei_clear_error();
     ALAEI_CHECK_ARG(m);
     int32_t levels = alaei_layer_count(&m->cfg);
@@ -105,13 +106,13 @@ ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
     case ALAE_MODEL_LOD:
         if (!integer || v < 0 || v > levels - 1) break;
         if (v == 0 && m->blend < 1)
-            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "level 0 has nothing to fade in from: set BLEND to 1 first");
+            return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "level 0 has nothing to fade in from: set BLEND to 1 first");
         m->lod = (int32_t)v;
         return ALAE_OK;
     case ALAE_MODEL_BLEND:
         if (!(v >= 0 && v <= 1)) break;
         if (v < 1 && m->lod == 0)
-            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "BLEND %g < 1 needs LOD > 0 (level 0 has no predecessor)", v);
+            return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "BLEND %g < 1 needs LOD > 0 (level 0 has no predecessor)", v);
         m->blend = v;
         return ALAE_OK;
     case ALAE_MODEL_TRUNCATION_PSI:
@@ -129,11 +130,17 @@ ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
     case ALAE_MODEL_STYLE_COUNT:
     case ALAE_MODEL_RESOLUTION:
     case ALAE_MODEL_LEVELS:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "model key %d is read-only", (int)key);
+        return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "model key %d is read-only", (int)key);
     default:
-        return alaei_fail_key(__func__, key, ALAEI_KEYS_MODEL);
+        return alaei_fail_key("alae_model_set", key, ALAEI_KEYS_MODEL);
     }
-    return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for model key %d", v, (int)key);
+    return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "value %g is out of range for model key %d", v, (int)key);
+}
+
+ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
+    alae_status s = apply_setting(m, key, v);
+    if (s == ALAE_OK) alaei_plan_cache_drop_stale(m);
+    return s;
 }
 
 ALAE_API alae_status alae_model_get(const alae_model *m, int32_t key, double *v) {

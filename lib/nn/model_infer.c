@@ -1,6 +1,6 @@
 /* The model's inference entry points (map, generate, encode, discriminate, reconstruct, sample,
- * generate_styles): each builds the network's graph for the call, plans it and runs it, in chunks
- * where the batch is large. */
+ * generate_styles): each runs the network's planned graph for the call's shape and settings,
+ * planned on the first such call and cached in the model, in chunks where the batch is large. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +81,11 @@ static alae_status check_kind(const alae_model *m, const alae_tensor *t, tensor_
     }
 }
 
-/* Device buffers an entry point binds besides the parameters: blend, running mean of w, noise. */
+/* Device buffers an entry point binds besides the parameters: blend, running mean of w, noise.
+ * Allocated once per cached call; their contents are written before every run. */
 typedef struct call_buffers {
     void *blend, *avg, *noise;
+    int64_t noise_numel;
 } call_buffers;
 
 static void free_call_buffers(alae_context *ctx, call_buffers *b) {
@@ -92,15 +94,9 @@ static void free_call_buffers(alae_context *ctx, call_buffers *b) {
     alaei_device_free(ctx, b->noise);
 }
 
-static alae_status upload(alae_context *ctx, const float *host, size_t count, void **dst) {
-    alae_status s = alaei_device_alloc(ctx, count, dst);
-    return s == ALAE_OK ? alaei_device_upload(ctx, *dst, host, count) : s;
-}
-
 /* Fresh N(0, 1) noise from the context's random stream (as alae_tensor_fill_normal draws). */
-static alae_status draw_noise(alae_context *ctx, int64_t count, void **dst) {
-    alae_status s = alaei_device_alloc(ctx, (size_t)count, dst);
-    return s == ALAE_OK ? alaei_context_draw_normal(ctx, *dst, count, 0.0, 1.0) : s;
+static alae_status draw_noise(alae_context *ctx, int64_t count, void *dst) {
+    return alaei_context_draw_normal(ctx, dst, count, 0.0, 1.0);
 }
 
 static int entry_truncates(const alae_model *m, entry e) {
@@ -132,23 +128,38 @@ static int32_t build_entry(alaei_net *net, entry e, int32_t x, int32_t *avg) {
     return per_row ? alaei_net_G_styles(net, x) : alaei_net_G(net, x);
 }
 
+/* Allocates and binds the call's own inputs (blend, running mean of w, noise); their contents
+ * are written by refresh_call_inputs before each run. */
 static alae_status bind_call_inputs(alae_model *m, const alaei_net *net, alaei_plan *plan, int32_t avg,
                                     call_buffers *b) {
     alae_context *ctx = m->ctx;
     alae_status s = ALAE_OK;
     if (net->blend >= 0) {
-        float blend = (float)m->blend;
-        s = upload(ctx, &blend, 1, &b->blend);
+        s = alaei_device_alloc(ctx, 1, &b->blend);
         if (s == ALAE_OK) s = alaei_plan_bind(plan, net->blend, b->blend);
     }
     if (s == ALAE_OK && avg >= 0) {
-        s = upload(ctx, m->dlatent_avg, (size_t)m->cfg.latent_dim, &b->avg);
+        s = alaei_device_alloc(ctx, (size_t)m->cfg.latent_dim, &b->avg);
         if (s == ALAE_OK) s = alaei_plan_bind(plan, avg, b->avg);
     }
     if (s == ALAE_OK && net->n_noise > 0) {
-        s = draw_noise(ctx, alaei_graph_numel(net->g, net->noise[0]), &b->noise);
+        b->noise_numel = alaei_graph_numel(net->g, net->noise[0]);
+        s = alaei_device_alloc(ctx, (size_t)b->noise_numel, &b->noise);
         if (s == ALAE_OK) s = alaei_plan_bind(plan, net->noise[0], b->noise);
     }
+    return s;
+}
+
+/* Writes the current blend and running mean of w, and draws the call's noise. */
+static alae_status refresh_call_inputs(alae_model *m, call_buffers *b) {
+    alae_context *ctx = m->ctx;
+    alae_status s = ALAE_OK;
+    if (b->blend) {
+        float blend = (float)m->blend;
+        s = alaei_device_upload(ctx, b->blend, &blend, 1);
+    }
+    if (s == ALAE_OK && b->avg) s = alaei_device_upload(ctx, b->avg, m->dlatent_avg, (size_t)m->cfg.latent_dim);
+    if (s == ALAE_OK && b->noise) s = draw_noise(ctx, b->noise_numel, b->noise);
     return s;
 }
 
@@ -173,8 +184,9 @@ static void entry_call_free(alae_model *m, entry_call *c) {
     alaei_net_free(&c->net);
 }
 
-/* Builds and plans the entry's graph for n inputs shaped like in, and binds everything but the
- * input. On failure the caller still calls entry_call_free. */
+/* Builds and plans the entry's graph for n inputs shaped like in (without an arena: the model's
+ * shared one is attached by the cache), and binds everything but the input. On failure the
+ * caller still calls entry_call_free. */
 static alae_status entry_call_prepare(alae_model *m, entry e, const alae_tensor *in, int64_t n, entry_call *c,
                                       const char *func) {
     memset(c, 0, sizeof *c);
@@ -194,7 +206,7 @@ static alae_status entry_call_prepare(alae_model *m, entry e, const alae_tensor 
     int32_t avg;
     c->x = alaei_input(net->g, in->ndim, shape, "input");
     c->y = build_entry(net, e, c->x, &avg);
-    s = alaei_graph_status(net->g) == ALAE_OK ? alaei_plan_create(m->ctx, net->g, 1, &c->y, &c->plan)
+    s = alaei_graph_status(net->g) == ALAE_OK ? alaei_plan_create_shared(m->ctx, net->g, 1, &c->y, &c->plan)
                                               : alaei_graph_fail_public(net->g, func);
     if (s == ALAE_OK) s = alaei_net_bind(net, c->plan, NULL);
     if (s == ALAE_OK) s = bind_call_inputs(m, net, c->plan, avg, &c->buffers);
@@ -203,22 +215,190 @@ static alae_status entry_call_prepare(alae_model *m, entry e, const alae_tensor 
 
 static alae_status entry_call_run(alae_model *m, entry_call *c, void *in_data, void *out_data, size_t out_numel) {
     alae_status s = alaei_plan_bind(c->plan, c->x, in_data);
+    if (s == ALAE_OK) s = refresh_call_inputs(m, &c->buffers);
     if (s == ALAE_OK) s = alaei_plan_run(c->plan);
     if (s == ALAE_OK) s = alaei_device_copy(m->ctx, out_data, alaei_plan_data(c->plan, c->y), out_numel);
     return s;
 }
 
-/* Runs images [first, first + count) of in through one plan per chunk size. */
+/* ---- the plan cache ----
+ * Each model keeps up to ALAEI_PLAN_CACHE_SLOTS planned calls, keyed by what shapes the graph:
+ * the entry, the batch (input shape), the level, whether a fade-in is running, the noise mode
+ * and, for truncating entries, psi and the cutoff. The blend value and the running mean of w
+ * are inputs, written before every run, so they need no new plan. All cached plans run in one
+ * arena owned by the cache, of the largest size any of them needs: the model's calls run one at
+ * a time (the context's threading rule), every run's output is copied out before the call
+ * returns, and no plan's inputs live in the arena. alae_model_set drops the plans the new
+ * settings make stale (and the arena with the last of them); alae_model_destroy frees the cache. */
+#define ALAEI_PLAN_CACHE_SLOTS 8
+
+typedef struct call_key {
+    entry e;
+    int32_t ndim;
+    int64_t shape[ALAE_TENSOR_MAX_DIMS];
+    int32_t lod, noise_mode, fading, truncates, cutoff;
+    double psi;
+} call_key;
+
+typedef struct cached_call {
+    call_key key;
+    entry_call call;
+    uint64_t last_used;
+} cached_call;
+
+struct alaei_plan_cache {
+    cached_call *slots[ALAEI_PLAN_CACHE_SLOTS];
+    uint64_t clock;
+    void *arena;
+    size_t arena_bytes;
+};
+
+static call_key make_key(const alae_model *m, entry e, const alae_tensor *in, int64_t n) {
+    call_key k;
+    memset(&k, 0, sizeof k);
+    k.e = e;
+    if (in) { /* NULL: the settings only */
+        k.ndim = in->ndim;
+        for (int32_t i = 0; i < in->ndim; i++) k.shape[i] = in->shape[i];
+        k.shape[0] = n;
+    }
+    k.lod = m->lod;
+    k.noise_mode = m->noise_mode;
+    k.fading = m->blend < 1.0 && m->lod > 0;
+    k.truncates = entry_truncates(m, e);
+    if (k.truncates) {
+        k.psi = m->truncation_psi;
+        k.cutoff = m->truncation_cutoff;
+    }
+    return k;
+}
+
+static int key_equal(const call_key *a, const call_key *b) {
+    if (a->e != b->e || a->ndim != b->ndim || a->lod != b->lod || a->noise_mode != b->noise_mode ||
+        a->fading != b->fading || a->truncates != b->truncates || a->cutoff != b->cutoff || a->psi != b->psi)
+        return 0;
+    for (int32_t i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+static void free_slot(alae_model *m, cached_call **slot) {
+    if (!*slot) return;
+    entry_call_free(m, &(*slot)->call);
+    free(*slot);
+    *slot = NULL;
+}
+
+void alaei_plan_cache_clear(alae_model *m) {
+    struct alaei_plan_cache *pc = m->plan_cache;
+    if (!pc) return;
+    for (int i = 0; i < ALAEI_PLAN_CACHE_SLOTS; i++) free_slot(m, &pc->slots[i]);
+    alaei_device_free(m->ctx, pc->arena);
+    free(pc);
+    m->plan_cache = NULL;
+}
+
+int32_t alaei_plan_cache_count(const alae_model *m) {
+    int32_t n = 0;
+    for (int i = 0; m->plan_cache && i < ALAEI_PLAN_CACHE_SLOTS; i++) n += m->plan_cache->slots[i] != NULL;
+    return n;
+}
+
+size_t alaei_plan_cache_arena_bytes(const alae_model *m) { return m->plan_cache ? m->plan_cache->arena_bytes : 0; }
+
+void alaei_plan_cache_drop_stale(alae_model *m) {
+    struct alaei_plan_cache *pc = m->plan_cache;
+    if (!pc) return;
+    int kept = 0;
+    for (int i = 0; i < ALAEI_PLAN_CACHE_SLOTS; i++) {
+        if (!pc->slots[i]) continue;
+        call_key *k = &pc->slots[i]->key;
+        call_key now = make_key(m, k->e, NULL, 0);
+        now.ndim = k->ndim;
+        memcpy(now.shape, k->shape, sizeof now.shape);
+        if (key_equal(k, &now))
+            kept++;
+        else
+            free_slot(m, &pc->slots[i]);
+    }
+    if (!kept) alaei_plan_cache_clear(m); /* and its arena */
+}
+
+/* Makes the shared arena at least `need` bytes and attaches it to every cached plan. Growing
+ * frees the old arena first (the peak stays one arena); if the larger one cannot be had, the
+ * cache is emptied. */
+static alae_status grow_arena(alae_model *m, size_t need) {
+    struct alaei_plan_cache *pc = m->plan_cache;
+    if (need <= pc->arena_bytes) return ALAE_OK;
+    alae_context *ctx = m->ctx;
+    alaei_device_free(ctx, pc->arena);
+    pc->arena = NULL;
+    pc->arena_bytes = 0;
+    alae_status s = alaei_device_alloc_bytes(ctx, need, &pc->arena);
+    if (s != ALAE_OK) {
+        alaei_plan_cache_clear(m);
+        return s;
+    }
+    pc->arena_bytes = need;
+    for (int i = 0; s == ALAE_OK && i < ALAEI_PLAN_CACHE_SLOTS; i++)
+        if (pc->slots[i]) s = alaei_plan_set_arena(pc->slots[i]->call.plan, pc->arena, pc->arena_bytes);
+    return s;
+}
+
+/* The slot for a new entry: an empty one, else the least recently used (emptied). */
+static cached_call **free_or_oldest_slot(alae_model *m) {
+    struct alaei_plan_cache *pc = m->plan_cache;
+    cached_call **oldest = &pc->slots[0];
+    for (int i = 0; i < ALAEI_PLAN_CACHE_SLOTS; i++) {
+        if (!pc->slots[i]) return &pc->slots[i];
+        if (pc->slots[i]->last_used < (*oldest)->last_used) oldest = &pc->slots[i];
+    }
+    free_slot(m, oldest);
+    return oldest;
+}
+
+/* The planned call for (entry, n inputs shaped like in, the model's settings): from the cache,
+ * or built, planned and cached. */
+static alae_status cached_entry_call(alae_model *m, entry e, const alae_tensor *in, int64_t n, const char *func,
+                                     entry_call **out) {
+    if (!m->plan_cache && !(m->plan_cache = calloc(1, sizeof *m->plan_cache)))
+        return alaei_fail(ALAE_E_NOMEM, func, "no memory for the plan cache");
+    struct alaei_plan_cache *pc = m->plan_cache;
+    call_key key = make_key(m, e, in, n);
+    for (int i = 0; i < ALAEI_PLAN_CACHE_SLOTS; i++)
+        if (pc->slots[i] && key_equal(&pc->slots[i]->key, &key)) {
+            pc->slots[i]->last_used = ++pc->clock;
+            *out = &pc->slots[i]->call;
+            return ALAE_OK;
+        }
+    cached_call *cc = calloc(1, sizeof *cc);
+    if (!cc) return alaei_fail(ALAE_E_NOMEM, func, "no memory for the plan cache");
+    alae_status s = entry_call_prepare(m, e, in, n, &cc->call, func);
+    if (s == ALAE_OK) s = grow_arena(m, alaei_plan_arena_bytes(cc->call.plan));
+    if (s == ALAE_OK) s = alaei_plan_set_arena(cc->call.plan, m->plan_cache->arena, m->plan_cache->arena_bytes);
+    if (s != ALAE_OK) {
+        entry_call_free(m, &cc->call);
+        free(cc);
+        return s;
+    }
+    cc->key = key;
+    cc->last_used = ++m->plan_cache->clock;
+    cached_call **slot = free_or_oldest_slot(m);
+    *slot = cc;
+    *out = &cc->call;
+    return ALAE_OK;
+}
+
+/* Runs images [first, first + count) of in through the cached plan of their chunk size. */
 static alae_status run_chunks(alae_model *m, entry e, const alae_tensor *in, alae_tensor *out, int64_t first,
                               int64_t count, int64_t chunk, const char *func) {
     size_t elem = (size_t)m->ctx->backend->elem_size;
     size_t in_per = (size_t)(in->numel / in->shape[0]), out_per = (size_t)(out->numel / out->shape[0]);
-    entry_call c;
-    alae_status s = entry_call_prepare(m, e, in, chunk, &c, func);
+    entry_call *c = NULL;
+    alae_status s = cached_entry_call(m, e, in, chunk, func, &c);
     for (int64_t i = first; s == ALAE_OK && i + chunk <= first + count; i += chunk)
-        s = entry_call_run(m, &c, (char *)in->data + (size_t)i * in_per * elem,
+        s = entry_call_run(m, c, (char *)in->data + (size_t)i * in_per * elem,
                            (char *)out->data + (size_t)i * out_per * elem, (size_t)chunk * out_per);
-    entry_call_free(m, &c);
     return s;
 }
 

@@ -45,7 +45,16 @@ struct alae_model {
     double truncation_psi;   /* 1 = no truncation */
     int32_t truncation_cutoff;
     int32_t noise_mode;      /* ALAE_NOISE_* */
+    struct alaei_plan_cache *plan_cache; /* model_infer.c: planned inference calls, or NULL */
 };
+
+/* lib/nn/model_infer.c: the cached inference plans. clear frees them all (destroy); drop_stale
+ * frees those planned for other settings than the model's current ones (alae_model_set). */
+void alaei_plan_cache_clear(alae_model *m);
+void alaei_plan_cache_drop_stale(alae_model *m);
+/* Planned calls in the cache, and the bytes of its shared arena (for the tests). */
+int32_t alaei_plan_cache_count(const alae_model *m);
+size_t alaei_plan_cache_arena_bytes(const alae_model *m);
 
 /* lib/nn/config.c */
 alae_status alaei_config_validate(const alae_model_config *cfg, const char *func);

@@ -156,7 +156,7 @@ ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, a
     ALAEI_CHECK_ARG(path_utf8);
     ALAEI_CHECK_ARG(out);
     alaei_st_file *f;
-    alae_status s = alaei_st_open(path_utf8, &f);
+    alae_status s = alaei_st_open_lazy(path_utf8, &f); /* tensors read one at a time */
     if (s != ALAE_OK) return s;
     alae_model_config cfg;
     alae_model *m = NULL;

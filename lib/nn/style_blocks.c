@@ -77,19 +77,18 @@ int32_t alaei_blk_fused_kernel(alaei_graph *g, int32_t w) {
 }
 
 /* The reference's ConvTranspose2d(stride 2, pad 1) with the fused 4x4 kernel of w [in, out, 3, 3]
- * (equal to nearest x2 then a 3x3 conv with the flipped, transposed kernel): one GEMM to
- * columns, then COL2IM scatters them into the 2x larger image. */
+ * (equal to nearest x2 then a 3x3 conv with the flipped, transposed kernel). */
 int32_t alaei_blk_conv_up_fused(alaei_graph *g, int32_t x, int32_t w) {
     const alaei_node *X = node_of(g, x), *W = node_of(g, w);
     if (!X || !W) return -1;
-    int64_t n = X->ne[0], in_c = X->ne[1], h = X->ne[2], wd = X->ne[3], out_c = W->ne[1];
+    int64_t in_c = X->ne[1], h = X->ne[2], wd = X->ne[3];
     if (W->ne[0] != in_c)
         return alaei_graph_set_error(g, ALAE_E_SHAPE, "fused up conv: weight has %lld input channels, the image %lld",
                                      (long long)W->ne[0], (long long)in_c);
-    int64_t k_ne[4] = {1, 1, in_c, out_c * 16}, x_ne[4] = {1, n, in_c, h * wd}, y_ne[4] = {n, out_c, 2 * h, 2 * wd};
-    int32_t k = alaei_reshape4(g, alaei_blk_fused_kernel(g, w), k_ne);
-    int32_t cols = alaei_gemm(g, k, alaei_reshape4(g, x, x_ne), 1, 0, 1.0); /* [1, N, out*16, H*W] */
-    return alaei_col2im(g, cols, y_ne, 4, 4, 2, 1);
+    /* one CONV2D_BWD_DATA node (the data gradient of a stride-2 conv whose kernel [in, out, 4, 4]
+     * maps out channels to in channels): the backend forms its columns in bounded chunks, where a
+     * GEMM + COL2IM pair of nodes held them whole, 4x the output (256 MiB at 1024 px) */
+    return alaei_conv2d_bwd_data(g, x, alaei_blk_fused_kernel(g, w), 2 * h, 2 * wd, 2, 1, 1.0);
 }
 
 /* The reference's stride-2 conv with the fused 4x4 kernel of w [out, in, 3, 3] times 1/4

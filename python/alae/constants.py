@@ -122,6 +122,7 @@ COMM_DEVICE = 1
 
 # alae_io.h: flags of alae_dataset_open_folder
 FOLDER_SKIP_BAD = 1
+FOLDER_NO_CROP = 2
 
 
 def keys_with_prefix(prefix):

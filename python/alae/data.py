@@ -15,7 +15,8 @@ from .core import Tensor, as_f32, default_context
 
 
 class Dataset(Handle):
-    """An IDX image collection (MNIST, Fashion-MNIST; raw or gzip), with optional labels.
+    """An IDX image collection (MNIST, Fashion-MNIST; raw or gzip), with optional labels, or an
+    image folder (``Dataset.open_folder``).
 
     ``ds = Dataset("train-images-idx3-ubyte.gz", labels="train-labels-idx1-ubyte.gz")``;
     ``len(ds)``, ``ds.image_shape`` (C, H, W), ``ds.label(i)``, ``ds.labels()``,
@@ -32,6 +33,22 @@ class Dataset(Handle):
         self.path = images
 
     open_idx = classmethod(lambda cls, images, labels=None: cls(images, labels))
+
+    @classmethod
+    def open_folder(cls, path, channels, size, crop=True, skip_bad=False):
+        """The images of a folder (its .png, .jpg, .jpeg, .bmp files, sorted by name) or of one
+        image file, converted to `channels` and resized to size x size: area averaging where an
+        axis shrinks, bicubic (Catmull-Rom) where it grows; from the centre square (crop=True,
+        as ``alae train``) or the whole image (crop=False, its aspect ratio not kept, as the
+        inference commands without --crop). skip_bad skips undecodable files with a warning.
+        No labels."""
+        flags = (_k.FOLDER_SKIP_BAD if skip_bad else 0) | (0 if crop else _k.FOLDER_NO_CROP)
+        out = c_void_p()
+        _lib.get().alae_dataset_open_folder(_lib.encode_path(path), int(channels), int(size), flags, byref(out))
+        ds = cls.__new__(cls)
+        ds._own(out.value, lock=threading.RLock())
+        ds.path = path
+        return ds
 
     def __len__(self):
         with self._lock:

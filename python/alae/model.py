@@ -242,9 +242,16 @@ class Model(Handle):
 
     # ---- inference settings (ALAE_MODEL_*: lod, blend, truncation_psi, ...) ----
 
+    _NOISE_NAMES = {"off": _k.NOISE_OFF, "batch": _k.NOISE_BATCH_CONSTANT, "sample": _k.NOISE_PER_SAMPLE}
+
     def set(self, name, value):
         """Sets an inference setting by name ("lod", "blend", "truncation_psi",
-        "truncation_cutoff", "noise") or ALAE_MODEL_* key."""
+        "truncation_cutoff", "noise") or ALAE_MODEL_* key. The noise mode may be given as
+        "off", "batch" or "sample" (as the command line's --noise) or as alae.NOISE_*."""
+        if isinstance(value, str) and _key(_MODEL_KEYS, name) == _k.MODEL_NOISE:
+            if value not in self._NOISE_NAMES:
+                raise ValueError("noise must be 'off', 'batch' or 'sample', not %r" % value)
+            value = self._NOISE_NAMES[value]
         with self._lock:
             _lib.get().alae_model_set(self._ptr, _key(_MODEL_KEYS, name), float(value))
 

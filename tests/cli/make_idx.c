@@ -4,7 +4,9 @@
  *   trunc.idx     tiny.idx cut off in the middle of its pixels
  *   badmagic.idx  a header with a wrong magic number
  *   faces/        24 RGB images (PNG, plus one JPEG and one BMP) of 16x16 coloured discs
- *   bad/          two good PNGs and a corrupt one (bad/b-corrupt.png) */
+ *   bad/          two good PNGs and a corrupt one (bad/b-corrupt.png)
+ *   wide.png      40x16 RGB: a red band, the disc of faces/05.png, a blue band (for --crop);
+ *   wide-centre.png its centre 16x16 square */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -119,6 +121,18 @@ static int write_images(const char *dir) {
             ok = stbi_write_png(path, 16, 16, 3, px, 48) != 0;
         }
     }
+    unsigned char wide[40 * 16 * 3];
+    disc(px, 5);
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 40; x++)
+            for (int c = 0; c < 3; c++)
+                wide[(y * 40 + x) * 3 + c] = x < 12    ? (unsigned char)(c == 0 ? 230 : 20)
+                                             : x >= 28 ? (unsigned char)(c == 2 ? 230 : 20)
+                                                       : px[(y * 16 + x - 12) * 3 + c];
+    snprintf(path, sizeof path, "%s/wide.png", dir);
+    ok = ok && stbi_write_png(path, 40, 16, 3, wide, 40 * 3) != 0;
+    snprintf(path, sizeof path, "%s/wide-centre.png", dir);
+    ok = ok && stbi_write_png(path, 16, 16, 3, px, 48) != 0;
     const unsigned char junk[40] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3, 4, 5};
     return ok && write_file(dir, "bad/b-corrupt.png", junk, sizeof junk);
 }

@@ -178,6 +178,38 @@ is_png tr.png
 "$ALAE" decode --model S/model.safetensors --codes one.npy --truncation 0.7 --out td.png
 is_png td.png
 
+echo "== --noise on every generating command, --crop, --out X.npy"
+"$ALAE" decode --model S/model.safetensors --codes s.npy --noise off --seed 1 --out d1.npy
+"$ALAE" decode --model S/model.safetensors --codes s.npy --noise off --seed 2 --out d2.npy
+cmp d1.npy d2.npy || fail "decode --noise off depends on the noise seed"
+grep -q "'shape': (24, 3, 16, 16)" d1.npy || fail "d1.npy is not [24, 3, 16, 16]"
+"$ALAE" decode --model S/model.safetensors --codes s.npy --noise sample --seed 2 --out d3.npy
+cmp -s d2.npy d3.npy && fail "decode --noise sample made no difference"
+"$ALAE" decode --model S/model.safetensors --codes s.npy --noise batch --out d4.npy
+cmp -s d3.npy d4.npy && fail "decode --noise batch made no difference"
+"$ALAE" sample --model S/model.safetensors --n 5 --noise off --out sn.npy
+grep -q "'shape': (5, 3, 16, 16)" sn.npy || fail "sn.npy is not [5, 3, 16, 16]"
+"$ALAE" reconstruct --model S/model.safetensors --data faces --n 6 --noise off --seed 1 --out r1.npy
+"$ALAE" reconstruct --model S/model.safetensors --data faces --n 6 --noise off --seed 2 --out r2.npy
+cmp r1.npy r2.npy || fail "reconstruct --noise off depends on the noise seed"
+grep -q "'shape': (6, 3, 16, 16)" r1.npy || fail "r1.npy is not [6, 3, 16, 16]"
+"$ALAE" mix --model S/model.safetensors --src faces/00.png --dst faces --n 4 --out mix.npy
+grep -q "'shape': (4, 3, 16, 16)" mix.npy || fail "mix.npy is not [4, 3, 16, 16]"
+"$ALAE" interpolate --model S/model.safetensors --a faces/00.png --b faces/07.png --steps 5 --out strip.npy
+grep -q "'shape': (5, 3, 16, 16)" strip.npy || fail "strip.npy is not [5, 3, 16, 16]"
+"$ALAE" encode --model S/model.safetensors --data wide.png --crop --out wc.npy
+"$ALAE" encode --model S/model.safetensors --data wide-centre.png --out c.npy
+cmp wc.npy c.npy || fail "encode --crop does not encode the centre square"
+"$ALAE" encode --model S/model.safetensors --data wide.png --out ww.npy
+cmp -s ww.npy wc.npy && fail "encode without --crop encoded the centre square only"
+"$ALAE" reconstruct --model S/model.safetensors --data wide.png --crop --noise off --out rc.npy
+"$ALAE" reconstruct --model S/model.safetensors --data wide-centre.png --noise off --out rcc.npy
+cmp rc.npy rcc.npy || fail "reconstruct --crop does not use the centre square"
+expect_fail 2 "--noise" "$ALAE" sample --model S/model.safetensors --noise loud --out x.png
+expect_fail 2 "--noise" "$ALAE" decode --model S/model.safetensors --codes s.npy --noise 1 --out x.png
+expect_fail 2 "--noise" "$ALAE" reconstruct --model S/model.safetensors --data faces --noise "" --out x.png
+expect_fail 2 "--crop" "$ALAE" encode --model S/model.safetensors --data faces --crop=yes --out x.npy
+
 echo "== bad image files: rejected by name, or skipped with --skip-bad"
 B() { "$ALAE" train --preset celeba --data bad --resolution 16 --set start_channels=8 --set max_channels=16 \
     --set latent_dim=16 --set mapping_layers=2 --batch 2 --steps 1 --threads 1 "$@"; }

@@ -169,6 +169,92 @@ START_TEST(area_downsampling) {
 }
 END_TEST
 
+/* ---- resampling: area when shrinking, bicubic when enlarging, crop or the whole image ---- */
+
+/* Opens one grey PNG of w x h pixels px at size, with flags, and returns its pixels * 255. */
+static void load_grey(const unsigned char *px, int w, int h, int size, int32_t flags, float *out) {
+    ck_assert_int_ne(stbi_write_png(in_dir("", "grey.png"), w, h, 1, px, w), 0);
+    alae_dataset *ds;
+    ck_assert_alae_ok(alae_dataset_open_folder(in_dir("", "grey.png"), 1, size, flags, &ds));
+    read_all(ds, 1, size, NULL, out);
+    for (int i = 0; i < size * size; i++) out[i] *= 255.0f;
+    alae_dataset_destroy(ds);
+}
+
+START_TEST(constant_images_stay_constant) {
+    make_dir();
+    unsigned char px[7 * 5];
+    memset(px, 37, sizeof px);
+    static const int sizes[] = {1, 3, 5, 7, 11, 32}; /* shrinking and growing, not multiples */
+    float out[32 * 32];
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int32_t flags = 0; flags <= ALAE_FOLDER_NO_CROP; flags += ALAE_FOLDER_NO_CROP) {
+            load_grey(px, 7, 5, sizes[k], flags, out);
+            for (int i = 0; i < sizes[k] * sizes[k]; i++)
+                ck_assert_msg(out[i] == 37.0f, "size %d, flags %d, pixel %d: %g", sizes[k], (int)flags, i, out[i]);
+        }
+    alae_test_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(shrinking_averages_areas_of_any_ratio) {
+    make_dir();
+    /* 3 -> 2 (each output covers 1.5 pixels): columns 0, 90, 180 give (0 + 45) / 1.5 = 30 and
+     * (45 + 180) / 1.5 = 150 */
+    const unsigned char px[9] = {0, 90, 180, 0, 90, 180, 0, 90, 180};
+    float out[4];
+    load_grey(px, 3, 3, 2, 0, out);
+    const float want[4] = {30, 150, 30, 150};
+    for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(out[i], want[i], 1e-4f);
+    alae_test_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(growing_interpolates_bicubically) {
+    make_dir();
+    /* a ramp 0, 40, ..., 200 across 6 columns, 6 rows, to 12: output column o samples source
+     * position o / 2 - 0.25; where its four taps are inside (o = 3..8) Catmull-Rom reproduces
+     * the ramp exactly: 40 (o / 2 - 0.25) */
+    unsigned char px[36];
+    for (int i = 0; i < 36; i++) px[i] = (unsigned char)(40 * (i % 6));
+    float out[144];
+    load_grey(px, 6, 6, 12, 0, out);
+    for (int y = 0; y < 12; y++) {
+        for (int o = 3; o <= 8; o++)
+            ck_assert_float_eq_tol(out[y * 12 + o], 40.0f * ((float)o / 2.0f - 0.25f), 1e-4f);
+        /* near the edges (taps clamped) the ramp stays monotonic and overshoots by little */
+        ck_assert_float_ge(out[y * 12], 0.0f);
+        ck_assert_float_le(out[y * 12 + 11], 210.0f);
+        for (int o = 1; o < 12; o++) ck_assert_float_ge(out[y * 12 + o], out[y * 12 + o - 1]);
+    }
+    /* a step edge overshoots with a cubic filter: the 8-bit result is clamped to 0..255 */
+    for (int i = 0; i < 36; i++) px[i] = (unsigned char)(i % 6 < 3 ? 0 : 255);
+    load_grey(px, 6, 6, 12, 0, out);
+    for (int i = 0; i < 144; i++) ck_assert(out[i] >= 0.0f && out[i] <= 255.0f);
+    alae_test_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(crop_or_the_whole_image) {
+    make_dir();
+    /* 6 x 2: columns in pairs of 0, 100, 200. The centre square is the 100 pair; the whole image
+     * at size 3 shrinks 6 -> 3 across (the pairs' means) and grows 2 -> 3 down (constant rows) */
+    unsigned char px[12];
+    for (int i = 0; i < 12; i++) px[i] = (unsigned char)(100 * ((i % 6) / 2));
+    float out[9];
+    load_grey(px, 6, 2, 3, 0, out);
+    for (int i = 0; i < 9; i++) ck_assert_float_eq_tol(out[i], 100.0f, 1e-4f);
+    load_grey(px, 6, 2, 3, ALAE_FOLDER_NO_CROP, out);
+    for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 3; x++) ck_assert_float_eq_tol(out[y * 3 + x], 100.0f * (float)x, 1e-4f);
+    /* unknown flags are refused */
+    alae_dataset *ds = NULL;
+    ck_assert_int_eq(alae_dataset_open_folder(in_dir("", "grey.png"), 1, 3, 4, &ds), ALAE_E_INVALID_ARG);
+    ck_assert_ptr_null(ds);
+    alae_test_remove_tree(dir);
+}
+END_TEST
+
 /* ---- refused files ---- */
 
 static char warnings[4096];
@@ -287,6 +373,10 @@ static Suite *image_suite(void) {
     TCase *t = tcase_create("folders");
     tcase_add_test(t, folder_png_jpeg_bmp);
     tcase_add_test(t, area_downsampling);
+    tcase_add_test(t, constant_images_stay_constant);
+    tcase_add_test(t, shrinking_averages_areas_of_any_ratio);
+    tcase_add_test(t, growing_interpolates_bicubically);
+    tcase_add_test(t, crop_or_the_whole_image);
     tcase_add_test(t, bad_files_rejected_or_skipped);
     tcase_add_test(t, bad_arguments);
     tcase_add_test(t, png_crc_errors_rejected);

@@ -474,6 +474,37 @@ START_TEST(st_float_conversions) {
 }
 END_TEST
 
+/* alaei_st_open_lazy: the header at open, each tensor read from the file when asked; the same
+ * floats as a full open; integer accessors refuse; a file cut short after opening fails with
+ * ALAE_E_IO, not a crash or stale data. */
+START_TEST(st_lazy_reads_tensors_from_the_file) {
+    char path[512];
+    tpath(path, sizeof path, "lazy.safetensors");
+    alaei_st_writer *w = make_writer();
+    ck_assert_alae_ok(alaei_st_writer_save(w, path));
+    alaei_st_writer_destroy(w);
+    alaei_st_file *full = NULL, *lazy = NULL;
+    ck_assert_alae_ok(alaei_st_open(path, &full));
+    ck_assert_alae_ok(alaei_st_open_lazy(path, &lazy));
+    int64_t s23[2] = {2, 3}, s4[1] = {4};
+    float a[6], b[6];
+    ck_assert_alae_ok(alaei_st_get_f32(full, "G.fc1.weight", 2, s23, a));
+    ck_assert_alae_ok(alaei_st_get_f32(lazy, "G.fc1.weight", 2, s23, b));
+    ck_assert_int_eq(memcmp(a, b, sizeof a), 0);
+    ck_assert_alae_ok(alaei_st_get_f32(lazy, "odd \"name\"\n\xc3\xa9", 1, s4, b));
+    ck_assert_int_eq(memcmp(a, b, 4 * sizeof(float)), 0);
+    ck_assert_str_eq(alaei_st_metadata_get(lazy, "alae.arch"), alaei_st_metadata_get(full, "alae.arch"));
+    int64_t step = 0;
+    ck_assert_status(alaei_st_get_i64(lazy, "state.step", &step), ALAE_E_STATE);
+    ck_assert_int_eq(truncate(path, 8), 0);
+    ck_assert_status(alaei_st_get_f32(lazy, "G.fc1.weight", 2, s23, b), ALAE_E_IO);
+    ck_assert_ptr_nonnull(strstr(alae_last_error(), "lazy.safetensors"));
+    alaei_st_free(lazy);
+    alaei_st_free(full);
+    ck_assert_status(alaei_st_open_lazy(path, &lazy), ALAE_E_FORMAT); /* too short now: refused at open */
+}
+END_TEST
+
 START_TEST(st_writer_rejects) {
     alaei_st_writer *w = NULL;
     ck_assert_alae_ok(alaei_st_writer_create(&w));
@@ -1478,6 +1509,7 @@ static Suite *io_suite(void) {
     tcase_set_timeout(ts, 600);
     tcase_add_test(ts, st_roundtrip);
     tcase_add_test(ts, st_float_conversions);
+    tcase_add_test(ts, st_lazy_reads_tensors_from_the_file);
     tcase_add_test(ts, st_writer_rejects);
     tcase_add_test(ts, st_empty_and_limits);
     tcase_add_test(ts, st_rejects_malformed_headers);

@@ -45,6 +45,39 @@ def test_dataset_gzip_and_errors(tmp_path, tiny_idx):
     assert e.value.code == alae.E_FORMAT and "bad.idx" in e.value.message
 
 
+def _write_bmp(path, grey):
+    """A 24-bit BMP of the 2-D uint8 array grey (rows bottom-up, padded to 4 bytes)."""
+    import struct
+    h, w = grey.shape
+    row = (3 * w + 3) // 4 * 4
+    data = bytearray()
+    for y in range(h - 1, -1, -1):
+        line = bytes(v for x in range(w) for v in (int(grey[y, x]),) * 3)
+        data += line + b"\0" * (row - len(line))
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(data), 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 24, 0, len(data), 2835, 2835, 0, 0)
+    path.write_bytes(header + info + bytes(data))
+
+
+def test_open_folder_crop_or_whole(tmp_path):
+    # 6 x 2: column pairs of 0, 100, 200; the centre square is the 100 pair
+    grey = np.repeat(np.array([[0, 0, 100, 100, 200, 200]], dtype=np.uint8), 2, axis=0)
+    _write_bmp(tmp_path / "wide.bmp", grey)
+    with alae.Dataset.open_folder(str(tmp_path), 1, 3) as ds:
+        assert len(ds) == 1 and ds.image_shape == (1, 3, 3)
+        assert np.allclose(ds.read()[0, 0] * 255, 100, atol=1e-3)
+    with alae.Dataset.open_folder(str(tmp_path / "wide.bmp"), 1, 3, crop=False) as ds:
+        x = ds.read()[0, 0] * 255
+        assert np.allclose(x, [[0, 100, 200]] * 3, atol=1e-3)
+    # growing: a constant image stays constant
+    _write_bmp(tmp_path / "wide.bmp", np.full((2, 6), 37, dtype=np.uint8))
+    with alae.Dataset.open_folder(str(tmp_path), 1, 11, crop=False) as ds:
+        assert np.allclose(ds.read() * 255, 37, atol=1e-3)
+    with pytest.raises(alae.AlaeError) as e:
+        alae.Dataset.open_folder(str(tmp_path / "missing"), 1, 3)
+    assert e.value.code == alae.E_IO
+
+
 def test_shuffle_order():
     a = alae.shuffle_order(1, 0, 100)
     assert sorted(a) == list(range(100)) and a.dtype == np.int64

@@ -131,3 +131,15 @@ def test_inference_settings(small_model):
             pytest.skip("the loaded library has no alae_model_set/get yet")
         raise
     assert settings["levels"] >= 1 and settings["resolution"] == 32
+
+
+def test_noise_mode_by_name(small_model):
+    small_model.set("noise", "off")
+    assert small_model.get("noise") == alae.NOISE_OFF
+    small_model.set("noise", "batch")
+    assert small_model.get("noise") == alae.NOISE_BATCH_CONSTANT
+    small_model.set("noise", alae.NOISE_PER_SAMPLE)
+    assert small_model.get("noise") == alae.NOISE_PER_SAMPLE
+    with pytest.raises(ValueError):
+        small_model.set("noise", "loud")
+    assert small_model.get("noise") == alae.NOISE_PER_SAMPLE
