@@ -37,6 +37,16 @@ alae_status alaei_device_fill(alae_context *ctx, void *dst, size_t count, double
     return ctx->backend->fill(ctx->bctx, dst, count, value);
 }
 
+void *alaei_device_native_stream(const alae_context *ctx) {
+    return ALAEI_VTBL_HAS(ctx->backend, native_stream) ? ctx->backend->native_stream(ctx->bctx) : NULL;
+}
+
+int alaei_device_is_host_float(const alae_context *ctx) {
+    return ctx->backend->elem_size == (int32_t)sizeof(float) && strcmp(ctx->backend->name, "cpu") == 0;
+}
+
+size_t alaei_device_elem_size(const alae_context *ctx) { return (size_t)ctx->backend->elem_size; }
+
 alae_status alaei_device_exec(alae_context *ctx, const alaei_op *op) {
     return ctx->profile ? alaei_profile_run(ctx, op) : ctx->backend->run_op(ctx->bctx, op);
 }

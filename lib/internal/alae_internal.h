@@ -111,6 +111,12 @@ alae_status alaei_device_upload(alae_context *ctx, void *dst, const float *host,
 alae_status alaei_device_download(alae_context *ctx, float *host, const void *src, size_t count);
 alae_status alaei_device_copy(alae_context *ctx, void *dst, const void *src, size_t count);
 alae_status alaei_device_fill(alae_context *ctx, void *dst, size_t count, double value);
+/* The backend's native stream (a cudaStream_t for CUDA), NULL where it has none. */
+void *alaei_device_native_stream(const alae_context *ctx);
+/* Whether the context's buffers are plain host floats (the CPU backend). */
+int alaei_device_is_host_float(const alae_context *ctx);
+/* Bytes per element of the context's buffers. */
+size_t alaei_device_elem_size(const alae_context *ctx);
 /* Runs one op (profiled when ALAE_PROFILE is on); the executor calls it between its own abort
  * checks. */
 alae_status alaei_device_exec(alae_context *ctx, const struct alaei_op *op);

@@ -392,7 +392,7 @@ static alae_status cached_entry_call(alae_model *m, entry e, const alae_tensor *
 /* Runs images [first, first + count) of in through the cached plan of their chunk size. */
 static alae_status run_chunks(alae_model *m, entry e, const alae_tensor *in, alae_tensor *out, int64_t first,
                               int64_t count, int64_t chunk, const char *func) {
-    size_t elem = (size_t)m->ctx->backend->elem_size;
+    size_t elem = alaei_device_elem_size(m->ctx);
     size_t in_per = (size_t)(in->numel / in->shape[0]), out_per = (size_t)(out->numel / out->shape[0]);
     entry_call *c = NULL;
     alae_status s = cached_entry_call(m, e, in, chunk, func, &c);

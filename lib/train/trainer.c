@@ -351,7 +351,7 @@ static alae_status draw_noise(alae_trainer *t, void *dst) {
         for (int k = 1; s == ALAE_OK && k <= 2; k++) {
             int shared = alaei_style_noise_map_batch(level, k, 2, ALAE_NOISE_PER_SAMPLE) == 1;
             int64_t count = (shared ? 1 : n) * side * side;
-            s = draw_normals(t, (char *)dst + (size_t)done * (size_t)ctx->backend->elem_size, count, !shared);
+            s = draw_normals(t, (char *)dst + (size_t)done * alaei_device_elem_size(ctx), count, !shared);
             done += count;
         }
     }
