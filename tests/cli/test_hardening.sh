@@ -1,6 +1,6 @@
 #!/bin/sh
 # Hostile command lines and files for the alae command-line tool (issue #20; docs/reliability.md
-# section 7). Every case here failed before its fix.
+# section 6). Every case here failed before its fix.
 # Usage: test_hardening.sh ALAE MAKE_IDX ST_EDIT WORKDIR
 set -eu
 

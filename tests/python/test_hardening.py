@@ -1,4 +1,4 @@
-"""Hostile inputs through the Python package (issue #20, docs/reliability.md section 7): every
+"""Hostile inputs through the Python package (issue #20, docs/reliability.md section 6): every
 case here was accepted, silently, before its fix."""
 
 import json
