@@ -434,9 +434,11 @@ static uint64_t fingerprint(const float *values, int64_t n) {
     return h;
 }
 
-/* This run's record (StyleALAE batch 0: the preset's per-level table). */
+/* This run's record (StyleALAE batch 0: the preset's per-level table; max_images 0: all, also
+ * when --max-images is at least the number there is). */
 static run_record this_run(const train_run *r) {
-    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch, r->a.max_images, r->count,
+    int64_t max_images = r->a.max_images && r->a.max_images < alae_dataset_count(r->ds) ? r->a.max_images : 0;
+    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch, max_images, r->count,
                       fingerprint(r->originals, r->n_orig * cli_image_floats(&r->g))};
     return rec;
 }

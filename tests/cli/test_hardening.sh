@@ -90,6 +90,7 @@ cp tiny.idx other.idx
 printf '\377\377\377\377' | dd of=other.idx bs=1 seek=300 conv=notrunc 2>/dev/null
 expect_fail 1 "\-\-data other.idx (256 images, fingerprint [0-9a-f]*) is not the run's data" "$ALAE" train \
     --preset mnist-fc --data other.idx --out B --batch 16 --threads 1 --set hidden=32 --seed 5 --resume
+mlp B --steps 3 --resume --max-images 1000 # at least all the images: the same run
 DATA=tiny.idx.gz # the same images, gzipped
 mlp B --steps 4 --resume
 DATA=tiny.idx
