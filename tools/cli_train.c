@@ -448,9 +448,11 @@ static uint64_t fingerprint(const float *values, int64_t n) {
 }
 
 /* This run's record: the global batch, --batch times the ranks (StyleALAE batch 0: the preset's
- * per-level table), so that a resume may change the number of ranks and keep the batch. */
+ * per-level table), so that a resume may change the number of ranks and keep the batch;
+ * max_images 0: all, also when --max-images is at least the number there is. */
 static run_record this_run(const train_run *r) {
-    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch * r->ranks, r->a.max_images, r->count,
+    int64_t max_images = r->a.max_images && r->a.max_images < alae_dataset_count(r->ds) ? r->a.max_images : 0;
+    run_record rec = {r->a.seed, r->style && !r->a.batch_given ? 0 : r->a.batch * r->ranks, max_images, r->count,
                       fingerprint(r->originals, r->n_orig * cli_image_floats(&r->g))};
     return rec;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -105,11 +106,13 @@ struct alaei_st_file {
     const char **meta_keys;   /* sorted by key */
     const char **meta_values;
     char *strings;            /* names, keys and values */
-    uint8_t *data;            /* the data area (NULL when opened lazily) */
+    uint8_t *data;            /* the data area: malloc'ed, inside map, or NULL when opened lazily */
     size_t data_size;
+    void *map;                /* alaei_st_open: the whole file, mapped read-only (NULL: data is malloc'ed) */
+    size_t map_size;
     int lazy_fd1;             /* alaei_st_open_lazy: the open file's descriptor + 1; else 0 */
     uint64_t data_offset;     /* alaei_st_open_lazy: where the data area starts in the file */
-    const char *path;         /* alaei_st_open_lazy: for messages (in strings) */
+    const char *path;         /* alaei_st_open_lazy: for messages */
 };
 
 void alaei_st_free(alaei_st_file *f) {
@@ -118,7 +121,8 @@ void alaei_st_free(alaei_st_file *f) {
     free(f->meta_keys);
     free(f->meta_values);
     free(f->strings);
-    free(f->data);
+    if (f->map) munmap(f->map, f->map_size);
+    else free(f->data);
     if (f->lazy_fd1 > 0) close(f->lazy_fd1 - 1);
     free((void *)f->path);
     free(f);
@@ -252,137 +256,109 @@ static int cstr_ptr_cmp(const void *a, const void *b) {
 
 /* Validates the header (hdr[0..hn)) for a data area of data_size bytes and builds the file
  * without its data. */
-static alae_status parse_header(const char *func, const uint8_t *hdr, size_t hn, size_t data_size,
-                                alaei_st_file **out) {
+/* The header as a JSON object (UTF-8, starting with '{', at most 3 levels). */
+static alae_status parse_json_header(const char *func, const uint8_t *hdr, size_t hn, alaei_json_doc **doc) {
     size_t bad = 0;
     if (!alaei_utf8_valid((const char *)hdr, hn, &bad))
         return alaei_fail(ALAE_E_FORMAT, func, "header is not valid UTF-8 (byte %zu of the header)", bad);
-    if (hn == 0 || hdr[0] != '{')
-        return alaei_fail(ALAE_E_FORMAT, func, "header does not start with '{'");
+    if (hn == 0 || hdr[0] != '{') return alaei_fail(ALAE_E_FORMAT, func, "header does not start with '{'");
     /* root, metadata object and its values, and per tensor: entry, dtype, shape + 8 dims,
      * offsets + 2 */
     size_t max_nodes = 2 + ALAEI_ST_MAX_METADATA + (size_t)ALAEI_ST_MAX_TENSORS * 14 + 64;
-    alaei_json_doc *doc = NULL;
     alaei_json_error jerr;
-    alae_status st = alaei_json_parse((const char *)hdr, hn, 3, max_nodes, &doc, &jerr);
-    if (st != ALAE_OK) {
-        if (st == ALAE_E_FORMAT)
-            return alaei_fail(st, func, "header JSON: %s of the header (file offset %zu)", jerr.msg,
-                              jerr.offset + 8);
-        return st;
-    }
-    const alaei_json *root = alaei_json_root(doc);
-    if (root->type != ALAEI_JSON_OBJECT) {
-        alaei_json_free(doc);
+    alae_status st = alaei_json_parse((const char *)hdr, hn, 3, max_nodes, doc, &jerr);
+    if (st == ALAE_E_FORMAT)
+        return alaei_fail(st, func, "header JSON: %s of the header (file offset %zu)", jerr.msg, jerr.offset + 8);
+    if (st != ALAE_OK) return st;
+    if (alaei_json_root(*doc)->type != ALAEI_JSON_OBJECT)
         return alaei_fail(ALAE_E_FORMAT, func, "header is not a JSON object");
+    return ALAE_OK;
+}
+
+/* "__metadata__": an object of at most ALAEI_ST_MAX_METADATA string -> string without NUL;
+ * adds the bytes its keys and values need to *strbytes. */
+static alae_status check_metadata(const char *func, const alaei_json *meta, size_t *strbytes) {
+    if (meta->type != ALAEI_JSON_OBJECT)
+        return alaei_fail(ALAE_E_FORMAT, func, "__metadata__ is %s, expected an object of strings", a_type(meta->type));
+    if (meta->count > ALAEI_ST_MAX_METADATA)
+        return alaei_fail(ALAE_E_FORMAT, func, "__metadata__ has %zu entries, at most %d allowed", meta->count,
+                          ALAEI_ST_MAX_METADATA);
+    for (size_t i = 0; i < meta->count; i++) {
+        const alaei_json *m = meta->items[i];
+        char kb[96];
+        if (m->type != ALAEI_JSON_STRING)
+            return alaei_fail(ALAE_E_FORMAT, func, "__metadata__ '%s' is %s, expected a string",
+                              shown(m->key, m->key_len, kb), a_type(m->type));
+        if (has_nul(m->key, m->key_len) || has_nul(m->str, m->len))
+            return alaei_fail(ALAE_E_FORMAT, func, "__metadata__ '%s' contains a NUL character",
+                              shown(m->key, m->key_len, kb));
+        *strbytes += m->key_len + 1 + m->len + 1; /* bounded by the header size */
     }
-    const alaei_json *meta = alaei_json_get(root, "__metadata__");
-    size_t ntensors = root->count - (meta ? 1 : 0);
-    if (ntensors > ALAEI_ST_MAX_TENSORS) {
-        alaei_json_free(doc);
-        return alaei_fail(ALAE_E_FORMAT, func, "header lists %zu tensors, at most %d allowed", ntensors,
-                          ALAEI_ST_MAX_TENSORS);
-    }
-    /* metadata: object of string -> string */
-    size_t nmeta = 0, strbytes = 0;
-    if (meta) {
-        if (meta->type != ALAEI_JSON_OBJECT) {
-            st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ is %s, expected an object of strings",
-                            a_type(meta->type));
-            alaei_json_free(doc);
-            return st;
-        }
-        if (meta->count > ALAEI_ST_MAX_METADATA) {
-            st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ has %zu entries, at most %d allowed",
-                            meta->count, ALAEI_ST_MAX_METADATA);
-            alaei_json_free(doc);
-            return st;
-        }
-        for (size_t i = 0; i < meta->count; i++) {
-            const alaei_json *m = meta->items[i];
-            char kb[96];
-            if (m->type != ALAEI_JSON_STRING) {
-                st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ '%s' is %s, expected a string",
-                                shown(m->key, m->key_len, kb), a_type(m->type));
-                alaei_json_free(doc);
-                return st;
-            }
-            if (has_nul(m->key, m->key_len) || has_nul(m->str, m->len)) {
-                st = alaei_fail(ALAE_E_FORMAT, func, "__metadata__ '%s' contains a NUL character",
-                                shown(m->key, m->key_len, kb));
-                alaei_json_free(doc);
-                return st;
-            }
-            strbytes += m->key_len + 1 + m->len + 1; /* bounded by the header size */
-        }
-        nmeta = meta->count;
-    }
-    /* tensors: parse every entry into a temporary array (bounded by 65536 entries) */
-    alaei_st_tensor *ts = calloc(ntensors ? ntensors : 1, sizeof *ts);
-    const alaei_st_tensor **order = calloc(ntensors ? ntensors : 1, sizeof *order);
-    if (!ts || !order) {
-        free(ts);
-        free(order);
-        alaei_json_free(doc);
-        return alaei_fail(ALAE_E_NOMEM, func, "out of memory for %zu tensor entries", ntensors);
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < root->count; i++) {
-        const alaei_json *m = root->items[i];
-        if (m == meta) continue;
-        alaei_st_tensor *t = &ts[k++];
-        char nb[96];
-        t->name = m->key;
-        t->name_len = m->key_len;
-        if (m->key_len == 0) st = alaei_fail(ALAE_E_FORMAT, func, "a tensor has an empty name");
-        else if (m->key_len > ALAEI_ST_MAX_NAME)
-            st = alaei_fail(ALAE_E_FORMAT, func, "tensor name '%s' is %zu bytes, at most %d allowed",
-                            shown(m->key, m->key_len, nb), m->key_len, ALAEI_ST_MAX_NAME);
-        else if (has_nul(m->key, m->key_len))
-            st = alaei_fail(ALAE_E_FORMAT, func, "tensor name '%s' contains a NUL character",
-                            shown(m->key, m->key_len, nb));
-        else st = parse_entry(func, m, t, data_size);
-        if (st != ALAE_OK) {
-            free(ts);
-            free(order);
-            alaei_json_free(doc);
-            return st;
-        }
-        strbytes += m->key_len + 1;
-        order[k - 1] = t;
-    }
-    /* offsets: contiguous from 0, no gap, no overlap, covering the data area exactly */
-    qsort(order, ntensors, sizeof *order, tensor_offset_cmp);
+    return ALAE_OK;
+}
+
+/* One tensor entry m into t: its name (1..256 bytes, no NUL) and parse_entry's checks. */
+static alae_status parse_named_entry(const char *func, const alaei_json *m, alaei_st_tensor *t, size_t data_size) {
+    char nb[96];
+    t->name = m->key;
+    t->name_len = m->key_len;
+    if (m->key_len == 0) return alaei_fail(ALAE_E_FORMAT, func, "a tensor has an empty name");
+    if (m->key_len > ALAEI_ST_MAX_NAME)
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor name '%s' is %zu bytes, at most %d allowed",
+                          shown(m->key, m->key_len, nb), m->key_len, ALAEI_ST_MAX_NAME);
+    if (has_nul(m->key, m->key_len))
+        return alaei_fail(ALAE_E_FORMAT, func, "tensor name '%s' contains a NUL character", shown(m->key, m->key_len, nb));
+    return parse_entry(func, m, t, data_size);
+}
+
+/* The offsets, sorted: contiguous from 0, no gap, no overlap, covering the data area exactly. */
+static alae_status check_layout(const char *func, const alaei_st_tensor **order, size_t n, size_t data_size) {
+    qsort(order, n, sizeof *order, tensor_offset_cmp);
     uint64_t pos = 0;
-    for (size_t i = 0; i < ntensors; i++) {
+    for (size_t i = 0; i < n; i++) {
         const alaei_st_tensor *t = order[i];
         char nb[96], pb[96];
-        if (t->begin != pos) {
-            if (t->begin < pos)
-                st = alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
-                                "] overlap tensor '%s' (which ends at %" PRIu64 ")",
-                                shown(t->name, t->name_len, nb), t->begin, t->end,
-                                shown(order[i - 1]->name, order[i - 1]->name_len, pb), pos);
-            else
-                st = alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
-                                "] leave a gap of %" PRIu64 " bytes after offset %" PRIu64,
-                                shown(t->name, t->name_len, nb), t->begin, t->end, t->begin - pos, pos);
-            free(ts);
-            free(order);
-            alaei_json_free(doc);
-            return st;
-        }
+        if (t->begin < pos)
+            return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                              "] overlap tensor '%s' (which ends at %" PRIu64 ")", shown(t->name, t->name_len, nb),
+                              t->begin, t->end, shown(order[i - 1]->name, order[i - 1]->name_len, pb), pos);
+        if (t->begin > pos)
+            return alaei_fail(ALAE_E_FORMAT, func, "tensor '%s': data_offsets [%" PRIu64 ",%" PRIu64
+                              "] leave a gap of %" PRIu64 " bytes after offset %" PRIu64,
+                              shown(t->name, t->name_len, nb), t->begin, t->end, t->begin - pos, pos);
         pos = t->end;
     }
-    free(order);
-    if (pos != data_size) {
-        alaei_json_free(doc);
-        free(ts);
-        return alaei_fail(ALAE_E_FORMAT, func, "the tensors cover %" PRIu64 " bytes but the data area "
-                          "has %zu (incomplete or oversized buffer)", pos, data_size);
-    }
+    if (pos != data_size)
+        return alaei_fail(ALAE_E_FORMAT, func, "the tensors cover %" PRIu64 " bytes but the data area has %zu "
+                          "(incomplete or oversized buffer)", pos, data_size);
+    return ALAE_OK;
+}
 
-    /* build the compact result; strings are copied out of the DOM */
+/* Every entry of root but meta into ts[n] (names still in the DOM), the layout checked. */
+static alae_status parse_entries(const char *func, const alaei_json *root, const alaei_json *meta, size_t data_size,
+                                 alaei_st_tensor *ts, size_t n, size_t *strbytes) {
+    const alaei_st_tensor **order = calloc(n ? n : 1, sizeof *order);
+    if (!order) return alaei_fail(ALAE_E_NOMEM, func, "out of memory for %zu tensor entries", n);
+    alae_status st = ALAE_OK;
+    size_t k = 0;
+    for (size_t i = 0; st == ALAE_OK && i < root->count; i++) {
+        const alaei_json *m = root->items[i];
+        if (m == meta) continue;
+        st = parse_named_entry(func, m, &ts[k], data_size);
+        *strbytes += m->key_len + 1;
+        order[k] = &ts[k];
+        k++;
+    }
+    if (st == ALAE_OK) st = check_layout(func, order, n, data_size);
+    free(order);
+    return st;
+}
+
+/* The compact result: strings copied out of the DOM, tensors sorted by name, metadata by key.
+ * Takes ts (freed on failure). */
+static alae_status build_file(const char *func, alaei_st_tensor *ts, size_t n, const alaei_json *meta,
+                              size_t strbytes, size_t data_size, alaei_st_file **out) {
+    size_t nmeta = meta ? meta->count : 0;
     alaei_st_file *f = calloc(1, sizeof *f);
     char *strings = malloc(strbytes ? strbytes : 1);
     const char **mk = calloc(nmeta ? nmeta : 1, sizeof *mk);
@@ -393,38 +369,49 @@ static alae_status parse_header(const char *func, const uint8_t *hdr, size_t hn,
         free(mk);
         free(mv);
         free(ts);
-        alaei_json_free(doc);
         return alaei_fail(ALAE_E_NOMEM, func, "out of memory");
     }
     size_t o = 0;
-    for (size_t i = 0; i < ntensors; i++) {
+    for (size_t i = 0; i < n; i++) {
         memcpy(strings + o, ts[i].name, ts[i].name_len + 1);
         ts[i].name = strings + o;
         o += ts[i].name_len + 1;
     }
-    /* metadata pairs stored key\0value\0, sorted by key through a permutation */
-    const char **pairs = mk; /* reuse: keys first */
-    for (size_t i = 0; i < nmeta; i++) {
+    for (size_t i = 0; i < nmeta; i++) { /* stored key\0value\0, sorted by key through mk */
         const alaei_json *m = meta->items[i];
         memcpy(strings + o, m->key, m->key_len + 1);
-        pairs[i] = strings + o;
+        mk[i] = strings + o;
         o += m->key_len + 1;
         memcpy(strings + o, m->str, m->len + 1);
         o += m->len + 1;
     }
     qsort(mk, nmeta, sizeof *mk, cstr_ptr_cmp);
     for (size_t i = 0; i < nmeta; i++) mv[i] = mk[i] + strlen(mk[i]) + 1;
-    alaei_json_free(doc);
-    qsort(ts, ntensors, sizeof *ts, tensor_name_cmp);
-    f->count = ntensors;
-    f->tensors = ts;
-    f->meta_count = nmeta;
-    f->meta_keys = mk;
-    f->meta_values = mv;
-    f->strings = strings;
-    f->data_size = data_size;
+    qsort(ts, n, sizeof *ts, tensor_name_cmp);
+    *f = (alaei_st_file){n, ts, nmeta, mk, mv, strings, NULL, data_size, NULL, 0};
     *out = f;
     return ALAE_OK;
+}
+
+static alae_status parse_header(const char *func, const uint8_t *hdr, size_t hn, size_t data_size,
+                                alaei_st_file **out) {
+    alaei_json_doc *doc = NULL;
+    alaei_st_tensor *ts = NULL;
+    size_t strbytes = 0, n = 0;
+    alae_status st = parse_json_header(func, hdr, hn, &doc);
+    const alaei_json *root = st == ALAE_OK ? alaei_json_root(doc) : NULL;
+    const alaei_json *meta = root ? alaei_json_get(root, "__metadata__") : NULL;
+    if (root) n = root->count - (meta ? 1 : 0);
+    if (st == ALAE_OK && n > ALAEI_ST_MAX_TENSORS)
+        st = alaei_fail(ALAE_E_FORMAT, func, "header lists %zu tensors, at most %d allowed", n, ALAEI_ST_MAX_TENSORS);
+    if (st == ALAE_OK && meta) st = check_metadata(func, meta, &strbytes);
+    if (st == ALAE_OK && !(ts = calloc(n ? n : 1, sizeof *ts)))
+        st = alaei_fail(ALAE_E_NOMEM, func, "out of memory for %zu tensor entries", n);
+    if (st == ALAE_OK) st = parse_entries(func, root, meta, data_size, ts, n, &strbytes);
+    if (st == ALAE_OK) st = build_file(func, ts, n, meta, strbytes, data_size, out); /* takes ts */
+    else free(ts);
+    alaei_json_free(doc);
+    return st;
 }
 
 static void attach_data(alaei_st_file *f, uint8_t *data) {
@@ -498,82 +485,83 @@ static alae_status read_fail(const char *func, const char *path) {
     return alaei_fail(ALAE_E_IO, func, "cannot read '%s': %s", path, strerror(errno));
 }
 
-/* Opens path; lazy: keeps the file open and reads each tensor's bytes when it is read. */
+/* The header of the open file fd of `total` bytes, parsed into *out (no data attached yet). */
+static alae_status read_header(int fd, const char *path, size_t total, size_t *hn, alaei_st_file **out) {
+    const char *func = "alaei_st_open";
+    if (total < 8)
+        return alaei_fail(ALAE_E_FORMAT, func, "'%s' is %zu bytes, shorter than the 8-byte header length", path, total);
+    uint8_t p8[8];
+    if (!read_at(fd, p8, 8, 0)) return read_fail(func, path);
+    size_t ds = 0;
+    alae_status st = check_prefix(func, p8, total, hn, &ds);
+    if (st != ALAE_OK) return st;
+    uint8_t *hdr = malloc(*hn ? *hn : 1);
+    if (!hdr) return alaei_fail(ALAE_E_NOMEM, func, "cannot allocate %zu bytes for the header", *hn);
+    st = read_at(fd, hdr, *hn, 8) ? parse_header(func, hdr, *hn, ds, out) : read_fail(func, path);
+    free(hdr);
+    return st;
+}
+
+/* The data area of f: the file mapped read-only, so that only the tensors a caller reads are
+ * paged in (a file may hold huge tensors nobody uses); read into memory where it cannot be
+ * mapped. */
+static alae_status attach_file_data(alaei_st_file *f, int fd, const char *path, size_t total, size_t hn) {
+    if (f->data_size == 0) {
+        uint8_t *none = malloc(1);
+        if (!none) return alaei_fail(ALAE_E_NOMEM, "alaei_st_open", "out of memory");
+        attach_data(f, none);
+        return ALAE_OK;
+    }
+    void *map = mmap(NULL, total, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+        f->map = map;
+        f->map_size = total;
+        attach_data(f, (uint8_t *)map + 8 + hn);
+        return ALAE_OK;
+    }
+    uint8_t *data = malloc(f->data_size);
+    if (!data)
+        return alaei_fail(ALAE_E_NOMEM, "alaei_st_open", "cannot allocate %zu bytes of tensor data", f->data_size);
+    if (!read_at(fd, data, f->data_size, 8 + (uint64_t)hn)) {
+        free(data);
+        return read_fail("alaei_st_open", path);
+    }
+    attach_data(f, data);
+    return ALAE_OK;
+}
+
+/* Keeps the file open in f: each tensor's bytes are read when a caller converts it. */
+static alae_status keep_file_open(alaei_st_file *f, int fd, const char *path, size_t hn) {
+    f->path = strdup(path);
+    if (!f->path) return alaei_fail(ALAE_E_NOMEM, "alaei_st_open_lazy", "no memory");
+    f->lazy_fd1 = fd + 1;
+    f->data_offset = 8 + (uint64_t)hn;
+    return ALAE_OK;
+}
+
+/* Opens path; lazy: keeps the file open and reads each tensor's bytes when it is read, else maps
+ * (or reads) the data area. */
 static alae_status open_file(const char *path, int lazy, alaei_st_file **out, const char *func) {
     ALAEI_CHECK_ARG(path);
     ALAEI_CHECK_ARG(out);
     int fd;
     uint64_t size;
-    alae_status opened = alaei_open_regular(path, func, &fd, &size);
-    if (opened != ALAE_OK) return opened;
-    if (size > (uint64_t)SIZE_MAX) {
-        close(fd);
-        return alaei_fail(ALAE_E_IO, func, "'%s' is too large for this platform", path);
-    }
-    size_t total = (size_t)size;
-    if (total < 8) {
-        close(fd);
-        return alaei_fail(ALAE_E_FORMAT, func, "'%s' is %zu bytes, shorter than the 8-byte header length",
-                          path, total);
-    }
-    uint8_t p8[8];
-    if (!read_at(fd, p8, 8, 0)) {
-        alae_status st = read_fail(func, path);
-        close(fd);
-        return st;
-    }
-    size_t hn = 0, ds = 0;
-    alae_status st = check_prefix(func, p8, total, &hn, &ds);
-    if (st != ALAE_OK) {
-        close(fd);
-        return st;
-    }
-    uint8_t *hdr = malloc(hn ? hn : 1);
-    if (!hdr) {
-        close(fd);
-        return alaei_fail(ALAE_E_NOMEM, func, "cannot allocate %zu bytes for the header", hn);
-    }
-    if (!read_at(fd, hdr, hn, 8)) {
-        st = read_fail(func, path);
-        free(hdr);
-        close(fd);
-        return st;
-    }
+    alae_status st = alaei_open_regular(path, func, &fd, &size);
+    if (st != ALAE_OK) return st;
     alaei_st_file *f = NULL;
-    st = parse_header(func, hdr, hn, ds, &f);
-    free(hdr);
-    if (st != ALAE_OK) {
-        close(fd);
-        return st;
-    }
-    if (lazy) {
-        f->path = strdup(path);
-        if (!f->path) {
-            close(fd);
-            alaei_st_free(f);
-            return alaei_fail(ALAE_E_NOMEM, func, "no memory");
-        }
-        f->lazy_fd1 = fd + 1;
-        f->data_offset = 8 + (uint64_t)hn;
-        f->data_size = ds;
+    size_t hn = 0;
+    if (size > (uint64_t)SIZE_MAX) st = alaei_fail(ALAE_E_IO, func, "'%s' is too large for this platform", path);
+    if (st == ALAE_OK) st = read_header(fd, path, (size_t)size, &hn, &f);
+    if (st == ALAE_OK && lazy && (st = keep_file_open(f, fd, path, hn)) == ALAE_OK) {
         *out = f;
         return ALAE_OK;
     }
-    uint8_t *data = malloc(ds ? ds : 1);
-    if (!data) {
-        close(fd);
+    if (st == ALAE_OK) st = attach_file_data(f, fd, path, (size_t)size, hn);
+    close(fd);
+    if (st != ALAE_OK) {
         alaei_st_free(f);
-        return alaei_fail(ALAE_E_NOMEM, func, "cannot allocate %zu bytes of tensor data", ds);
-    }
-    if (!read_at(fd, data, ds, 8 + (uint64_t)hn)) {
-        st = read_fail(func, path);
-        free(data);
-        alaei_st_free(f);
-        close(fd);
         return st;
     }
-    close(fd);
-    attach_data(f, data);
     *out = f;
     return ALAE_OK;
 }

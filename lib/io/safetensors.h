@@ -71,7 +71,10 @@ typedef struct alaei_st_file alaei_st_file;
 /* ---- reader ---- */
 /* Parses a whole file image from memory; the data area is copied, buf may be freed afterwards. */
 alae_status alaei_st_parse(const void *buf, size_t n, alaei_st_file **out);
-/* Reads and parses a file (header first, the data area only once the header is valid). */
+/* Reads and parses a file: the header first, then the data area, mapped read-only once the
+ * header is valid (read into memory where mapping fails), so tensors nobody converts are never
+ * read. The mapping is private: a file replaced by rename (as every writer here does) keeps the
+ * mapped contents; one truncated in place by another program while mapped would fault (SIGBUS). */
 alae_status alaei_st_open(const char *path, alaei_st_file **out);
 /* Reads and checks the header only and keeps the file open: alaei_st_get_f32 reads each tensor
  * from the file when asked (a short read, e.g. a file truncated meanwhile, is ALAE_E_IO), so a

@@ -2,6 +2,7 @@
 
 import ctypes
 import re
+import warnings
 from ctypes import byref, c_double, c_int32, c_uint64, c_void_p
 
 import numpy as np
@@ -128,6 +129,15 @@ class ModelConfig(Handle):
 
     def __repr__(self):
         return "<alae.ModelConfig %s>" % ("closed" if self.closed else self.to_dict())
+
+
+def _warn_if_not_finite(fn_name, x, out):
+    """A RuntimeWarning (as numpy gives for an overflow) when finite inputs gave NaN or infinite
+    outputs: the model's parameters overflow."""
+    if not np.isfinite(out).all() and np.isfinite(x).all():
+        bad = int(np.argwhere(~np.isfinite(out))[0][0])
+        warnings.warn("%s: output %d holds a non-finite value although the input is finite: the model's "
+                      "parameters overflow" % (fn_name, bad), RuntimeWarning, stacklevel=3)
 
 
 def _chunks(n, batch_size):
@@ -318,6 +328,7 @@ class Model(Handle):
                 for pair in tensors.values():
                     for t in pair:
                         lib_.alae_tensor_destroy(t)
+        _warn_if_not_finite(fn_name, x, out)
         return out
 
     @staticmethod

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Hostile command lines and files for the alae command-line tool (issue #20; docs/reliability.md
-# section 7). Every case here failed before its fix.
+# section 6). Every case here failed before its fix.
 # Usage: test_hardening.sh ALAE MAKE_IDX ST_EDIT WORKDIR
 set -eu
 
@@ -90,6 +90,7 @@ cp tiny.idx other.idx
 printf '\377\377\377\377' | dd of=other.idx bs=1 seek=300 conv=notrunc 2>/dev/null
 expect_fail 1 "\-\-data other.idx (256 images, fingerprint [0-9a-f]*) is not the run's data" "$ALAE" train \
     --preset mnist-fc --data other.idx --out B --batch 16 --threads 1 --set hidden=32 --seed 5 --resume
+mlp B --steps 3 --resume --max-images 1000 # at least all the images: the same run
 DATA=tiny.idx.gz # the same images, gzipped
 mlp B --steps 4 --resume
 DATA=tiny.idx
@@ -170,6 +171,13 @@ expect_fail 1 "the model's output 0 holds a non-finite value" "$ALAE" encode --m
 expect_fail 1 "the model's output 0 holds a non-finite value" "$ALAE" reconstruct --model big.model --data tiny.idx \
     --n 4 --out big.png
 [ ! -e big.npy ] && [ ! -e big.png ] || fail "non-finite outputs were written"
+
+echo "== a huge unused tensor is not read (was: 3 GB of memory and 15 s for alae info)"
+"$ST_EDIT" C1/model.safetensors sparse.model sparse unused 3221225472
+timeout 60 "$ALAE" info --model sparse.model >info.out 2>info.err || fail "info of the sparse model: $(cat info.err)"
+grep -q "latent_dim" info.out || fail "info printed no configuration: $(cat info.out)"
+"$ALAE" encode --model sparse.model --data tiny.idx --n 4 --out sparse.npy
+cmp sparse.npy codes.npy || fail "the model with an unused tensor encodes differently"
 
 echo "== smaller: 2^53 + 1, log.csv rewritten by rename, control characters in names"
 expect_fail 2 "\-\-seed: 9007199254740993 is out of range" "$ALAE" sample --model C1/model.safetensors \

@@ -1,4 +1,4 @@
-"""Hostile inputs through the Python package (issue #20, docs/reliability.md section 7): every
+"""Hostile inputs through the Python package (issue #20, docs/reliability.md section 6): every
 case here was accepted, silently, before its fix."""
 
 import json
@@ -97,3 +97,16 @@ def test_integers_out_of_range_are_refused_not_wrapped(small_model, context, val
     with pytest.raises(alae.AlaeError) as e:
         alae.shuffle_order(value, 0, 4)
     assert e.value.code == alae.E_INVALID_ARG
+
+
+def test_non_finite_outputs_of_finite_inputs_are_reported(small_model, tmp_path, context):
+    path = tmp_path / "big.safetensors"
+    small_model.save(path)
+    _poke_f32(path, "E.fc.2.bias", 0, 3e38)  # finite weights whose products overflow
+    _poke_f32(path, "E.fc.3.weight", 0, 3e38)
+    big = alae.Model.load(path, context=context)
+    x = np.zeros((2,) + small_model.image_shape, np.float32)
+    with pytest.warns(RuntimeWarning, match="alae_model_encode: output 0 holds a non-finite value"):
+        w = big.encode(x)
+    assert not np.isfinite(w).all()
+    big.close()
