@@ -388,7 +388,7 @@ static alae_status build_file(const char *func, alaei_st_tensor *ts, size_t n, c
     qsort(mk, nmeta, sizeof *mk, cstr_ptr_cmp);
     for (size_t i = 0; i < nmeta; i++) mv[i] = mk[i] + strlen(mk[i]) + 1;
     qsort(ts, n, sizeof *ts, tensor_name_cmp);
-    *f = (alaei_st_file){n, ts, nmeta, mk, mv, strings, NULL, data_size, NULL, 0};
+    *f = (alaei_st_file){n, ts, nmeta, mk, mv, strings, NULL, data_size, NULL, 0, 0, 0, NULL};
     *out = f;
     return ALAE_OK;
 }
