@@ -28,7 +28,7 @@ typedef struct train_interval {
 typedef struct train_run {
     train_args a;
     char path_model[CLI_PATH_MAX], path_state[CLI_PATH_MAX], path_log[CLI_PATH_MAX];
-    char path_samples[CLI_PATH_MAX], path_recon[CLI_PATH_MAX];
+    char path_samples[CLI_PATH_MAX], path_recon[CLI_PATH_MAX], path_run[CLI_PATH_MAX];
     alae_model_config *cfg;
     cli_geom g;
     alae_context *ctx;

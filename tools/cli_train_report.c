@@ -69,18 +69,30 @@ static int trim_log(train_run *r, const char *old, int64_t upto) {
     return 1;
 }
 
+/* The new log (the old one trimmed, or a header) is written beside it and renamed over it, so a
+ * crash or a full disk never leaves log.csv half rewritten; the rows of the run are appended to
+ * the renamed file. */
 int report_open(train_run *r) {
     char *old = r->a.resume ? read_text(r->path_log) : NULL;
-    r->log = fopen(r->path_log, "w");
-    int ok = r->log != NULL;
-    if (ok && old)
-        ok = trim_log(r, old, (int64_t)alae_trainer_step_count(r->tr));
-    else if (ok)
-        ok = fputs(r->style ? LOG_HEADER_STYLE : LOG_HEADER, r->log) >= 0;
+    cli_replace rp;
+    int rc = cli_replace_begin("train", r->path_log, &rp);
+    if (rc != CLI_GO) {
+        free(old);
+        return rc;
+    }
+    r->log = rp.fp;
+    int ok = old ? trim_log(r, old, (int64_t)alae_trainer_step_count(r->tr))
+                 : fputs(r->style ? LOG_HEADER_STYLE : LOG_HEADER, r->log) >= 0;
     free(old);
-    if (!ok || fflush(r->log) != 0) return cli_error("train", "cannot write %s", r->path_log);
+    if (!ok) {
+        cli_replace_abort(&rp);
+        r->log = NULL;
+        return cli_error("train", "cannot write %s", cli_shown(r->path_log));
+    }
+    rc = cli_replace_commit("train", &rp, 1);
+    r->log = rp.fp; /* NULL if the commit failed */
     r->tty = isatty(fileno(stderr));
-    return CLI_GO;
+    return rc;
 }
 
 void train_level(const train_run *r, int32_t *lod, double *blend) {
@@ -210,12 +222,13 @@ void report_end(train_run *r, int signal) {
     if (r->tty) fputc('\n', stderr);
     if (signal)
         fprintf(stderr, "alae train: stopped by signal %d at step %lld; saved %s (continue with --resume)\n", signal,
-                (long long)step, r->path_state);
+                (long long)step, cli_shown(r->path_state));
     else if (done == 0)
         fprintf(stderr, "alae train: the state is already at step %lld of %lld; wrote the outputs again\n",
                 (long long)step, (long long)r->total);
     else
         fprintf(stderr, "alae train: %lld steps in %.1f s (%.0f img/s); wrote %s/{model.safetensors,"
                         "train-state.safetensors,log.csv,samples.png,reconstructions.png}\n",
-                (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0, r->a.out);
+                (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0,
+                cli_shown(r->a.out));
 }

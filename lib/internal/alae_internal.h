@@ -30,6 +30,12 @@ typedef enum alaei_key_family {
  * key, not an ALAE_TRAIN_* key" for a key of another family, else "unknown ALAE_TRAIN_* key 4099". */
 alae_status alaei_fail_key(const char *func, int32_t key, alaei_key_family family);
 
+/* ---- non-finite values (lib/core/finite.c) ---- */
+/* ALAE_OK when the n floats are all finite; else ALAE_E_FORMAT under func naming `what` (a
+ * tensor's name), the first bad element and its value: "tensor 'G.fc.0.weight' holds a
+ * non-finite value (nan) at element 17". For every loader of parameters. */
+alae_status alaei_check_finite(const float *values, size_t n, const char *what, const char *func);
+
 /* Checks a public NULL argument; used as: ALAEI_CHECK_ARG(ptr); */
 #define ALAEI_CHECK_ARG(p)                                                                   \
     do {                                                                                     \

@@ -179,7 +179,8 @@ alae_status alaei_model_save_params(const alae_model *m, void *const *params, co
                                     const char *func);
 
 /* Files (lib/nn/model_io.c): the configuration of a model or training-state file, checked
- * against the expected kind; every parameter (prefix + name) of m from f, shapes checked. */
+ * against the expected kind; every parameter (prefix + name) of m from f, shapes checked and
+ * non-finite values refused (ALAE_E_FORMAT naming the tensor). */
 struct alaei_st_file;
 alae_status alaei_file_config(const struct alaei_st_file *f, const char *kind, alae_model_config *cfg,
                               const char *func);
@@ -188,6 +189,11 @@ alae_status alaei_load_params(const struct alaei_st_file *f, const alae_model *m
 /* Checks, before anything is allocated, that f holds every parameter of the declared model m
  * (prefix + name) as floats (F32, F64, F16, BF16) of its shape. */
 alae_status alaei_check_file_params(const struct alaei_st_file *f, const alae_model *m, const char *prefix,
+                                    const char *func);
+/* Checks that every parameter of m in f (prefix + name, already checked by
+ * alaei_check_file_params) is finite, without loading anything: for loaders that must refuse a
+ * file before they overwrite what they hold. alaei_load_params checks the values it loads too. */
+alae_status alaei_check_file_finite(const struct alaei_st_file *f, const alae_model *m, const char *prefix,
                                     const char *func);
 
 #endif

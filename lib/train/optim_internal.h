@@ -28,6 +28,10 @@ typedef struct alaei_schedule {
     double lr[ALAEI_MAX_LEVELS]; /* 0: leave the optimizers' learning rate alone */
 } alaei_schedule;
 
+/* The largest schedule position alae_trainer_set_position and a training state accept. */
+#define ALAEI_MAX_EPOCH        1099511627776.0     /* 2^40 */
+#define ALAEI_MAX_EPOCH_IMAGES 1125899906842624.0  /* 2^50 */
+
 /* The reference configuration of cfg's preset (1-GPU batch sizes). */
 void alaei_schedule_defaults(const alae_model_config *cfg, alaei_schedule *s);
 int32_t alaei_schedule_lod(const alaei_schedule *s, int32_t levels, uint64_t epoch);

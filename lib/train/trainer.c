@@ -152,7 +152,7 @@ static alae_status apply_schedule(alae_trainer *t) {
 ALAE_API alae_status alae_trainer_set_position(alae_trainer *t, uint64_t epoch, uint64_t images_in_epoch) {
     alaei_clear_error();
     ALAEI_CHECK_ARG(t);
-    if (epoch > ((uint64_t)1 << 40) || images_in_epoch > ((uint64_t)1 << 50))
+    if (epoch > (uint64_t)ALAEI_MAX_EPOCH || images_in_epoch > (uint64_t)ALAEI_MAX_EPOCH_IMAGES)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "position (epoch %llu, %llu images) is out of range",
                           (unsigned long long)epoch, (unsigned long long)images_in_epoch);
     t->epoch = epoch;

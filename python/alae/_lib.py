@@ -11,6 +11,7 @@ for every ``ALAE_API`` function without a line, or whose line disagrees with the
 
 import ctypes
 import ctypes.util
+import operator
 import os
 import sys
 import sysconfig
@@ -265,6 +266,48 @@ def _open_library():
                     % (_library_names()[0], "; tried " + "; ".join(tried) if tried else ""))
 
 
+# Integer argument types and their ranges: ctypes converts a Python int modulo 2^bits, so an
+# out-of-range value would reach the library as another number.
+_INT_RANGES = {}
+for _t in (c_int32, c_int64):
+    _INT_RANGES[_t] = (-(1 << (8 * ctypes.sizeof(_t) - 1)), (1 << (8 * ctypes.sizeof(_t) - 1)) - 1)
+for _t in (c_uint32, c_uint64, c_size_t):
+    _INT_RANGES[_t] = (0, (1 << (8 * ctypes.sizeof(_t))) - 1)
+
+
+def _check_int(name, i, value, ctype):
+    try:
+        v = operator.index(value)
+    except TypeError:
+        return  # not an integer: ctypes decides
+    lo, hi = _INT_RANGES[ctype]
+    if not lo <= v <= hi:
+        raise AlaeError(_k.E_INVALID_ARG, "%s: argument %d = %d is out of range for %s (%d..%d)"
+                        % (name, i + 1, v, ctype.__name__, lo, hi))
+
+
+def _checked(fn, name, argtypes):
+    """fn, refusing what ctypes would silently change: an integer out of its C type's range
+    (wrapped) and a text with a NUL byte (cut at the NUL, like a path that names another file)."""
+    ints = [(i, t) for i, t in enumerate(argtypes) if t in _INT_RANGES]
+    texts = [i for i, t in enumerate(argtypes) if t is c_char_p]
+    if not ints and not texts:
+        return fn
+
+    def call(*args):
+        for i, t in ints:
+            if i < len(args):
+                _check_int(name, i, args[i], t)
+        for i in texts:
+            if i < len(args) and isinstance(args[i], bytes) and b"\0" in args[i]:
+                raise ValueError("%s: argument %d: embedded null byte" % (name, i + 1))
+        return fn(*args)
+
+    call.__name__ = name
+    call.__wrapped__ = fn
+    return call
+
+
 class _Lib:
     """The loaded library: one attribute per entry of PROTOTYPES, with restype, argtypes and the
     error check set. ``path`` is the file that was loaded."""
@@ -300,7 +343,7 @@ class _Lib:
                 fn.errcheck = check
             else:
                 fn.restype = restype
-            setattr(self, name, fn)
+            setattr(self, name, _checked(fn, name, argtypes))
 
     def __getattr__(self, name):
         if name.startswith("alae_") and name in PROTOTYPES:
@@ -334,6 +377,10 @@ def check_status(code):
 
 
 def encode_path(path):
-    """A path (str, bytes or os.PathLike) as the UTF-8 bytes the C API takes."""
+    """A path (str, bytes or os.PathLike) as the UTF-8 bytes the C API takes; a NUL byte is
+    refused as open() refuses it (the C string would end there and name another file)."""
     path = os.fspath(path)
-    return path if isinstance(path, bytes) else path.encode("utf-8")
+    data = path if isinstance(path, bytes) else path.encode("utf-8")
+    if b"\0" in data:
+        raise ValueError("embedded null byte")
+    return data

@@ -4,6 +4,8 @@ import ctypes
 import dataclasses
 from ctypes import byref, c_double, c_size_t, c_void_p
 
+import numpy as np
+
 from . import _lib
 from . import constants as _k
 from ._handle import Handle
@@ -66,6 +68,16 @@ class Optimizer(Handle):
         return {name: self[name] for name in _OPT_KEYS}
 
     lr = property(lambda self: self["lr"], lambda self, v: self.__setitem__("lr", v), doc="learning rate")
+
+
+def _check_finite(x):
+    """Refuses a batch holding NaN or an infinity: one such step turns every parameter into NaN
+    (the losses come back NaN and the trainer cannot recover)."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AlaeError(_k.E_INVALID_ARG, "the batch holds a non-finite value (%r) at index %s; the trainer was "
+                        "not changed" % (float(x[where]), where))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +196,7 @@ class Trainer(Handle):
         """One training iteration on real images [N, C, S, S] (a numpy array in the model's data
         range); returns its StepStats."""
         x = as_f32(images, "the batch")
+        _check_finite(x)
         batch = self._batch
         if batch is None or batch.closed or self._batch_shape != x.shape:
             # one device tensor, reused by every step of the same shape
