@@ -134,9 +134,11 @@ static void grad_gemm(grad_state *st, const vjp_args *x) {
     double alpha = x->d->fp[0];
     int32_t a = x->d->src[0], b = x->d->src[1], h = x->h;
     if (st->needed[a])
-        accumulate(st, a, ta ? alaei_gemm_sum(g, b, h, tb, 1, alpha, x->a->ne) : alaei_gemm_sum(g, h, b, 0, !tb, alpha, x->a->ne));
+        accumulate(st, a, ta ? alaei_gemm_sum(g, b, h, tb, 1, alpha, x->a->ne)
+                             : alaei_gemm_sum(g, h, b, 0, !tb, alpha, x->a->ne));
     if (st->needed[b])
-        accumulate(st, b, tb ? alaei_gemm_sum(g, h, a, 1, ta, alpha, x->b->ne) : alaei_gemm_sum(g, a, h, !ta, 0, alpha, x->b->ne));
+        accumulate(st, b, tb ? alaei_gemm_sum(g, h, a, 1, ta, alpha, x->b->ne)
+                             : alaei_gemm_sum(g, a, h, !ta, 0, alpha, x->b->ne));
 }
 
 /* The convolution ops are the three partial derivatives of one trilinear form

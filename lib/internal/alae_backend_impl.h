@@ -69,8 +69,9 @@ extern "C" {
  * CONV2D_BWD_DATA    d = dT/dx (a transposed convolution): a = g, b = w -> d = [N, C, H, W]; d's
  *               shape gives H and W (several sizes share one OH when stride > 1).
  * CONV2D_BWD_WEIGHT  d = dT/dw: a = g, b = x -> d = [O, C, KH, KW] (summed over the batch).
- * These are optional fused ops (ALAEI_OPK_FUSED in alae_ops.def): a backend advertises them through supports(), and
- * the planner replaces any it does not support with its IM2COL / GEMM / COL2IM decomposition.
+ * These are optional fused ops (kind ALAEI_OPK_FUSED in alae_ops.def): a backend advertises them
+ * through supports(), and the planner replaces any it does not support with its IM2COL / GEMM /
+ * COL2IM decomposition.
  */
 typedef enum alaei_opcode {
 #define ALAEI_OP(name, nsrc, kind) ALAEI_OP_##name,
@@ -145,10 +146,12 @@ typedef struct alaei_op {
     double fp[ALAEI_OP_MAX_FP];
 } alaei_op;
 
-/* What the core hands a backend (and, later, a plugin): logging and error reporting, so a
- * backend never prints or exits on its own. */
 /* How a backend records an error: alaei_fail inside libalae, the host's fail() in a module. */
 typedef alae_status (*alaei_fail_fn)(alae_status status, const char *func, const char *fmt, ...);
+
+/* More elements than a view may have (graphs stop at 2^40): keeps kernels' index products far
+ * from overflow. */
+#define ALAEI_VIEW_MAX_NUMEL ((int64_t)1 << 50)
 
 /* The checks every backend runs before an op's kernel: a backend op code, exactly
  * alaei_op_nsrc(code) sources, and views (d, a, b, src[2]) with dims >= 0, at most
@@ -158,10 +161,8 @@ typedef alae_status (*alaei_fail_fn)(alae_status status, const char *func, const
  * op-specific shape rules stay with each kernel. */
 alae_status alaei_op_validate(const alaei_op *op, const char *func, alaei_fail_fn fail);
 
-/* More elements than a view may have (graphs stop at 2^40): keeps kernels' index products far
- * from overflow. */
-#define ALAEI_VIEW_MAX_NUMEL ((int64_t)1 << 50)
-
+/* What the core hands a backend module: logging and error reporting, so a
+ * backend never prints or exits on its own. */
 typedef struct alaei_host_services {
     uint32_t struct_size;
     void (*log)(int32_t level, const char *message);
