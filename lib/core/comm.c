@@ -11,6 +11,7 @@
 #include "internal/alae_backend_impl.h"
 #include "internal/alae_internal.h"
 #include "alae/alae_comm.h"
+#include "internal/alae_comm_internal.h"
 
 /* The module's entry point: fills *table (struct_size and version already set by the host) for
  * `device` of the backend named `backend` ("cpu", "cuda"). */
@@ -138,4 +139,12 @@ ALAE_API void alae_comm_close(alae_comm *comm) {
     if (!comm) return;
     if (comm->destroy) comm->destroy(comm->user);
     free(comm);
+}
+
+void *alaei_comm_stream(const alae_context *ctx) {
+    return ALAEI_VTBL_HAS(ctx->backend, native_stream) ? ctx->backend->native_stream(ctx->bctx) : NULL;
+}
+
+int alaei_comm_host_floats(const alae_context *ctx) {
+    return ctx->backend->elem_size == (int32_t)sizeof(float) && strcmp(ctx->backend->name, "cpu") == 0;
 }

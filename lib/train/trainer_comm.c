@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "trainer_internal.h"
+#include "internal/alae_comm_internal.h"
 
 #define BUCKET_FLOATS ((size_t)1 << 22) /* 16 MiB of floats per all-reduce */
 
@@ -13,15 +14,11 @@ int32_t alaei_trainer_ranks(const alae_trainer *t) { return t->comm.size > 0 ? t
 
 int32_t alaei_trainer_rank(const alae_trainer *t) { return t->comm.size > 0 ? t->comm.rank : 0; }
 
-static void *native_stream(const alae_context *ctx) {
-    return ALAEI_VTBL_HAS(ctx->backend, native_stream) ? ctx->backend->native_stream(ctx->bctx) : NULL;
-}
-
 /* Whether the communicator can work on this context's memory directly. */
 static int direct_memory(const alae_trainer *t) {
     const alae_context *ctx = t->model->ctx;
     if (ctx->backend->elem_size != (int32_t)sizeof(float)) return 0;
-    return t->comm.memory == ALAE_COMM_DEVICE || strcmp(ctx->backend->name, "cpu") == 0;
+    return t->comm.memory == ALAE_COMM_DEVICE || alaei_comm_host_floats(ctx);
 }
 
 static alae_status call(alae_trainer *t, int bcast, float *buf, size_t count, void *stream) {
@@ -37,14 +34,14 @@ static alae_status call(alae_trainer *t, int bcast, float *buf, size_t count, vo
  * through host memory when the communicator cannot read the device's. */
 static alae_status collective(alae_trainer *t, int bcast, void *data, size_t count) {
     alae_context *ctx = t->model->ctx;
-    if (direct_memory(t)) return call(t, bcast, data, count, native_stream(ctx));
+    if (direct_memory(t)) return call(t, bcast, data, count, alaei_comm_stream(ctx));
     alae_status s = ALAE_OK;
     for (size_t done = 0; s == ALAE_OK && done < count; done += t->bucket_count) {
         size_t n = count - done < t->bucket_count ? count - done : t->bucket_count;
         void *src = (char *)data + done * (size_t)ctx->backend->elem_size;
-        s = ctx->backend->read_f32(ctx->bctx, t->stage, src, n);
+        s = alaei_device_download(ctx, t->stage, src, n);
         if (s == ALAE_OK) s = call(t, bcast, t->stage, n, NULL);
-        if (s == ALAE_OK) s = ctx->backend->write_f32(ctx->bctx, src, t->stage, n);
+        if (s == ALAE_OK) s = alaei_device_upload(ctx, src, t->stage, n);
     }
     return s;
 }
@@ -52,11 +49,10 @@ static alae_status collective(alae_trainer *t, int bcast, void *data, size_t cou
 /* The same for host floats (the running mean of w, the losses). */
 static alae_status collective_host(alae_trainer *t, int bcast, float *host, size_t count) {
     alae_context *ctx = t->model->ctx;
-    if (t->comm.memory == ALAE_COMM_HOST || strcmp(ctx->backend->name, "cpu") == 0)
-        return call(t, bcast, host, count, NULL);
-    alae_status s = ctx->backend->write_f32(ctx->bctx, t->bucket, host, count);
+    if (t->comm.memory == ALAE_COMM_HOST || alaei_comm_host_floats(ctx)) return call(t, bcast, host, count, NULL);
+    alae_status s = alaei_device_upload(ctx, t->bucket, host, count);
     if (s == ALAE_OK) s = collective(t, bcast, t->bucket, count);
-    return s == ALAE_OK ? ctx->backend->read_f32(ctx->bctx, host, t->bucket, count) : s;
+    return s == ALAE_OK ? alaei_device_download(ctx, host, t->bucket, count) : s;
 }
 
 alae_status alaei_trainer_average_host(alae_trainer *t, float *host, size_t count) {
@@ -72,7 +68,7 @@ static alae_status flush_bucket(alae_trainer *t, void *const *grads, int32_t fir
     for (int32_t i = first; s == ALAE_OK && i < last; i++) {
         if (!grads[i]) continue;
         size_t n = (size_t)t->model->params[i].numel;
-        s = ctx->backend->copy(ctx->bctx, grads[i], (char *)t->bucket + off * elem, n);
+        s = alaei_device_copy(ctx, grads[i], (char *)t->bucket + off * elem, n);
         off += n;
     }
     return s;
@@ -96,7 +92,7 @@ alae_status alaei_trainer_average_grads(alae_trainer *t, void *const *grads) {
             first = i;
             used = 0;
         }
-        if (s == ALAE_OK) s = ctx->backend->copy(ctx->bctx, (char *)t->bucket + used * elem, grads[i], n);
+        if (s == ALAE_OK) s = alaei_device_copy(ctx, (char *)t->bucket + used * elem, grads[i], n);
         used += n;
     }
     if (s == ALAE_OK) s = flush_bucket(t, grads, first, t->model->n_params, used);
@@ -104,8 +100,7 @@ alae_status alaei_trainer_average_grads(alae_trainer *t, void *const *grads) {
 }
 
 void alaei_trainer_free_comm(alae_trainer *t) {
-    alae_context *ctx = t->model->ctx;
-    if (t->bucket) ctx->backend->buf_free(ctx->bctx, t->bucket);
+    alaei_device_free(t->model->ctx, t->bucket);
     free(t->stage);
     t->bucket = NULL;
     t->stage = NULL;
@@ -139,7 +134,7 @@ static alae_status alloc_bucket(alae_trainer *t) {
     t->bucket_count = total < BUCKET_FLOATS ? total : BUCKET_FLOATS;
     if (!(t->stage = malloc(t->bucket_count * sizeof(float))))
         return alaei_fail(ALAE_E_NOMEM, "alae_trainer_set_comm", "no memory for a staging buffer");
-    return ctx->backend->buf_alloc(ctx->bctx, t->bucket_count * (size_t)ctx->backend->elem_size, &t->bucket);
+    return alaei_device_alloc(ctx, t->bucket_count, &t->bucket);
 }
 
 /* Every rank starts from rank 0's parameters, smoothed copy and running mean of w. */
