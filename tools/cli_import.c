@@ -1,7 +1,6 @@
 /* alae command-line tool: import (a checkpoint of the authors' PyTorch ALAE to a model file). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -40,12 +39,6 @@ static int apply_setting(alae_model_config *cfg, const char *item) {
     if (!eq[1] || *end) return cli_usage_error("import", "--set %s: '%s' is not a number", name, eq + 1);
     if (alae_model_config_set(cfg, key, v) != ALAE_OK) return cli_usage_error("import", "--set: %s", alae_last_error());
     return CLI_GO;
-}
-
-/* Whether two paths name the same existing file. */
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 static int parse_copy(const char *text, int32_t *copy) {
@@ -93,8 +86,8 @@ int cli_cmd_import(int argc, char **argv) {
     if (rc == CLI_GO) rc = cli_require("import", opts, n_opts, required, 3);
     int32_t copy = ALAE_IMPORT_SMOOTHED;
     if (rc == CLI_GO) rc = parse_copy(copy_text, &copy);
-    if (rc == CLI_GO && same_file(from, out))
-        rc = cli_usage_error("import", "--out '%s' is the input file; choose another path", out);
+    const cli_input inputs[] = {{"--from", from}};
+    if (rc == CLI_GO) rc = cli_check_output("import", "--out", out, inputs, 1);
     if (rc != CLI_GO) return rc;
     alae_model_config *cfg = NULL;
     if (alae_model_config_create(preset, &cfg) != ALAE_OK) return cli_usage_error("import", "--preset: %s", alae_last_error());

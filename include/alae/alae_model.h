@@ -206,7 +206,7 @@ ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, a
  * open or read), ALAE_E_FORMAT (not a PyTorch checkpoint, malformed, refused, or not fitting cfg;
  * the message names the file and what is wrong), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. *out is set
  * only on success; the caller owns the model and releases it with alae_model_destroy. The model
- * runs at its top level with blend 1. Since 0.1 (alae_model.h additions are append-only). */
+ * runs at its top level with blend 1. Since 0.2. */
 ALAE_API alae_status alae_model_import_pth(alae_context *ctx, const char *path_utf8, const alae_model_config *cfg,
                                            int32_t copy, alae_model **out);
 

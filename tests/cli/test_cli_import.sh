@@ -60,7 +60,12 @@ expect_fail 2 "unknown preset" "$ALAE" import --from "$PTH/style16_zip.pth" --pr
 expect_fail 2 "unknown setting" "$ALAE" import --from "$PTH/style16_zip.pth" --preset mnist --set bogus=1 --out x.safetensors
 expect_fail 2 "--out is required" "$ALAE" import --from "$PTH/style16_zip.pth" --preset mnist
 cp legacy.safetensors same.pth
-expect_fail 2 "is the input file" "$ALAE" import --from same.pth --preset mnist --out ./same.pth
+expect_fail 1 "is the same file as --from" "$ALAE" import --from same.pth --preset mnist --out ./same.pth
+ln -s same.pth link.pth
+expect_fail 1 "is the same file as --from" "$ALAE" import --from same.pth --preset mnist --out link.pth
+mkdir adir
+# shellcheck disable=SC2086
+expect_fail 1 "refusing to replace it" "$ALAE" import --from "$PTH/style16_zip.pth" $S16 --out adir
 cmp same.pth legacy.safetensors || fail "the input was overwritten"
 [ ! -e x.safetensors ] || fail "a failed import left an output file"
 echo "all import CLI tests passed"
