@@ -2,7 +2,7 @@
 """PyTorch implementation of the MLP ALAE "mnist-fc" and its full training iteration.
 
 The model and the iteration are the ones the authors' code computes (podgorskiy/ALAE, HEAD
-GeneratorFC/EncoderFC with MappingF and MappingDNoStyle; see alae-reference.md sections 1-2 and
+GeneratorFC/EncoderFC with MappingF and MappingDNoStyle; see docs/alae-reference.md sections 1-2 and
 fixtures/README.md sections 5-7) and the ones libalae implements (lib/nn/mlp.c,
 lib/train/trainer.c):
 

@@ -2,7 +2,7 @@
 """PyTorch implementation of StyleALAE (the `mnist` and `celeba` presets) and its training iteration.
 
 The networks and the iteration are the authors' (podgorskiy/ALAE HEAD: GeneratorDefault,
-EncoderDefault, MappingF, MappingD, train_alae.py; alae-reference.md sections 3-5 and
+EncoderDefault, MappingF, MappingD, train_alae.py; docs/alae-reference.md sections 3-5 and
 fixtures/README.md sections 4, 6, 7) and the ones libalae implements (lib/nn/style_net.c,
 lib/nn/style_blocks.c, lib/train/trainer*.c). `--check-fixture` proves it on style16.safetensors.
 
@@ -672,7 +672,7 @@ def check_fixture(path):
 
 def conv_gflop(cfg, lod, batch, mode):
     """Multiply-adds x 2 of the convolutions and linears of one call (encode / decode) per the
-    layer shapes; for training, alae-reference.md section 8's rule 7 G + 14 E per sample."""
+    layer shapes; for training, docs/alae-reference.md section 8's rule 7 G + 14 E per sample."""
     def g_fwd():
         fl = 0
         for i in range(lod + 1):

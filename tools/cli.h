@@ -59,6 +59,24 @@ int cli_fail(const char *cmd, alae_status s);
  * does not (some of its messages about malformed files omit the path). */
 int cli_fail_file(const char *cmd, alae_status s, const char *path);
 
+/* A file name (or any text) for a message: control characters (newlines, escape sequences)
+ * shown as \xNN, so that a hostile name cannot forge or hide lines of the output. Returns one of
+ * 4 rotating static buffers (up to 4 names per message; long names are cut with "..."). */
+const char *cli_shown(const char *text);
+
+/* ---- outputs ---- */
+
+/* An input of a command: its option ("--model") and path (NULL: not given). */
+typedef struct cli_input {
+    const char *option, *path;
+} cli_input;
+
+/* Refuses to write `out` (given as out_option) when it is one of the inputs (same device and
+ * inode, through symbolic links; never a comparison of strings) or an existing file that is not
+ * a regular file (a device node, a FIFO, a directory, or a symbolic link to one), which the atomic
+ * rename would replace: prints the error and returns CLI_RUNTIME, else CLI_GO. */
+int cli_check_output(const char *cmd, const char *out_option, const char *out, const cli_input *inputs, int n);
+
 /* ---- models and data ---- */
 
 /* What the commands need to know about a model's images and latents. */
@@ -79,6 +97,8 @@ int64_t cli_image_floats(const cli_geom *g);
 /* A context on the device of --device (the CPU unless given; with --tf32 set on it) with `threads`
  * workers (0: the library's default). */
 alae_status cli_context(int64_t threads, alae_context **out);
+/* The --device name ("cpu" by default). */
+const char *cli_device_name(void);
 /* A context plus the model loaded from path; prints the error and returns CLI_RUNTIME on failure
  * (both out-parameters then stay NULL), CLI_GO on success. */
 int cli_load_model(const char *cmd, const char *path, int64_t threads, alae_context **ctx, alae_model **model);
@@ -94,9 +114,13 @@ typedef struct cli_shape {
 cli_shape cli_latent_shape(const cli_geom *g);
 cli_shape cli_image_shape(const cli_geom *g);
 
+/* The status cli_apply and cli_encode_dataset return when the model's outputs hold a NaN or an
+ * infinity (a model whose weights overflow): cli_fail and cli_fail_file print what and where. */
+#define CLI_E_NONFINITE ((alae_status)-1000)
+
 /* Runs fn over n items in batches of cli_batch_size(the larger item): in holds n items of
- * in_shape, out receives n items of out_shape. ctx must be the model's context (the public API
- * has no getter for it). */
+ * in_shape, out receives n items of out_shape (all finite, else CLI_E_NONFINITE). ctx must be
+ * the model's context (the public API has no getter for it). */
 #define CLI_BATCH 256
 /* Items per batch: CLI_BATCH, fewer for large images (at most CLI_BATCH_FLOATS floats of input
  * or output per batch, at least one item: one 1024 px RGB image, 21 of 256 px), so that a batch's
@@ -120,7 +144,8 @@ int cli_open_dataset(const char *cmd, const char *path, const cli_geom *g, int32
 /* Checks that the images of ds fit the model (channels, at most image_size per side; smaller
  * ones are centred and padded); prints the error and returns CLI_RUNTIME if not, else CLI_GO. */
 int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, const cli_geom *g);
-/* Encodes images 0..n-1 of ds (in batches of CLI_BATCH) into codes [n, latent]. */
+/* Encodes images 0..n-1 of ds (in batches of CLI_BATCH) into codes [n, latent] (all finite,
+ * else CLI_E_NONFINITE). */
 alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
                                int64_t n, float *codes);
 /* Draws n standard normal latents [n, latent] from a context seeded with seed. */
@@ -154,6 +179,19 @@ alae_status cli_write_images(const char *path, const float *images, int64_t n, c
 int cli_mkdirs(const char *path);
 /* Whether a file exists. */
 int cli_exists(const char *path);
+/* Atomic replacement of a small file the tool writes itself (log.csv, train-run.txt), like the
+ * library's: cli_replace_begin opens "<path>.tmp.<pid>" (fp), cli_replace_commit flushes, fsyncs
+ * and renames it over path; fp stays open on the renamed file when keep_open is set (log.csv
+ * appends to it), else it is closed. Both print the error and return CLI_RUNTIME on failure (the
+ * temporary file is removed and path left as it was), else CLI_GO. */
+typedef struct cli_replace {
+    char *path, *tmp;
+    FILE *fp;
+} cli_replace;
+int cli_replace_begin(const char *cmd, const char *path, cli_replace *rp);
+int cli_replace_commit(const char *cmd, cli_replace *rp, int keep_open);
+/* Removes the temporary file of a begun replacement (nothing if committed). */
+void cli_replace_abort(cli_replace *rp);
 /* Monotonic seconds. */
 double cli_now(void);
 /* malloc of n * size bytes with overflow checks; NULL on failure. */
@@ -169,6 +207,7 @@ int cli_cmd_reconstruct(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_mix(int argc, char **argv);
 int cli_cmd_interpolate(int argc, char **argv);
+int cli_cmd_import(int argc, char **argv);
 
 /* The setting names alae_model_config_key knows (alae_model.h lists them; the API cannot). */
 extern const char *const cli_setting_names[];

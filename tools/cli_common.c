@@ -1,20 +1,28 @@
 /* alae command-line tool: option parsing, messages and the model and data helpers. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 /* ---- messages ---- */
 
+static void escape_controls(char *dst, size_t cap, const char *text);
+
+/* The message with control characters escaped: file names (the user's, or in the library's
+ * messages) must not forge or hide lines of the output. */
 static void vreport(const char *cmd, const char *fmt, va_list ap) {
-    fprintf(stderr, "alae %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
+    char msg[8192], shown[4 * sizeof msg + 8];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    escape_controls(shown, sizeof shown, msg);
+    fprintf(stderr, "alae %s: %s", cmd, shown);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
@@ -35,16 +43,42 @@ int cli_error(const char *cmd, const char *fmt, ...) {
     return CLI_RUNTIME;
 }
 
+/* What CLI_E_NONFINITE stands for: set by check_finite. */
+static char nonfinite_message[256];
+
 int cli_fail(const char *cmd, alae_status s) {
+    if (s == CLI_E_NONFINITE) return cli_error(cmd, "%s", nonfinite_message);
     const char *msg = alae_last_error();
     return cli_error(cmd, "%s", msg && *msg ? msg : alae_status_string(s));
 }
 
 int cli_fail_file(const char *cmd, alae_status s, const char *path) {
+    if (s == CLI_E_NONFINITE) return cli_fail(cmd, s);
     const char *msg = alae_last_error();
     if (!msg || !*msg) msg = alae_status_string(s);
     if (strstr(msg, path)) return cli_error(cmd, "%s", msg);
     return cli_error(cmd, "%s: %s", path, msg);
+}
+
+/* Copies text into dst (cap bytes) with control characters as \xNN. */
+static void escape_controls(char *dst, size_t cap, const char *text) {
+    size_t at = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    for (; *p && at + 8 < cap; p++) {
+        if (*p < 0x20 || *p == 0x7f) at += (size_t)snprintf(dst + at, cap - at, "\\x%02x", *p);
+        else dst[at++] = (char)*p;
+    }
+    if (*p) at += (size_t)snprintf(dst + at, cap - at, "...");
+    dst[at] = '\0';
+}
+
+const char *cli_shown(const char *text) {
+    static char ring[4][4096 + 16];
+    static int next = 0;
+    char *buf = ring[next];
+    next = (next + 1) % 4;
+    escape_controls(buf, sizeof ring[0], text ? text : "(null)");
+    return buf;
 }
 
 /* ---- options ---- */
@@ -64,7 +98,9 @@ static int parse_int(const char *cmd, const cli_opt *o, const char *text) {
     int digits = (text[0] >= '0' && text[0] <= '9') || (text[0] == '-' && text[1] >= '0' && text[1] <= '9');
     if (!digits || *end || errno == ERANGE)
         return cli_usage_error(cmd, "%s: '%s' is not an integer", o->name, text);
-    if ((double)v < o->lo || (double)v > o->hi)
+    /* compared as integers: as doubles, 2^53 + 1 rounds to 2^53 and passes a bound of 2^53 (the
+     * bounds are integers within +-2^62, exact as doubles and as long long) */
+    if (v < (long long)o->lo || v > (long long)o->hi)
         return cli_usage_error(cmd, "%s: %lld is out of range (%.0f..%.0f)", o->name, v, o->lo, o->hi);
     *(int64_t *)o->dest = v;
     return CLI_GO;
@@ -175,6 +211,32 @@ int cli_require(const char *cmd, const cli_opt *opts, int n_opts, const char *co
     return CLI_GO;
 }
 
+/* ---- outputs ---- */
+
+static const char *kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+int cli_check_output(const char *cmd, const char *out_option, const char *out, const cli_input *inputs, int n) {
+    struct stat o;
+    if (stat(out, &o) != 0) return CLI_GO; /* a new file (or a dangling link, which the rename replaces) */
+    if (!S_ISREG(o.st_mode))
+        return cli_error(cmd, "%s %s is %s: refusing to replace it with a regular file", out_option, cli_shown(out),
+                         kind_of(o.st_mode));
+    for (int i = 0; i < n; i++) {
+        struct stat in;
+        if (inputs[i].path && stat(inputs[i].path, &in) == 0 && in.st_dev == o.st_dev && in.st_ino == o.st_ino)
+            return cli_error(cmd, "%s %s is the same file as %s %s: refusing to overwrite an input", out_option,
+                             cli_shown(out), inputs[i].option, cli_shown(inputs[i].path));
+    }
+    return CLI_GO;
+}
+
 /* ---- models ---- */
 
 const char *const cli_setting_names[] = {"arch",        "latent_dim",     "mapping_layers", "hidden",
@@ -214,10 +276,33 @@ alae_status cli_model_geometry(const alae_model *model, cli_geom *g) {
 
 int64_t cli_image_floats(const cli_geom *g) { return (int64_t)g->channels * g->size * g->size; }
 
+const char *cli_device_name(void) { return device_name; }
+
+/* The rank of this process on its machine when an MPI launcher started it, else -1. */
+static int local_rank(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && v[0] >= '0' && v[0] <= '9') return atoi(v);
+    }
+    return -1;
+}
+
 alae_status cli_context(int64_t threads, alae_context **out) {
     int32_t device = ALAE_DEVICE_CPU;
     alae_status s = alae_device_find(device_name, &device);
     if (s != ALAE_OK) return s;
+    int rank = local_rank(); /* --device cuda under mpirun: GPU (local rank mod GPUs) */
+    if (!strcmp(device_name, "cuda") && rank > 0) {
+        int32_t count = 1, index;
+        char name[32];
+        for (;; count++) {
+            snprintf(name, sizeof name, "cuda:%d", (int)count);
+            if (count >= 4096 || alae_device_find(name, &index) != ALAE_OK) break;
+        }
+        snprintf(name, sizeof name, "cuda:%d", rank % (int)count);
+        if ((s = alae_device_find(name, &device)) != ALAE_OK) return s;
+    }
     alae_context *ctx;
     if ((s = alae_context_create(device, &ctx)) != ALAE_OK) return s;
     if (threads > 0) s = alae_context_set_param(ctx, ALAE_CTX_THREADS, threads);
@@ -271,6 +356,19 @@ static alae_status apply_batch(alae_context *ctx, alae_model *model, cli_model_f
     return s;
 }
 
+/* CLI_E_NONFINITE (with its message) if one of the n items of len floats at values is not finite;
+ * first: the index of values' first item among the command's outputs. */
+static alae_status check_finite(const float *values, int64_t n, int64_t len, int64_t first) {
+    for (int64_t i = 0; i < n * len; i++)
+        if (!isfinite(values[i])) {
+            snprintf(nonfinite_message, sizeof nonfinite_message,
+                     "the model's output %lld holds a non-finite value (%g): its parameters overflow (a corrupt "
+                     "file or a diverged training run?)", (long long)(first + i / len), (double)values[i]);
+            return CLI_E_NONFINITE;
+        }
+    return ALAE_OK;
+}
+
 int64_t cli_batch_size(int64_t item_floats_) {
     int64_t b = item_floats_ > 0 ? CLI_BATCH_FLOATS / item_floats_ : CLI_BATCH;
     return b < 1 ? 1 : b > CLI_BATCH ? CLI_BATCH : b;
@@ -285,6 +383,7 @@ alae_status cli_apply(alae_context *ctx, alae_model *model, cli_model_fn fn, int
     for (int64_t at = 0; s == ALAE_OK && at < n; at += batch) {
         int64_t k = n - at < batch ? n - at : batch;
         s = apply_batch(ctx, model, fn, k, in + at * in_len, in_shape, out + at * out_len, out_shape);
+        if (s == ALAE_OK) s = check_finite(out + at * out_len, k, out_len, at);
     }
     return s;
 }
@@ -400,6 +499,7 @@ alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_
     for (int64_t at = 0; s == ALAE_OK && at < n; at += batch) {
         int64_t k = n - at < batch ? n - at : batch;
         s = encode_batch(ctx, model, ds, g, at, k, codes + at * g->latent);
+        if (s == ALAE_OK) s = check_finite(codes + at * g->latent, k, g->latent, at);
     }
     return s;
 }
@@ -462,6 +562,58 @@ int cli_mkdirs(const char *path) {
 int cli_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int cli_replace_begin(const char *cmd, const char *path, cli_replace *rp) {
+    memset(rp, 0, sizeof *rp);
+    size_t len = strlen(path) + 32;
+    rp->path = strdup(path);
+    rp->tmp = malloc(len);
+    if (!rp->path || !rp->tmp) {
+        cli_replace_abort(rp);
+        return cli_error(cmd, "no memory");
+    }
+    snprintf(rp->tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(rp->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd >= 0) rp->fp = fdopen(fd, "w");
+    if (!rp->fp) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        cli_replace_abort(rp);
+        return cli_error(cmd, "cannot write %s: %s", cli_shown(path), strerror(e));
+    }
+    return CLI_GO;
+}
+
+int cli_replace_commit(const char *cmd, cli_replace *rp, int keep_open) {
+    int ok = fflush(rp->fp) == 0 && fsync(fileno(rp->fp)) == 0;
+    int e = errno;
+    if (ok && rename(rp->tmp, rp->path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        int rc = cli_error(cmd, "cannot write %s: %s", cli_shown(rp->path), strerror(e));
+        cli_replace_abort(rp);
+        return rc;
+    }
+    if (!keep_open) fclose(rp->fp);
+    rp->fp = keep_open ? rp->fp : NULL;
+    free(rp->path);
+    free(rp->tmp);
+    rp->path = rp->tmp = NULL;
+    return CLI_GO;
+}
+
+void cli_replace_abort(cli_replace *rp) {
+    if (rp->fp) {
+        fclose(rp->fp);
+        rp->fp = NULL;
+    }
+    if (rp->tmp && rp->path) unlink(rp->tmp);
+    free(rp->path);
+    free(rp->tmp);
+    rp->path = rp->tmp = NULL;
 }
 
 double cli_now(void) {

@@ -86,6 +86,8 @@ int cli_cmd_sample(int argc, char **argv) {
     const char *required[] = {"--model", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, sample_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 2);
+    const cli_input inputs[] = {{"--model", model_path}};
+    if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 1);
     if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_PER_SAMPLE, &noise_mode);
     if (rc != CLI_GO) return rc;
     session ss;
@@ -139,6 +141,8 @@ int cli_cmd_encode(int argc, char **argv) {
     const char *required[] = {"--model", "--data", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, encode_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 3);
+    const cli_input inputs[] = {{"--model", model_path}, {"--data", data}};
+    if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 2);
     if (rc != CLI_GO) return rc;
     alae_dataset *ds = NULL;
     session ss;
@@ -208,6 +212,8 @@ int cli_cmd_decode(int argc, char **argv) {
     const char *required[] = {"--model", "--codes", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, decode_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 3);
+    const cli_input inputs[] = {{"--model", model_path}, {"--codes", codes_path}};
+    if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 2);
     if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_PER_SAMPLE, &noise_mode);
     if (rc != CLI_GO) return rc;
     session ss;
@@ -280,6 +286,8 @@ int cli_cmd_reconstruct(int argc, char **argv) {
     const char *required[] = {"--model", "--data", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, reconstruct_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 3);
+    const cli_input inputs[] = {{"--model", model_path}, {"--data", data}};
+    if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 2);
     if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_PER_SAMPLE, &noise_mode);
     if (rc != CLI_GO) return rc;
     alae_dataset *ds = NULL;

@@ -92,7 +92,7 @@ static int print_model(const char *path) {
     alae_model *model;
     int rc = cli_load_model("info", path, 1, &ctx, &model);
     if (rc != CLI_GO) return rc;
-    printf("model: %s\n", path);
+    printf("model: %s\n", cli_shown(path));
     alae_status s = print_settings(model);
     if (s == ALAE_OK) s = print_counts(model);
     rc = s == ALAE_OK ? CLI_OK : cli_fail("info", s);

@@ -128,6 +128,8 @@ int cli_cmd_mix(int argc, char **argv) {
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, mix_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 4);
     if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_BATCH_CONSTANT, &noise_mode);
+    const cli_input inputs[] = {{"--model", model_path}, {"--src", src}, {"--dst", dst}};
+    if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 3);
     if (rc != CLI_GO) return rc;
     style_session ss;
     if ((rc = open_session(cmd, model_path, threads, seed, noise_mode, opts, nopt, psi, cutoff, &ss)) != CLI_GO)
@@ -226,6 +228,8 @@ int cli_cmd_interpolate(int argc, char **argv) {
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, interpolate_usage, argc, argv, opts, nopt);
     if (rc == CLI_GO) rc = cli_require(cmd, opts, nopt, required, 4);
     if (rc == CLI_GO) rc = cli_parse_noise(cmd, noise, ALAE_NOISE_BATCH_CONSTANT, &noise_mode);
+    const cli_input inputs[] = {{"--model", model_path}, {"--a", pa}, {"--b", pb}};
+    if (rc == CLI_GO) rc = cli_check_output(cmd, "--out", out, inputs, 3);
     if (rc != CLI_GO) return rc;
     style_session ss;
     if ((rc = open_session(cmd, model_path, threads, seed, noise_mode, opts, nopt, psi, cutoff, &ss)) != CLI_GO)

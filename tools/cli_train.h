@@ -13,7 +13,7 @@ typedef struct train_args {
     const char *preset, *data, *out, *flip;
     int64_t steps, epochs, batch, seed, threads, report_every, save_every, resolution, channels, max_images;
     double lr;
-    const char *on_divergence;
+    const char *on_divergence, *comm;
     int resume, lr_given, rollback, batch_given, epochs_given, skip_bad;
     cli_list sets;
 } train_args;
@@ -28,7 +28,7 @@ typedef struct train_interval {
 typedef struct train_run {
     train_args a;
     char path_model[CLI_PATH_MAX], path_state[CLI_PATH_MAX], path_log[CLI_PATH_MAX];
-    char path_samples[CLI_PATH_MAX], path_recon[CLI_PATH_MAX];
+    char path_samples[CLI_PATH_MAX], path_recon[CLI_PATH_MAX], path_run[CLI_PATH_MAX];
     alae_model_config *cfg;
     cli_geom g;
     alae_context *ctx;
@@ -58,6 +58,9 @@ typedef struct train_run {
     double run_start, last_draw, rate;
     int64_t saved_step; /* the step of the state last written (or resumed from), -1 if none */
     int rollbacks;
+    /* data parallelism (mpirun): this process's rank of `ranks`; only rank 0 writes files */
+    alae_comm *comm;
+    int32_t rank, ranks;
 } train_run;
 
 /* Opens DIR/log.csv: a new one with its header, or on --resume the old one without the rows

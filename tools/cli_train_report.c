@@ -69,18 +69,30 @@ static int trim_log(train_run *r, const char *old, int64_t upto) {
     return 1;
 }
 
+/* The new log (the old one trimmed, or a header) is written beside it and renamed over it, so a
+ * crash or a full disk never leaves log.csv half rewritten; the rows of the run are appended to
+ * the renamed file. */
 int report_open(train_run *r) {
     char *old = r->a.resume ? read_text(r->path_log) : NULL;
-    r->log = fopen(r->path_log, "w");
-    int ok = r->log != NULL;
-    if (ok && old)
-        ok = trim_log(r, old, (int64_t)alae_trainer_step_count(r->tr));
-    else if (ok)
-        ok = fputs(r->style ? LOG_HEADER_STYLE : LOG_HEADER, r->log) >= 0;
+    cli_replace rp;
+    int rc = cli_replace_begin("train", r->path_log, &rp);
+    if (rc != CLI_GO) {
+        free(old);
+        return rc;
+    }
+    r->log = rp.fp;
+    int ok = old ? trim_log(r, old, (int64_t)alae_trainer_step_count(r->tr))
+                 : fputs(r->style ? LOG_HEADER_STYLE : LOG_HEADER, r->log) >= 0;
     free(old);
-    if (!ok || fflush(r->log) != 0) return cli_error("train", "cannot write %s", r->path_log);
+    if (!ok) {
+        cli_replace_abort(&rp);
+        r->log = NULL;
+        return cli_error("train", "cannot write %s", cli_shown(r->path_log));
+    }
+    rc = cli_replace_commit("train", &rp, 1);
+    r->log = rp.fp; /* NULL if the commit failed */
     r->tty = isatty(fileno(stderr));
-    return CLI_GO;
+    return rc;
 }
 
 void train_level(const train_run *r, int32_t *lod, double *blend) {
@@ -171,13 +183,16 @@ void report_start(train_run *r) {
     int64_t threads = 0;
     alae_model_param_count(r->model, ALAE_PART_ALL, &params);
     alae_context_get_param(r->ctx, ALAE_CTX_THREADS, &threads);
+    char ranks[96] = ""; /* data parallelism: the global batch, and what each rank takes */
+    if (r->ranks > 1)
+        snprintf(ranks, sizeof ranks, " (%d ranks x %lld)", (int)r->ranks, (long long)r->cur_batch);
     r->first_step = (int64_t)alae_trainer_step_count(r->tr);
     r->images_at_start = r->images;
     fprintf(stderr,
-            "alae train: %s, %.2fM parameters; %lld images, %lld steps per epoch, batch %lld; %s step %lld to %lld; "
+            "alae train: %s, %.2fM parameters; %lld images, %lld steps per epoch, batch %lld%s; %s step %lld to %lld; "
             "threads: %lld; step memory: %.0f MiB\n",
-            r->a.preset, (double)params / 1e6, (long long)r->count, (long long)(r->count / r->cur_batch),
-            (long long)r->cur_batch,
+            r->a.preset, (double)params / 1e6, (long long)r->count,
+            (long long)(r->count / (r->cur_batch * r->ranks)), (long long)(r->cur_batch * r->ranks), ranks,
             r->a.resume ? "resuming at" : "from", (long long)r->first_step, (long long)r->total, (long long)threads,
             (double)r->step_bytes / 1048576.0);
     r->run_start = r->iv.start = cli_now();
@@ -189,7 +204,7 @@ int report_step(train_run *r, const alae_step_stats *st) {
     r->iv.loss_ae += st->loss_ae;
     r->iv.r1 += st->r1;
     r->iv.steps++;
-    r->iv.images += r->cur_batch;
+    r->iv.images += r->cur_batch * r->ranks;
     int64_t step = (int64_t)st->step;
     if (step % r->a.report_every == 0) return write_row(r, step);
     double now = cli_now();
@@ -210,12 +225,13 @@ void report_end(train_run *r, int signal) {
     if (r->tty) fputc('\n', stderr);
     if (signal)
         fprintf(stderr, "alae train: stopped by signal %d at step %lld; saved %s (continue with --resume)\n", signal,
-                (long long)step, r->path_state);
+                (long long)step, cli_shown(r->path_state));
     else if (done == 0)
         fprintf(stderr, "alae train: the state is already at step %lld of %lld; wrote the outputs again\n",
                 (long long)step, (long long)r->total);
     else
         fprintf(stderr, "alae train: %lld steps in %.1f s (%.0f img/s); wrote %s/{model.safetensors,"
                         "train-state.safetensors,log.csv,samples.png,reconstructions.png}\n",
-                (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0, r->a.out);
+                (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0,
+                cli_shown(r->a.out));
 }

@@ -64,9 +64,10 @@ use_carried_deps() {
     sysz=$(ls /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -n 1)
     [ -n "$sysz" ] && ln -sf "$sysz" "$lib/libz.so"
     # run-time directories, one per need, so that nothing else shadows the machine's own libraries
-    mkdir -p "$DEPS/ld/pkgconf" "$DEPS/ld/check" "$DEPS/ld/openblas"
+    mkdir -p "$DEPS/ld/pkgconf" "$DEPS/ld/check" "$DEPS/ld/openblas" "$DEPS/ld/minizip"
     ln -sf "$lib"/libpkgconf.so.3* "$DEPS/ld/pkgconf/"
     ln -sf "$lib"/libsubunit.so.0* "$DEPS/ld/check/"
+    ln -sf "$lib"/libminizip.so* "$DEPS/ld/minizip/" 2>/dev/null || true
     ln -sf "$lib"/openblas-pthread/libopenblas*.so* "$DEPS/ld/openblas/"
     if ! $LDCONFIG -p 2>/dev/null | grep -q 'libgfortran\.so\.5'; then
         ln -sf "$lib"/libgfortran.so.5* "$lib"/libquadmath.so.0* "$DEPS/ld/openblas/"
@@ -78,11 +79,13 @@ use_carried_deps() {
         add_ld "$DEPS/ld/pkgconf"
         used="$used pkg-config"
     fi
-    if ! pkg-config --exists check 2>/dev/null || ! pkg-config --exists zlib 2>/dev/null; then
+    if ! pkg-config --exists check 2>/dev/null || ! pkg-config --exists zlib 2>/dev/null ||
+        ! pkg-config --exists minizip 2>/dev/null; then
         # after the machine's own directories: only what it lacks comes from here
         export PKG_CONFIG_PATH="${PKG_CONFIG_PATH:+$PKG_CONFIG_PATH:}$lib/pkgconfig"
         add_ld "$DEPS/ld/check"
-        used="$used check-or-zlib.pc"
+        add_ld "$DEPS/ld/minizip"
+        used="$used check-zlib-or-minizip.pc"
     fi
     if [ ! -f /usr/include/zlib.h ]; then
         export CMAKE_PREFIX_PATH="${CMAKE_PREFIX_PATH:+$CMAKE_PREFIX_PATH:}$DEPS/usr"

@@ -198,12 +198,14 @@ static alae_status cpu_fill(void *bctx, void *dst, size_t count, double value) {
 
 static int cpu_supports(void *bctx, const alaei_op *op) {
     (void)bctx;
-    return op && op->code >= 0 && op->code < ALAEI_OP_COUNT && !alaei_op_is_graph_only(op->code);
+    return op && alaei_op_is_backend_op(op->code);
 }
 
 static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     cpu_ctx *ctx = bctx;
-    if (!ctx || !op) return alaei_fail(ALAE_E_INVALID_ARG, "cpu_run_op", "NULL %s", ctx ? "op" : "context");
+    if (!ctx) return alaei_fail(ALAE_E_INVALID_ARG, "cpu_run_op", "NULL context");
+    alae_status s = alaei_op_validate(op, "cpu_run_op", alaei_fail);
+    if (s != ALAE_OK) return s;
     switch (op->code) {
     case ALAEI_OP_FILL: return cpu_op_fill(ctx, op);
     case ALAEI_OP_RNG_NORMAL: return cpu_op_rng_normal(ctx, op);

@@ -193,10 +193,9 @@ static alae_status im2col_setup(const alaei_op *op, const alaei_tview *img, cons
 }
 
 alae_status cpu_op_im2col(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     im2col_job g;
-    if ((s = im2col_setup(op, &op->src[0], &op->dst, &g)) != ALAE_OK) return s;
+    alae_status s = im2col_setup(op, &op->src[0], &op->dst, &g);
+    if (s != ALAE_OK) return s;
     g.a = op->src[0].data;
     g.d = op->dst.data;
     g.rows = op->dst.ne[1] * op->dst.ne[2];
@@ -245,8 +244,7 @@ static void col2im_range(void *p, int64_t p0, int64_t p1) {
 }
 
 alae_status cpu_op_col2im(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
+    alae_status s;
     im2col_job g;
     memset(&g, 0, sizeof g);
     if ((s = im2col_setup(op, &op->dst, &op->src[0], &g)) != ALAE_OK) return s;
@@ -286,15 +284,13 @@ static void up_range(void *p, int64_t r0, int64_t r1) {
 }
 
 alae_status cpu_op_upsample2d(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0];
     int64_t f = op->ip[0];
     if (f < 1)
         return alaei_fail(ALAE_E_INVALID_ARG, "cpu_run_op", "%s: factor %lld is not >= 1", alaei_op_name(op->code),
                           (long long)f);
     if (d->ne[0] != a->ne[0] || d->ne[1] != a->ne[1] || d->ne[2] != a->ne[2] * f || d->ne[3] != a->ne[3] * f)
-        return cpu_shape_error(op, "dst [%lld, %lld, %lld, %lld] is not src [%lld, %lld, %lld, %lld] upsampled by %lld",
+        return cpu_shape_error(op, "d [%lld, %lld, %lld, %lld] is not a [%lld, %lld, %lld, %lld] upsampled by %lld",
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3],
                                (long long)a->ne[0], (long long)a->ne[1], (long long)a->ne[2], (long long)a->ne[3],
                                (long long)f);
@@ -338,15 +334,13 @@ static void pool_range(void *p, int64_t r0, int64_t r1) {
 }
 
 alae_status cpu_op_sumpool2d(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0];
     int64_t f = op->ip[0];
     if (f < 1)
         return alaei_fail(ALAE_E_INVALID_ARG, "cpu_run_op", "%s: factor %lld is not >= 1", alaei_op_name(op->code),
                           (long long)f);
     if (d->ne[0] != a->ne[0] || d->ne[1] != a->ne[1] || d->ne[2] * f > a->ne[2] || d->ne[3] * f > a->ne[3])
-        return cpu_shape_error(op, "dst [%lld, %lld, %lld, %lld] is not src [%lld, %lld, %lld, %lld] pooled by %lld",
+        return cpu_shape_error(op, "d [%lld, %lld, %lld, %lld] is not a [%lld, %lld, %lld, %lld] pooled by %lld",
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3],
                                (long long)a->ne[0], (long long)a->ne[1], (long long)a->ne[2], (long long)a->ne[3],
                                (long long)f);
@@ -459,8 +453,6 @@ static void fir_range(void *p, int64_t r0, int64_t r1) {
 }
 
 alae_status cpu_op_fir2d(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0];
     int64_t k = op->ip[0], pad = op->ip[1];
     if (k < 1 || k > 4 || pad < 0)
@@ -470,7 +462,7 @@ alae_status cpu_op_fir2d(cpu_ctx *ctx, const alaei_op *op) {
     if (oh < 0) oh = 0;
     if (ow < 0) ow = 0;
     if (d->ne[0] != a->ne[0] || d->ne[1] != a->ne[1] || d->ne[2] != oh || d->ne[3] != ow)
-        return cpu_shape_error(op, "dst [%lld, %lld, %lld, %lld] does not match src [%lld, %lld, %lld, %lld] with a "
+        return cpu_shape_error(op, "d [%lld, %lld, %lld, %lld] does not match a [%lld, %lld, %lld, %lld] with a "
                                    "%lldx%lld kernel and pad %lld",
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3],
                                (long long)a->ne[0], (long long)a->ne[1], (long long)a->ne[2], (long long)a->ne[3],

@@ -44,8 +44,6 @@ typedef struct conv_geom {
  * output-gradient views (whichever of them is the destination). */
 static alae_status conv_setup(const alaei_op *op, conv_geom *g, const alaei_tview **x, const alaei_tview **w,
                               const alaei_tview **gy) {
-    alae_status s = cpu_check_views(op, 2);
-    if (s != ALAE_OK) return s;
     switch (op->code) {
     case ALAEI_OP_CONV2D: *x = &op->src[0], *w = &op->src[1], *gy = &op->dst; break;
     case ALAEI_OP_CONV2D_BWD_DATA: *gy = &op->src[0], *w = &op->src[1], *x = &op->dst; break;

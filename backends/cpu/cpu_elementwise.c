@@ -42,8 +42,6 @@ void cpu_fill_f32(cpu_pool *pool, float *dst, int64_t n, float v) {
 }
 
 alae_status cpu_op_fill(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 0);
-    if (s != ALAE_OK) return s;
     cpu_fill_f32(ctx->pool, op->dst.data, alaei_numel4(op->dst.ne), (float)op->fp[0]);
     return ALAE_OK;
 }
@@ -65,8 +63,6 @@ static void rng_range(void *p, int64_t i0, int64_t i1) {
 }
 
 alae_status cpu_op_rng_normal(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 0);
-    if (s != ALAE_OK) return s;
     rng_job job = {op->dst.data,
                    (uint64_t)(uint32_t)op->ip[0] | (uint64_t)(uint32_t)op->ip[1] << 32,
                    (uint64_t)(uint32_t)op->ip[2] | (uint64_t)(uint32_t)op->ip[3] << 32, op->fp[0], op->fp[1]};
@@ -143,14 +139,12 @@ static void bin_range(void *p, int64_t e0, int64_t e1) {
 }
 
 alae_status cpu_op_binary(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 2);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0], *b = &op->src[1];
     bin_job job;
     const int64_t *src_ne[2] = {a->ne, b->ne};
     if (!cpu_bplan_make(d->ne, 2, src_ne, &job.plan))
         return cpu_shape_error(op, "a [%lld, %lld, %lld, %lld] and b [%lld, %lld, %lld, %lld] do not broadcast to "
-                                   "dst [%lld, %lld, %lld, %lld]",
+                                   "d [%lld, %lld, %lld, %lld]",
                                (long long)a->ne[0], (long long)a->ne[1], (long long)a->ne[2], (long long)a->ne[3],
                                (long long)b->ne[0], (long long)b->ne[1], (long long)b->ne[2], (long long)b->ne[3],
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3]);
@@ -222,9 +216,8 @@ static void un_range(void *p, int64_t i0, int64_t i1) {
 }
 
 alae_status cpu_op_unary(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
+    alae_status s = cpu_check_same_shape(op, &op->dst, "d", &op->src[0], "a");
     if (s != ALAE_OK) return s;
-    if ((s = cpu_check_same_shape(op, &op->dst, "dst", &op->src[0], "src[0]")) != ALAE_OK) return s;
     un_job job = {op->code, op->dst.data, op->src[0].data, (float)op->fp[0], (float)op->fp[1]};
     int64_t cost;
     switch (op->code) {
@@ -265,8 +258,7 @@ static void adam_range(void *arg, int64_t i0, int64_t i1) {
 }
 
 alae_status cpu_op_adam_step(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 3);
-    if (s != ALAE_OK) return s;
+    alae_status s;
     if ((s = cpu_check_same_shape(op, &op->dst, "parameter", &op->src[0], "gradient")) != ALAE_OK ||
         (s = cpu_check_same_shape(op, &op->dst, "parameter", &op->src[1], "m")) != ALAE_OK ||
         (s = cpu_check_same_shape(op, &op->dst, "parameter", &op->src[2], "v")) != ALAE_OK)

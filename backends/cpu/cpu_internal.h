@@ -1,7 +1,7 @@
 /* The built-in CPU backend: declarations shared by its source files (backends/cpu/) and by
  * the benchmark programs. Never installed. Storage is float32, dense, row-major, four dims.
  *
- * Threading model (see docs/threading.md and design.md 3.8): each backend context owns a fixed
+ * Threading model (see docs/threading.md): each backend context owns a fixed
  * pthread pool of (threads - 1) workers plus the calling thread. Elementwise, layout and im2col
  * kernels are split over that pool with a static ith/nth partition; GEMMs go to OpenBLAS, which
  * runs them with its own threads on the calling thread while our pool is idle. */
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "internal/alae_backend_impl.h"
-#include "internal/alae_internal.h"
+#include "internal/alae_host.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Thread pool (cpu_threadpool.c)
@@ -158,9 +158,7 @@ typedef struct cpu_bplan {
 int cpu_bplan_make(const int64_t dst_ne[4], int nsrc, const int64_t *const src_ne[2], cpu_bplan *plan);
 
 /* ---- shared validation helpers (cpu_kernels.c) ---- */
-/* Checks nsrc >= need, that every view used has non-negative dims and, when it has elements,
- * non-NULL data. Returns ALAE_OK or ALAE_E_INVALID_ARG with a message naming the op. */
-alae_status cpu_check_views(const alaei_op *op, int need_src);
+/* (cpu_run_op checks every op with alaei_op_validate before its kernel runs.) */
 /* Checks that two views have the same four dims; ALAE_E_SHAPE naming the op and what otherwise. */
 alae_status cpu_check_same_shape(const alaei_op *op, const alaei_tview *x, const char *xname,
                                  const alaei_tview *y, const char *yname);

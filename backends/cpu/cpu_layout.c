@@ -54,8 +54,6 @@ static void perm_tiles(void *p, int64_t it0, int64_t it1) {
 }
 
 alae_status cpu_op_permute(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0];
     int seen[4] = {0, 0, 0, 0};
     for (int k = 0; k < 4; k++) {
@@ -66,7 +64,7 @@ alae_status cpu_op_permute(cpu_ctx *ctx, const alaei_op *op) {
                               (int)op->ip[3]);
         seen[pk] = 1;
         if (d->ne[k] != a->ne[pk])
-            return cpu_shape_error(op, "dst.ne[%d] = %lld but src.ne[%d] = %lld", k, (long long)d->ne[k], (int)pk,
+            return cpu_shape_error(op, "d.ne[%d] = %lld but a.ne[%d] = %lld", k, (long long)d->ne[k], (int)pk,
                                    (long long)a->ne[pk]);
     }
     int64_t n = alaei_numel4(d->ne);
@@ -186,10 +184,9 @@ static alae_status slice_setup(const alaei_op *op, const alaei_tview *big, const
 }
 
 alae_status cpu_op_slice(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     slice_job g;
-    if ((s = slice_setup(op, &op->src[0], &op->dst, &g)) != ALAE_OK) return s;
+    alae_status s = slice_setup(op, &op->src[0], &op->dst, &g);
+    if (s != ALAE_OK) return s;
     g.a = op->src[0].data;
     g.d = op->dst.data;
     int64_t n = alaei_numel4(op->dst.ne);
@@ -198,10 +195,9 @@ alae_status cpu_op_slice(cpu_ctx *ctx, const alaei_op *op) {
 }
 
 alae_status cpu_op_slice_adj(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     slice_job g;
-    if ((s = slice_setup(op, &op->dst, &op->src[0], &g)) != ALAE_OK) return s;
+    alae_status s = slice_setup(op, &op->dst, &op->src[0], &g);
+    if (s != ALAE_OK) return s;
     g.a = op->src[0].data;
     g.d = op->dst.data;
     int64_t n = alaei_numel4(op->dst.ne);

@@ -101,13 +101,11 @@ static void parallel_copy(cpu_pool *pool, float *d, const float *a, int64_t n) {
 }
 
 alae_status cpu_op_reduce_sum(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0];
     cpu_bplan plan;
     const int64_t *src_ne[2] = {d->ne, NULL};
     if (!cpu_bplan_make(a->ne, 1, src_ne, &plan))
-        return cpu_shape_error(op, "dst [%lld, %lld, %lld, %lld] is not a reduction of src [%lld, %lld, %lld, %lld]",
+        return cpu_shape_error(op, "d [%lld, %lld, %lld, %lld] is not a reduction of a [%lld, %lld, %lld, %lld]",
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3],
                                (long long)a->ne[0], (long long)a->ne[1], (long long)a->ne[2], (long long)a->ne[3]);
     int64_t nd = alaei_numel4(d->ne), na = alaei_numel4(a->ne);
@@ -198,13 +196,11 @@ static void bc_range(void *p, int64_t e0, int64_t e1) {
 }
 
 alae_status cpu_op_broadcast(cpu_ctx *ctx, const alaei_op *op) {
-    alae_status s = cpu_check_views(op, 1);
-    if (s != ALAE_OK) return s;
     const alaei_tview *d = &op->dst, *a = &op->src[0];
     bc_job job;
     const int64_t *src_ne[2] = {a->ne, NULL};
     if (!cpu_bplan_make(d->ne, 1, src_ne, &job.plan))
-        return cpu_shape_error(op, "src [%lld, %lld, %lld, %lld] does not broadcast to dst [%lld, %lld, %lld, %lld]",
+        return cpu_shape_error(op, "a [%lld, %lld, %lld, %lld] does not broadcast to d [%lld, %lld, %lld, %lld]",
                                (long long)a->ne[0], (long long)a->ne[1], (long long)a->ne[2], (long long)a->ne[3],
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3]);
     int64_t n = alaei_numel4(d->ne);

@@ -225,7 +225,7 @@ static void profile_report(cu_ctx *ctx) {
             if (!done[i] && p->calls[i] && (best < 0 || p->ms[i] > p->ms[best])) best = i;
         if (best < 0) break;
         done[best] = 1;
-        cu_log(ALAE_LOG_WARN, "cuda profile: %-17s %8llu calls %9.3f ms %5.1f%% %8.1f us/call", alaei_op_name_local(best),
+        cu_log(ALAE_LOG_WARN, "cuda profile: %-17s %8llu calls %9.3f ms %5.1f%% %8.1f us/call", alaei_op_name(best),
                (unsigned long long)p->calls[best], p->ms[best], 100.0 * p->ms[best] / (total > 0 ? total : 1),
                1000.0 * p->ms[best] / (double)p->calls[best]);
     }
@@ -234,7 +234,7 @@ static void profile_report(cu_ctx *ctx) {
         cu_log(ALAE_LOG_WARN,
                "cuda profile: slowest #%d %s %.3f ms: dst [%lld %lld %lld %lld] src0 [%lld %lld %lld %lld] "
                "src1 [%lld %lld %lld %lld] ip %d %d %d %d",
-               (int)i + 1, alaei_op_name_local(op->code), (double)p->top_ms[i], (long long)op->dst.ne[0],
+               (int)i + 1, alaei_op_name(op->code), (double)p->top_ms[i], (long long)op->dst.ne[0],
                (long long)op->dst.ne[1], (long long)op->dst.ne[2], (long long)op->dst.ne[3], (long long)op->src[0].ne[0],
                (long long)op->src[0].ne[1], (long long)op->src[0].ne[2], (long long)op->src[0].ne[3],
                (long long)op->src[1].ne[0], (long long)op->src[1].ne[1], (long long)op->src[1].ne[2],
@@ -498,7 +498,7 @@ static alae_status cuda_fill(void *bctx, void *dst, size_t count, double value) 
 
 static int cuda_supports(void *bctx, const alaei_op *op) {
     (void)bctx;
-    return op && op->code >= 0 && op->code < ALAEI_OP_COUNT && !alaei_op_is_graph_only(op->code);
+    return op && alaei_op_is_backend_op(op->code);
 }
 
 static alae_status cuda_run_op(void *bctx, const alaei_op *op) {
@@ -655,6 +655,8 @@ static void cuda_forget(void *bctx, const void *key) {
     }
 }
 
+static void *cuda_native_stream(void *bctx) { return bctx ? (void *)((cu_ctx *)bctx)->stream : NULL; }
+
 /* ---------------------------------------------------------------------------------------------
  * The table and the entry point
  * ------------------------------------------------------------------------------------------- */
@@ -683,6 +685,7 @@ static alaei_backend_vtbl make_vtbl(void) {
     t.set_option = cuda_set_option;
     t.run_ops = cuda_run_ops;
     t.forget = cuda_forget;
+    t.native_stream = cuda_native_stream;
     return t;
 }
 

@@ -3,8 +3,10 @@
  * cuda_backend.cu   the plugin entry point, the vtable, devices, contexts (one stream, one cuBLAS
  *                   handle, pinned staging, scratch), memory, copies and the recorded plans
  *                   (CUDA graphs: run_ops / forget)
- * cuda_ops.cu       every primitive op: validation (the same shape rules as the CPU and reference
- *                   backends), our own kernels, and cuBLAS for the matrix products
+ * cuda_ops.cu       every primitive op: validation (alaei_op_validate, then the same shape rules
+ *                   as the CPU and reference backends), our own kernels, and cuBLAS for the
+ *                   matrix products
+ * op_table.c        (lib/backend) the op table's names and shared validation, compiled in
  *
  * Storage is float32, dense, row-major, four dims. Errors go through the host's fail() with the
  * pinned status codes; the module never prints, aborts or exits. */
@@ -78,8 +80,6 @@ alae_status cu_scratch_status(const cu_ctx *ctx);
 alae_status cu_scratch_reserve(cu_ctx *ctx, size_t bytes);
 
 /* ---- cuda_ops.cu ---- */
-/* The op's name ("GEMM"), as alaei_op_name gives it inside libalae. */
-const char *alaei_op_name_local(int32_t code);
 /* Runs one op (validated first) on the context's stream; no device selection, no lost check. */
 alae_status cu_run_op(cu_ctx *ctx, const alaei_op *op);
 /* The scratch bytes cu_run_op will ask for on this op (0 for most ops): the recorder reserves

@@ -41,20 +41,8 @@ static unsigned grid_for(int64_t n) {
         if (ls_ != ALAE_OK) return ls_;                                                 \
     } while (0)
 
-/* The op names of lib/graph/graph.c (the plugin cannot call into libalae's internals). */
-static const char *const op_names[ALAEI_OP_COUNT] = {
-    "INPUT", "RESHAPE", "DETACH", "FILL", "RNG_NORMAL", "GEMM", "ADD", "SUB", "MUL", "DIV", "NEG", "EXP",
-    "LOG", "SQRT", "RSQRT", "SQUARE", "SIGMOID", "SOFTPLUS", "ABS", "SIGN", "LEAKY_RELU",
-    "LEAKY_MASK", "SCALE_SHIFT", "CLAMP", "REDUCE_SUM", "BROADCAST", "IM2COL", "COL2IM",
-    "UPSAMPLE2D", "SUMPOOL2D", "FIR2D", "PERMUTE", "SLICE", "SLICE_ADJ", "ADAM_STEP", "CONV2D",
-    "CONV2D_BWD_DATA", "CONV2D_BWD_WEIGHT"};
-
-const char *alaei_op_name_local(int32_t code) {
-    return code >= 0 && code < ALAEI_OP_COUNT ? op_names[code] : "?";
-}
-
 /* ---------------------------------------------------------------------------------------------
- * Validation (messages name the op; run_op's callers see "<OP>: ...")
+ * Validation (alaei_op_validate first; messages name the op: run_op's callers see "<OP>: ...")
  * ------------------------------------------------------------------------------------------- */
 
 static alae_status shape_error(const alaei_op *op, const char *fmt, ...) CU_PRINTF(2, 3);
@@ -64,48 +52,7 @@ static alae_status shape_error(const alaei_op *op, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    return cu_fail(ALAE_E_SHAPE, "cuda_run_op", "%s: %s", alaei_op_name_local(op->code), text);
-}
-
-static int nsrc_of(int32_t code) {
-    switch (code) {
-    case ALAEI_OP_FILL:
-    case ALAEI_OP_RNG_NORMAL: return 0;
-    case ALAEI_OP_GEMM:
-    case ALAEI_OP_ADD:
-    case ALAEI_OP_SUB:
-    case ALAEI_OP_MUL:
-    case ALAEI_OP_DIV:
-    case ALAEI_OP_CONV2D:
-    case ALAEI_OP_CONV2D_BWD_DATA:
-    case ALAEI_OP_CONV2D_BWD_WEIGHT: return 2;
-    case ALAEI_OP_ADAM_STEP: return 3;
-    default: return 1;
-    }
-}
-
-static alae_status check_view(const alaei_op *op, const alaei_tview *v, const char *what) {
-    size_t n = 1;
-    for (int k = 0; k < 4; k++) {
-        if (v->ne[k] < 0) return shape_error(op, "%s has a negative dim " FMT_NE, what, ARG_NE(v->ne));
-        if (v->ne[k] != 0 && n > ((size_t)1 << 50) / (size_t)v->ne[k])
-            return shape_error(op, "%s " FMT_NE " is too large", what, ARG_NE(v->ne));
-        n *= (size_t)v->ne[k];
-    }
-    if (n > 0 && v->data == NULL)
-        return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: %s has no data", alaei_op_name_local(op->code), what);
-    return ALAE_OK;
-}
-
-static alae_status check_views(const alaei_op *op) {
-    int need = nsrc_of(op->code);
-    if (op->nsrc != need)
-        return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: %d sources, expected %d", alaei_op_name_local(op->code),
-                       (int)op->nsrc, need);
-    static const char *const names[3] = {"a", "b", "src[2]"};
-    alae_status s = check_view(op, &op->dst, "d");
-    for (int k = 0; k < need && s == ALAE_OK; k++) s = check_view(op, &op->src[k], names[k]);
-    return s;
+    return cu_fail(ALAE_E_SHAPE, "cuda_run_op", "%s: %s", alaei_op_name(op->code), text);
 }
 
 static int same_shape(const int64_t x[4], const int64_t y[4]) {
@@ -669,7 +616,7 @@ static alae_status im2col_geometry(const alaei_op *op, const int64_t img[4], con
     int64_t kh = op->ip[0], kw = op->ip[1], s = op->ip[2], p = op->ip[3];
     if (kh < 1 || kw < 1 || s < 1 || p < 0)
         return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: kernel %lldx%lld, stride %lld, pad %lld",
-                       alaei_op_name_local(op->code), (ll)kh, (ll)kw, (ll)s, (ll)p);
+                       alaei_op_name(op->code), (ll)kh, (ll)kw, (ll)s, (ll)p);
     if (img[2] + 2 * p < kh || img[3] + 2 * p < kw)
         return shape_error(op, "kernel %lldx%lld is larger than the padded image " FMT_NE, (ll)kh, (ll)kw, ARG_NE(img));
     g->n = img[0], g->c = img[1], g->h = img[2], g->w = img[3], g->o = 0;
@@ -721,7 +668,7 @@ static alae_status op_resample(cu_ctx *ctx, const alaei_op *op) {
     const alaei_tview *a = &op->src[0], *d = &op->dst;
     int64_t f = op->ip[0];
     if (f < 1)
-        return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: factor %lld", alaei_op_name_local(op->code), (ll)f);
+        return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: factor %lld", alaei_op_name(op->code), (ll)f);
     int up = op->code == ALAEI_OP_UPSAMPLE2D;
     int64_t want[4] = {a->ne[0], a->ne[1], up ? a->ne[2] * f : a->ne[2] / f, up ? a->ne[3] * f : a->ne[3] / f};
     if (!same_shape(d->ne, want)) return shape_error(op, "d is " FMT_NE ", expected " FMT_NE, ARG_NE(d->ne), ARG_NE(want));
@@ -825,7 +772,7 @@ static alae_status op_slice(cu_ctx *ctx, const alaei_op *op, int adjoint) {
     int32_t axis = op->ip[0];
     int64_t start = op->ip[1];
     if (axis < 0 || axis > 3 || start < 0)
-        return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: axis %d, start %lld", alaei_op_name_local(op->code),
+        return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: axis %d, start %lld", alaei_op_name(op->code),
                        (int)axis, (ll)start);
     for (int k = 0; k < 4; k++) {
         int ok = k == axis ? start + small->ne[k] <= big->ne[k] : small->ne[k] == big->ne[k];
@@ -911,7 +858,7 @@ static alae_status conv_geometry(const alaei_op *op, conv_geom *g) {
     int64_t kh = op->ip[0], kw = op->ip[1], s = op->ip[2], p = op->ip[3];
     if (kh < 1 || kw < 1 || s < 1 || p < 0)
         return cu_fail(ALAE_E_INVALID_ARG, "cuda_run_op", "%s: kernel %lldx%lld, stride %lld, pad %lld",
-                       alaei_op_name_local(op->code), (ll)kh, (ll)kw, (ll)s, (ll)p);
+                       alaei_op_name(op->code), (ll)kh, (ll)kw, (ll)s, (ll)p);
     g->n = x->ne[0], g->c = x->ne[1], g->h = x->ne[2], g->w = x->ne[3], g->o = w->ne[0];
     g->kh = kh, g->kw = kw, g->s = s, g->p = p;
     if (g->h + 2 * p < kh || g->w + 2 * p < kw)
@@ -1001,10 +948,7 @@ size_t cu_op_scratch_bytes(const alaei_op *op) {
 }
 
 alae_status cu_run_op(cu_ctx *ctx, const alaei_op *op) {
-    if (op->code < ALAEI_OP_FILL || op->code >= ALAEI_OP_COUNT || alaei_op_is_graph_only(op->code))
-        return cu_fail(ALAE_E_UNSUPPORTED, "cuda_run_op", "the CUDA backend has no kernel for op %s (code %d)",
-                       alaei_op_name_local(op->code), (int)op->code);
-    alae_status s = check_views(op);
+    alae_status s = alaei_op_validate(op, "cuda_run_op", cu_fail);
     if (s != ALAE_OK) return s;
     switch (op->code) {
     case ALAEI_OP_FILL: {
@@ -1054,6 +998,6 @@ alae_status cu_run_op(cu_ctx *ctx, const alaei_op *op) {
     case ALAEI_OP_CONV2D_BWD_WEIGHT: return op_conv(ctx, op);
     default:
         return cu_fail(ALAE_E_UNSUPPORTED, "cuda_run_op", "the CUDA backend has no kernel for op %s (code %d)",
-                       alaei_op_name_local(op->code), (int)op->code);
+                       alaei_op_name(op->code), (int)op->code);
     }
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "internal/alae_backend_impl.h"
-#include "internal/alae_internal.h"
+#include "internal/alae_host.h"
 
 typedef struct ref_ctx {
     const alaei_host_services *host;
@@ -43,21 +43,6 @@ static int broadcastable(const int64_t small[4], const int64_t big[4]) {
 
 #define FMT_NE "[%lld,%lld,%lld,%lld]"
 #define ARG_NE(ne) (long long)(ne)[0], (long long)(ne)[1], (long long)(ne)[2], (long long)(ne)[3]
-
-static alae_status check_view(const alaei_tview *v, const char *what, const char *opname) {
-    size_t n = 1;
-    for (int k = 0; k < 4; k++) {
-        if (v->ne[k] < 0)
-            return alaei_fail(ALAE_E_SHAPE, "reference", "%s: %s has a negative dim " FMT_NE, opname,
-                              what, ARG_NE(v->ne));
-        if (!alaei_mul_size(n, (size_t)v->ne[k], &n) || n > ((size_t)1 << 50))
-            return alaei_fail(ALAE_E_SHAPE, "reference", "%s: %s " FMT_NE " is too large", opname, what,
-                              ARG_NE(v->ne));
-    }
-    if (n > 0 && v->data == NULL)
-        return alaei_fail(ALAE_E_INVALID_ARG, "reference", "%s: %s has no data", opname, what);
-    return ALAE_OK;
-}
 
 /* ---- device and memory ---- */
 
@@ -137,7 +122,7 @@ static alae_status ref_fill(void *bctx, void *dst, size_t count, double value) {
 }
 
 static int ref_supports(void *bctx, const alaei_op *op) {
-    return op != NULL && op->code >= ALAEI_OP_FILL && op->code < ALAEI_OP_COUNT;
+    return op != NULL && alaei_op_is_backend_op(op->code);
 }
 
 /* ---- ops ---- */
@@ -541,36 +526,10 @@ static alae_status op_conv(const alaei_op *op, const char *name) {
     return ALAE_OK;
 }
 
-static int nsrc_of(int32_t code) {
-    switch (code) {
-    case ALAEI_OP_FILL:
-    case ALAEI_OP_RNG_NORMAL: return 0;
-    case ALAEI_OP_GEMM:
-    case ALAEI_OP_ADD:
-    case ALAEI_OP_SUB:
-    case ALAEI_OP_MUL:
-    case ALAEI_OP_DIV: return 2;
-    case ALAEI_OP_ADAM_STEP: return 3;
-    case ALAEI_OP_CONV2D:
-    case ALAEI_OP_CONV2D_BWD_DATA:
-    case ALAEI_OP_CONV2D_BWD_WEIGHT: return 2;
-    default: return 1;
-    }
-}
-
 static alae_status ref_run_op(void *bctx, const alaei_op *op) {
-    if (!op) return alaei_fail(ALAE_E_INVALID_ARG, "reference", "op is NULL");
-    if (op->code < ALAEI_OP_FILL || op->code >= ALAEI_OP_COUNT)
-        return alaei_fail(ALAE_E_UNSUPPORTED, "reference", "op code %d is not a backend op", (int)op->code);
-    const char *name = alaei_op_name(op->code);
-    int nsrc = nsrc_of(op->code);
-    if (op->nsrc != nsrc)
-        return alaei_fail(ALAE_E_INVALID_ARG, "reference", "%s: %d sources, expected %d", name,
-                          (int)op->nsrc, nsrc);
-    alae_status s = check_view(&op->dst, "d", name);
-    static const char *const src_names[3] = {"a", "b", "src[2]"};
-    for (int k = 0; k < nsrc && s == ALAE_OK; k++) s = check_view(&op->src[k], src_names[k], name);
+    alae_status s = alaei_op_validate(op, "reference", alaei_fail);
     if (s != ALAE_OK) return s;
+    const char *name = alaei_op_name(op->code);
     switch (op->code) {
     case ALAEI_OP_FILL: return op_fill(op);
     case ALAEI_OP_RNG_NORMAL: return op_rng_normal(op);

@@ -16,6 +16,7 @@
 #include "alae_tensor.h"
 #include "alae_model.h"
 #include "alae_optim.h"
+#include "alae_comm.h"
 #include "alae_train.h"
 #include "alae_io.h"
 

@@ -73,17 +73,20 @@ ALAE_API alae_status alae_backend_load_cuda(const char *path_utf8);
  * range); ALAE_E_BACKEND_UNAVAILABLE and ALAE_E_VERSION as for alae_backend_load_cuda. */
 ALAE_API alae_status alae_device_find(const char *name, int32_t *index);
 
-/* Context parameters (alae_context_set_param). Keys are append-only. */
-#define ALAE_CTX_THREADS        1  /* worker threads, 1..256; default: online CPUs */
-#define ALAE_CTX_SEED           2  /* seed of the context's counter-based RNG (any int64) */
-#define ALAE_CTX_DETERMINISTIC  3  /* 0/1: bitwise-reproducible kernels (default 1 on CPU) */
-#define ALAE_CTX_POISON         4  /* 0/1: fill freed activation memory with NaN (debugging;
-                                      default 1 when the environment has ALAE_POISON=1) */
-#define ALAE_CTX_TF32           5  /* 0/1: CUDA matrix products on TF32 tensor cores (faster, about
-                                      10 mantissa bits per product); default 0 = exact float32.
-                                      No effect on the CPU */
-#define ALAE_CTX_GRAPHS         6  /* 0/1: let the backend record a step's kernels once and replay
-                                      them (CUDA graphs); default 1. No effect on the CPU */
+/* Context parameters (alae_context_set_param). Keys are append-only. Each family of keys has
+ * its own range (ALAE_CTX_* 1001.., ALAE_CFG_* 2001.., ALAE_MODEL_* 3001.., ALAE_TRAIN_* 4001..,
+ * ALAE_LEVEL_* 5001.., ALAE_OPT_* 6001..), so every setter and getter refuses a key of another
+ * family with ALAE_E_INVALID_ARG and a message naming it. */
+#define ALAE_CTX_THREADS       1001  /* worker threads, 1..256; default: online CPUs */
+#define ALAE_CTX_SEED          1002  /* seed of the context's counter-based RNG (any int64) */
+#define ALAE_CTX_DETERMINISTIC 1003  /* 0/1: bitwise-reproducible kernels (default 1 on CPU) */
+#define ALAE_CTX_POISON        1004  /* 0/1: fill freed activation memory with NaN (debugging;
+                                        default 1 when the environment has ALAE_POISON=1) */
+#define ALAE_CTX_TF32          1005  /* 0/1: CUDA matrix products on TF32 tensor cores (faster, about
+                                        10 mantissa bits per product); default 0 = exact float32.
+                                        No effect on the CPU */
+#define ALAE_CTX_GRAPHS        1006  /* 0/1: let the backend record a step's kernels once and replay
+                                        them (CUDA graphs); default 1. No effect on the CPU */
 
 /* Creates a context on a device. *out is set only on success; the caller owns the context and
  * releases it with alae_context_destroy. Thread-safe (each call creates a new context). Errors:

@@ -4,7 +4,7 @@
  * E (image -> w, the encoder) and D (w -> logit, the discriminator). Images are float32 NCHW
  * tensors in the model's data range (ALAE_CFG_DATA_RANGE); latents are [N, latent_dim].
  *
- * Two architectures (alae-reference.md sections 2 and 3):
+ * Two architectures (docs/alae-reference.md sections 2 and 3):
  *  - ALAE_ARCH_MLP, the permutation-invariant MNIST model (presets "mnist-fc", "mnist-fc-paper");
  *  - ALAE_ARCH_STYLE, StyleALAE (presets "mnist" 32x32x1, "celeba" 128x128x3, "celeba-hq256",
  *    "bedroom" 256x256x3, "ffhq" 1024x1024x3; any power-of-two size through ALAE_CFG_IMAGE_SIZE).
@@ -43,44 +43,45 @@ typedef struct alae_model alae_model;
 #define ALAE_PART_D 8
 #define ALAE_PART_ALL 15
 
-/* Configuration keys (append-only). Values are doubles; integer keys must hold integers. */
-#define ALAE_CFG_ARCH            1  /* ALAE_ARCH_* (read-only: fixed by the preset) */
-#define ALAE_CFG_LATENT_DIM      2  /* size of z and w, 1..4096 (50) */
-#define ALAE_CFG_MAPPING_LAYERS  3  /* layers of F, 1..32 (6) */
-#define ALAE_CFG_HIDDEN          4  /* width of the MLP G and E, 1..65536 (1024) */
-#define ALAE_CFG_IMAGE_SIZE      5  /* side of the images the model reads and writes, 2..4096 */
-#define ALAE_CFG_CHANNELS        6  /* image channels, 1..4 (1) */
-#define ALAE_CFG_NET_SIZE        7  /* MLP: side of the image the fully connected layers see; when it
-                                       differs from IMAGE_SIZE, G and E resize (nearest), as the
-                                       reference's mnist_fc does with 28 inside 32 */
-#define ALAE_CFG_DATA_RANGE      8  /* 0: pixels in [0, 1]; 1: pixels in [-1, 1] */
-#define ALAE_CFG_G_SLOPE         9  /* leaky-ReLU slope inside G (0.2 or the paper's 0.01) */
-#define ALAE_CFG_E_SLOPE        10  /* leaky-ReLU slope inside E */
-#define ALAE_CFG_E_OUT_SLOPE    11  /* leaky-ReLU slope on E's output w */
-#define ALAE_CFG_D_LAYERS       12  /* layers of D, 1..32 (3); StyleALAE's last is L -> 2L and the
-                                       logit is its unit L, as the reference's MappingD */
-#define ALAE_CFG_START_CHANNELS 13  /* StyleALAE: channels at the top level (reference
-                                       START_CHANNEL_COUNT), 1..65536; level i of G has
-                                       min(MAX, START * 2^(levels-1-i)) channels */
-#define ALAE_CFG_MAX_CHANNELS   14  /* StyleALAE: channel cap (MAX_CHANNEL_COUNT), 1..65536 */
+/* Configuration keys (append-only; 2001.., see ALAE_CTX_THREADS for the ranges). Values are
+ * doubles; integer keys must hold integers. */
+#define ALAE_CFG_ARCH           2001  /* ALAE_ARCH_* (read-only: fixed by the preset) */
+#define ALAE_CFG_LATENT_DIM     2002  /* size of z and w, 1..4096 (50) */
+#define ALAE_CFG_MAPPING_LAYERS 2003  /* layers of F, 1..32 (6) */
+#define ALAE_CFG_HIDDEN         2004  /* width of the MLP G and E, 1..65536 (1024) */
+#define ALAE_CFG_IMAGE_SIZE     2005  /* side of the images the model reads and writes, 2..4096 */
+#define ALAE_CFG_CHANNELS       2006  /* image channels, 1..4 (1) */
+#define ALAE_CFG_NET_SIZE       2007  /* MLP: side of the image the fully connected layers see; when it
+                                         differs from IMAGE_SIZE, G and E resize (nearest), as the
+                                         reference's mnist_fc does with 28 inside 32 */
+#define ALAE_CFG_DATA_RANGE     2008  /* 0: pixels in [0, 1]; 1: pixels in [-1, 1] */
+#define ALAE_CFG_G_SLOPE        2009  /* leaky-ReLU slope inside G (0.2 or the paper's 0.01) */
+#define ALAE_CFG_E_SLOPE        2010  /* leaky-ReLU slope inside E */
+#define ALAE_CFG_E_OUT_SLOPE    2011  /* leaky-ReLU slope on E's output w */
+#define ALAE_CFG_D_LAYERS       2012  /* layers of D, 1..32 (3); StyleALAE's last is L -> 2L and the
+                                         logit is its unit L, as the reference's MappingD */
+#define ALAE_CFG_START_CHANNELS 2013  /* StyleALAE: channels at the top level (reference
+                                         START_CHANNEL_COUNT), 1..65536; level i of G has
+                                         min(MAX, START * 2^(levels-1-i)) channels */
+#define ALAE_CFG_MAX_CHANNELS   2014  /* StyleALAE: channel cap (MAX_CHANNEL_COUNT), 1..65536 */
 /* Keys by architecture. Both: ARCH, LATENT_DIM, MAPPING_LAYERS, IMAGE_SIZE (StyleALAE: a power
  * of two >= 4), CHANNELS, DATA_RANGE, D_LAYERS. MLP only: HIDDEN, NET_SIZE, G_SLOPE, E_SLOPE,
  * E_OUT_SLOPE. StyleALAE only: START_CHANNELS, MAX_CHANNELS. Setting or getting a key of the other
  * architecture fails with ALAE_E_INVALID_ARG. */
 
-/* Inference settings of a model (alae_model_set / alae_model_get; append-only keys). They are
- * not part of the configuration; a model file records LOD and BLEND. */
-#define ALAE_MODEL_LOD               1  /* level of detail, 0..levels-1 (default: the top level);
-                                           images are 2^(LOD+2) px (MLP: one level, 0) */
-#define ALAE_MODEL_BLEND             2  /* fade-in of LOD over LOD-1, [0, 1] (1); < 1 needs LOD > 0 */
-#define ALAE_MODEL_TRUNCATION_PSI    3  /* truncation trick: style rows < CUTOFF become
-                                           avg + psi (w - avg) with avg the running mean of w;
-                                           [-2, 2], 1 = off (default; the reference's figures use 0.7) */
-#define ALAE_MODEL_TRUNCATION_CUTOFF 4  /* 0..style_count (8, the reference's) */
-#define ALAE_MODEL_NOISE             5  /* ALAE_NOISE_* (ALAE_NOISE_PER_SAMPLE) */
-#define ALAE_MODEL_STYLE_COUNT       6  /* read-only: style rows G reads (StyleALAE 2 x levels, MLP 1) */
-#define ALAE_MODEL_RESOLUTION        7  /* read-only: image side at the current LOD */
-#define ALAE_MODEL_LEVELS            8  /* read-only: levels of detail (MLP 1) */
+/* Inference settings of a model (alae_model_set / alae_model_get; append-only keys, 3001..). They
+ * are not part of the configuration; a model file records LOD and BLEND. */
+#define ALAE_MODEL_LOD               3001  /* level of detail, 0..levels-1 (default: the top level);
+                                              images are 2^(LOD+2) px (MLP: one level, 0) */
+#define ALAE_MODEL_BLEND             3002  /* fade-in of LOD over LOD-1, [0, 1] (1); < 1 needs LOD > 0 */
+#define ALAE_MODEL_TRUNCATION_PSI    3003  /* truncation trick: style rows < CUTOFF become
+                                              avg + psi (w - avg) with avg the running mean of w;
+                                              [-2, 2], 1 = off (default; the reference's figures use 0.7) */
+#define ALAE_MODEL_TRUNCATION_CUTOFF 3004  /* 0..style_count (8, the reference's) */
+#define ALAE_MODEL_NOISE             3005  /* ALAE_NOISE_* (ALAE_NOISE_PER_SAMPLE) */
+#define ALAE_MODEL_STYLE_COUNT       3006  /* read-only: style rows G reads (StyleALAE 2 x levels, MLP 1) */
+#define ALAE_MODEL_RESOLUTION        3007  /* read-only: image side at the current LOD */
+#define ALAE_MODEL_LEVELS            3008  /* read-only: levels of detail (MLP 1) */
 
 #define ALAE_NOISE_OFF            0  /* no noise inputs (deterministic generations) */
 #define ALAE_NOISE_PER_SAMPLE     1  /* fresh N(0,1) maps per sample and call (the reference) */
@@ -176,6 +177,38 @@ ALAE_API alae_status alae_model_save(const alae_model *model, const char *path_u
  * *out is set only on success; the caller owns the model and releases it with
  * alae_model_destroy. */
 ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, alae_model **out);
+
+/* Which copy of the networks alae_model_import_pth takes from a checkpoint. */
+#define ALAE_IMPORT_SMOOTHED 0 /* the smoothed (EMA) copies "*_s", those the authors use for inference */
+#define ALAE_IMPORT_TRAINING 1 /* the training copies */
+
+/* Imports a checkpoint of the authors' PyTorch ALAE (torch.save of {"models": {...},
+ * "auxiliary": {...}, ...}: their published FFHQ, CelebA-HQ 256, LSUN Bedroom and CelebA models)
+ * as a model of configuration cfg on ctx, without PyTorch. Both serialisations are read: the
+ * legacy pickle stream of PyTorch < 1.6 and the zip archive of newer versions. The pickles are
+ * interpreted as data, nothing in them is executed: objects of classes other than PyTorch's
+ * tensors and collections.OrderedDict are inert values, accepted outside "models" (optimizer and
+ * tracker state in "auxiliary") and refused inside it; globals of modules that can run commands
+ * (os, subprocess, builtins.eval, ...) are refused anywhere.
+ *
+ * The networks discriminator (E), generator (G), mapping_tl (D) and mapping_fl (F) come from
+ * their smoothed copies "<name>_s" (copy ALAE_IMPORT_SMOOTHED; a file without any smoothed copy
+ * falls back to the training copies with a warning in the log) or from the training copies
+ * (ALAE_IMPORT_TRAINING). Their tensors map one to one to the model's parameters (state_dict
+ * names as docs/checkpoint-format.md lists them; the fixed blur kernels are skipped); every shape
+ * is checked against cfg, and the tensors that are missing, misshaped or extra are named in the
+ * message before anything is allocated. "dlatent_avg"/"buff" becomes the running mean of w (row 0
+ * of its [style rows, latent] rows, which are equal), so truncation works at once. Values must be
+ * finite. Storages may be float32, float64, float16 or bfloat16 (converted to float32); the data
+ * is streamed from the file tensor by tensor, so the memory used is the model's plus a little.
+ *
+ * Errors: ALAE_E_INVALID_ARG (NULL argument, an invalid cfg, an unknown copy), ALAE_E_IO (cannot
+ * open or read), ALAE_E_FORMAT (not a PyTorch checkpoint, malformed, refused, or not fitting cfg;
+ * the message names the file and what is wrong), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. *out is set
+ * only on success; the caller owns the model and releases it with alae_model_destroy. The model
+ * runs at its top level with blend 1. Since 0.1 (alae_model.h additions are append-only). */
+ALAE_API alae_status alae_model_import_pth(alae_context *ctx, const char *path_utf8, const alae_model_config *cfg,
+                                           int32_t copy, alae_model **out);
 
 #ifdef __cplusplus
 }

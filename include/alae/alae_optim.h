@@ -14,11 +14,11 @@ extern "C" {
 
 typedef struct alae_optimizer alae_optimizer;
 
-/* Optimizer keys (append-only) */
-#define ALAE_OPT_LR     1  /* learning rate (0.002), > 0 */
-#define ALAE_OPT_BETA1  2  /* first-moment decay (0: the reference has no first moment), [0, 1) */
-#define ALAE_OPT_BETA2  3  /* second-moment decay (0.99), [0, 1) */
-#define ALAE_OPT_EPS    4  /* added to sqrt(v) before the bias correction (1e-8), > 0 */
+/* Optimizer keys (append-only, 6001..) */
+#define ALAE_OPT_LR    6001  /* learning rate (0.002), > 0 */
+#define ALAE_OPT_BETA1 6002  /* first-moment decay (0: the reference has no first moment), [0, 1) */
+#define ALAE_OPT_BETA2 6003  /* second-moment decay (0.99), [0, 1) */
+#define ALAE_OPT_EPS   6004  /* added to sqrt(v) before the bias correction (1e-8), > 0 */
 
 /* Creates an Adam optimizer over the parts of model in part_mask (ALAE_PART_*): the reference
  * trains E|D with one and F|G with another. It keeps a pointer to model, which must outlive it.

@@ -7,7 +7,7 @@
  * softplus(-D(E(G(F(z))))); (3) the latent step: the latent-matching loss between E(G(w)) and
  * the detached w = F(z), reaching E, G and F. Then the smoothed (EMA) copy is updated.
  *
- * StyleALAE adds (alae-reference.md 3.6, 4.1-4.3):
+ * StyleALAE adds (docs/alae-reference.md 3.6, 4.1-4.3):
  *  - levels of detail: the networks run at ALAE_TRAIN_LOD (images of 2^(LOD+2) px) and, during
  *    a transition (ALAE_TRAIN_BLEND < 1), fade the new level in: G blends its RGB outputs, E
  *    its features after fromRGB and the first block's style contributions, and the real batch
@@ -34,6 +34,7 @@
 #include "alae_status.h"
 #include "alae_model.h"
 #include "alae_optim.h"
+#include "alae_comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,32 +42,32 @@ extern "C" {
 
 typedef struct alae_trainer alae_trainer;
 
-/* Trainer keys (append-only) */
-#define ALAE_TRAIN_R1_GAMMA            1  /* gamma of the R1 penalty (10), >= 0 */
-#define ALAE_TRAIN_LATENT_LOSS         2  /* ALAE_LATENT_L2 (default) or ALAE_LATENT_L1 */
-#define ALAE_TRAIN_LATENT_LOSS_WEIGHT  3  /* weight of the latent-matching loss (1), >= 0 */
-#define ALAE_TRAIN_EMA_HALF_LIFE       4  /* half-life of the smoothed copy in images (10000); 0 = no smoothing */
-#define ALAE_TRAIN_DLATENT_BETA        5  /* decay of the running mean of w (0.995) */
-#define ALAE_TRAIN_SEED                6  /* seed of the trainer's latent samples (0) */
-#define ALAE_TRAIN_LOD                 7  /* level of detail being trained, 0..levels-1 (the top level);
-                                             a change wipes both optimizers' state, sets BLEND to 1
-                                             and stops following the schedule */
-#define ALAE_TRAIN_BLEND               8  /* fade-in factor of LOD, [0, 1] (1); < 1 needs LOD > 0;
-                                             setting it stops following the schedule */
-#define ALAE_TRAIN_STYLE_MIXING        9  /* style-mixing probability, [0, 1] (StyleALAE 0.9; the MLP
-                                             reads one style row, so mixing has no effect there) */
-#define ALAE_TRAIN_EPOCHS_PER_LOD     10  /* schedule: epochs per level, 0..10^6 (preset; 0 = the top
-                                             level from the start, no fade-in) */
-#define ALAE_TRAIN_DATASET_SIZE       11  /* schedule: images per epoch for the fade-in ramp, >= 1
-                                             (preset: the reference dataset's size) */
-#define ALAE_TRAIN_EPOCHS             12  /* schedule: total epochs (preset), for callers' loops */
-#define ALAE_TRAIN_EPOCH              13  /* read-only: epoch of the schedule position */
-#define ALAE_TRAIN_EPOCH_IMAGES       14  /* read-only: images seen in that epoch */
-#define ALAE_TRAIN_BATCH              15  /* read-only: the batch size of LOD in the level table */
+/* Trainer keys (append-only, 4001..) */
+#define ALAE_TRAIN_R1_GAMMA           4001  /* gamma of the R1 penalty (10), >= 0 */
+#define ALAE_TRAIN_LATENT_LOSS        4002  /* ALAE_LATENT_L2 (default) or ALAE_LATENT_L1 */
+#define ALAE_TRAIN_LATENT_LOSS_WEIGHT 4003  /* weight of the latent-matching loss (1), >= 0 */
+#define ALAE_TRAIN_EMA_HALF_LIFE      4004  /* half-life of the smoothed copy in images (10000); 0 = no smoothing */
+#define ALAE_TRAIN_DLATENT_BETA       4005  /* decay of the running mean of w (0.995) */
+#define ALAE_TRAIN_SEED               4006  /* seed of the trainer's latent samples (0) */
+#define ALAE_TRAIN_LOD                4007  /* level of detail being trained, 0..levels-1 (the top level);
+                                               a change wipes both optimizers' state, sets BLEND to 1
+                                               and stops following the schedule */
+#define ALAE_TRAIN_BLEND              4008  /* fade-in factor of LOD, [0, 1] (1); < 1 needs LOD > 0;
+                                               setting it stops following the schedule */
+#define ALAE_TRAIN_STYLE_MIXING       4009  /* style-mixing probability, [0, 1] (StyleALAE 0.9; the MLP
+                                               reads one style row, so mixing has no effect there) */
+#define ALAE_TRAIN_EPOCHS_PER_LOD     4010  /* schedule: epochs per level, 0..10^6 (preset; 0 = the top
+                                               level from the start, no fade-in) */
+#define ALAE_TRAIN_DATASET_SIZE       4011  /* schedule: images per epoch for the fade-in ramp, >= 1
+                                               (preset: the reference dataset's size) */
+#define ALAE_TRAIN_EPOCHS             4012  /* schedule: total epochs (preset), for callers' loops */
+#define ALAE_TRAIN_EPOCH              4013  /* read-only: epoch of the schedule position */
+#define ALAE_TRAIN_EPOCH_IMAGES       4014  /* read-only: images seen in that epoch */
+#define ALAE_TRAIN_BATCH              4015  /* read-only: the batch size of LOD in the level table */
 
-/* Per-level table of the schedule (alae_trainer_set_level / get_level) */
-#define ALAE_LEVEL_BATCH 1  /* batch size of the level, 1..2^20 */
-#define ALAE_LEVEL_LR    2  /* learning rate of both optimizers at the level, >= 0 (0: leave it) */
+/* Per-level table of the schedule (alae_trainer_set_level / get_level; 5001..) */
+#define ALAE_LEVEL_BATCH 5001  /* batch size of the level, 1..2^20 */
+#define ALAE_LEVEL_LR    5002  /* learning rate of both optimizers at the level, >= 0 (0: leave it) */
 
 #define ALAE_LATENT_L2 0  /* mean of squared differences (the reference) */
 #define ALAE_LATENT_L1 1  /* mean of absolute differences */
@@ -124,6 +125,18 @@ ALAE_API alae_status alae_trainer_reserve(alae_trainer *trainer, int64_t batch, 
  * shape, with the shapes accepted), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, ALAE_E_BACKEND,
  * ALAE_E_ABORTED; the trainer's random stream is not advanced by a failed step. */
 ALAE_API alae_status alae_trainer_step(alae_trainer *trainer, const alae_tensor *real, alae_step_stats *stats);
+/* Trains data-parallel with a communicator (alae_comm.h, docs/distributed.md), or alone again
+ * with comm NULL. The trainer copies the table (comm->user must outlive the trainer or the next
+ * call), then broadcasts rank 0's parameters, smoothed copy and running mean of w to every rank:
+ * call it on every rank after alae_trainer_load, before the first step. From then on each step
+ * takes this rank's part of the global batch (every rank the same batch size N, the global batch
+ * N * comm->size), averages the gradients before every optimizer step, draws the latents of its
+ * rows of the global batch, counts the global batch in the schedule and the smoothed copy, and
+ * reports losses averaged over the ranks. Errors: ALAE_E_INVALID_ARG (NULL trainer, a bad rank,
+ * size, memory kind or a missing function), ALAE_E_VERSION (another table version or a smaller
+ * struct_size), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, or the communicator's status (the trainer is
+ * then alone). */
+ALAE_API alae_status alae_trainer_set_comm(alae_trainer *trainer, const alae_comm *comm);
 /* Iterations done so far. */
 ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *trainer);
 /* Writes the smoothed (EMA) model, for inference, as a model file (see alae_model_save); the

@@ -112,7 +112,7 @@ ALAE_API alae_status alae_context_set_param(alae_context *ctx, int32_t key, int6
             ctx->deterministic = (int32_t)value;
         return ALAE_OK;
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown context parameter key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_CTX);
     }
 }
 
@@ -128,7 +128,7 @@ ALAE_API alae_status alae_context_get_param(const alae_context *ctx, int32_t key
     case ALAE_CTX_TF32: *value = ctx->tf32; return ALAE_OK;
     case ALAE_CTX_GRAPHS: *value = ctx->graphs; return ALAE_OK;
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown context parameter key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_CTX);
     }
 }
 

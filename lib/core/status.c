@@ -56,3 +56,27 @@ alae_status alaei_fail_as(alae_status status, const char *public_func, const cha
         return alaei_fail(status, public_func, "%s: %s", subject, detail);
     return alaei_fail(status, public_func, "%s", detail);
 }
+
+_Static_assert(ALAE_CTX_THREADS / 1000 == ALAEI_KEYS_CTX && ALAE_CFG_ARCH / 1000 == ALAEI_KEYS_CFG &&
+                   ALAE_MODEL_LOD / 1000 == ALAEI_KEYS_MODEL && ALAE_TRAIN_R1_GAMMA / 1000 == ALAEI_KEYS_TRAIN &&
+                   ALAE_LEVEL_BATCH / 1000 == ALAEI_KEYS_LEVEL && ALAE_OPT_LR / 1000 == ALAEI_KEYS_OPT,
+               "every key family has its own range of 1000");
+
+static const char *key_family_name(int32_t family) {
+    switch (family) {
+    case ALAEI_KEYS_CTX: return "ALAE_CTX_*";
+    case ALAEI_KEYS_CFG: return "ALAE_CFG_*";
+    case ALAEI_KEYS_MODEL: return "ALAE_MODEL_*";
+    case ALAEI_KEYS_TRAIN: return "ALAE_TRAIN_*";
+    case ALAEI_KEYS_LEVEL: return "ALAE_LEVEL_*";
+    case ALAEI_KEYS_OPT: return "ALAE_OPT_*";
+    default: return NULL;
+    }
+}
+
+alae_status alaei_fail_key(const char *func, int32_t key, alaei_key_family family) {
+    const char *expected = key_family_name(family), *actual = key > 0 ? key_family_name(key / 1000) : NULL;
+    if (actual && key / 1000 != (int32_t)family)
+        return alaei_fail(ALAE_E_INVALID_ARG, func, "key %d is an %s key, not an %s key", (int)key, actual, expected);
+    return alaei_fail(ALAE_E_INVALID_ARG, func, "unknown %s key %d", expected, (int)key);
+}

@@ -106,20 +106,6 @@ ALAE_API alae_status alae_tensor_fill_normal(alae_tensor *t, float mean, float s
     if (!isfinite(mean) || !isfinite(stddev) || stddev < 0)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "mean %g and stddev %g must be finite, stddev >= 0",
                           (double)mean, (double)stddev);
-    alae_context *ctx = t->ctx;
-    alaei_op op = {0};
-    op.code = ALAEI_OP_RNG_NORMAL;
-    op.dst.data = t->data;
-    op.dst.ne[0] = op.dst.ne[1] = op.dst.ne[2] = 1;
-    op.dst.ne[3] = t->numel;
-    uint64_t seed = (uint64_t)ctx->seed;
-    op.ip[0] = (int32_t)(uint32_t)seed;
-    op.ip[1] = (int32_t)(uint32_t)(seed >> 32);
-    op.ip[2] = (int32_t)(uint32_t)ctx->rng_offset;
-    op.ip[3] = (int32_t)(uint32_t)(ctx->rng_offset >> 32);
-    op.fp[0] = mean;
-    op.fp[1] = stddev;
-    alae_status s = ctx->backend->run_op(ctx->bctx, &op);
-    if (s == ALAE_OK) ctx->rng_offset += (uint64_t)t->numel;
-    return s;
+    alaei_context_begin_call(t->ctx);
+    return alaei_context_draw_normal(t->ctx, t->data, t->numel, mean, stddev);
 }

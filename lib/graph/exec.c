@@ -1,8 +1,9 @@
-/* The executor: runs a plan's kernels in order on the context's backend. */
+/* The executor: runs a plan's kernels in order on the context's backend, through the core's
+ * alaei_device_exec (which profiles them when ALAE_PROFILE is on), checking the abort flag
+ * between ops and poisoning dead blocks when asked. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "plan_internal.h"
 
@@ -57,52 +58,11 @@ static alae_status poison_released(const alaei_plan *p, int32_t step) {
     alae_context *ctx = p->ctx;
     for (int32_t k = p->free_start[step]; k < p->free_start[step + 1]; k++) {
         const alaei_block *b = &p->blocks[p->free_list[k]];
-        alae_status s = ctx->backend->fill(ctx->bctx, (char *)p->arena + b->offset,
-                                           b->bytes / (size_t)ctx->backend->elem_size, NAN);
+        alae_status s = alaei_device_fill(ctx, (char *)p->arena + b->offset, b->bytes / (size_t)ctx->backend->elem_size,
+                                          NAN);
         if (s != ALAE_OK) return s;
     }
     return ALAE_OK;
-}
-
-static double seconds_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double op_flops(const alaei_op *op) {
-    const int64_t *a = op->src[0].ne, *b = op->src[1].ne;
-    switch (op->code) {
-    case ALAEI_OP_GEMM: return 2.0 * (double)alaei_numel4(op->dst.ne) * (double)(op->ip[0] ? a[2] : a[3]);
-    /* 2 * output gradient elements * C * KH * KW for all three convolution ops */
-    case ALAEI_OP_CONV2D: return 2.0 * (double)alaei_numel4(op->dst.ne) * (double)(b[1] * b[2] * b[3]);
-    case ALAEI_OP_CONV2D_BWD_DATA: return 2.0 * (double)alaei_numel4(a) * (double)(b[1] * b[2] * b[3]);
-    case ALAEI_OP_CONV2D_BWD_WEIGHT: return 2.0 * (double)alaei_numel4(a) * (double)(b[1] * op->ip[0] * op->ip[1]);
-    default: return (double)alaei_numel4(op->dst.ne);
-    }
-}
-
-static alae_status run_profiled(alae_context *ctx, const alaei_op *op) {
-    double t0 = seconds_now();
-    alae_status s = ctx->backend->run_op(ctx->bctx, op);
-    if (op->code >= 0 && op->code < 64) {
-        ctx->profile->seconds[op->code] += seconds_now() - t0;
-        ctx->profile->flops[op->code] += op_flops(op);
-        ctx->profile->calls[op->code]++;
-    }
-    return s;
-}
-
-void alaei_profile_report(const alae_context *ctx) {
-    const alaei_profile *pr = ctx->profile;
-    double total = 0;
-    for (int i = 0; i < 64; i++) total += pr->seconds[i];
-    alaei_log(ALAE_LOG_WARN, "profile: %.3f s in kernels", total);
-    for (int i = 0; i < ALAEI_OP_COUNT; i++)
-        if (pr->calls[i])
-            alaei_log(ALAE_LOG_WARN, "profile: %-17s %8llu calls %8.3f s %5.1f%% %8.2f GFLOP/s (elements/s for non-GEMM/conv)",
-                      alaei_op_name(i), (unsigned long long)pr->calls[i], pr->seconds[i],
-                      100.0 * pr->seconds[i] / (total > 0 ? total : 1), pr->flops[i] / (pr->seconds[i] + 1e-12) / 1e9);
 }
 
 /* The whole run as one batch for a backend with run_ops: the kernels in order, each followed by
@@ -152,7 +112,7 @@ alae_status alaei_plan_run(alaei_plan *p) {
             return alaei_fail(ALAE_E_ABORTED, __func__, "aborted at op %d of %d", (int)step, (int)p->n_order);
         alaei_op op;
         alae_status s = describe(p, p->order[step], &op);
-        if (s == ALAE_OK) s = ctx->profile ? run_profiled(ctx, &op) : ctx->backend->run_op(ctx->bctx, &op);
+        if (s == ALAE_OK) s = alaei_device_exec(ctx, &op);
         if (s == ALAE_OK && ctx->poison) s = poison_released(p, step);
         if (s != ALAE_OK) return s;
     }

@@ -5,17 +5,6 @@
 
 #include "internal/alae_graph.h"
 
-static const char *const op_names[ALAEI_OP_COUNT] = {
-    "INPUT", "RESHAPE", "DETACH", "FILL", "RNG_NORMAL", "GEMM", "ADD", "SUB", "MUL", "DIV", "NEG", "EXP",
-    "LOG", "SQRT", "RSQRT", "SQUARE", "SIGMOID", "SOFTPLUS", "ABS", "SIGN", "LEAKY_RELU",
-    "LEAKY_MASK", "SCALE_SHIFT", "CLAMP", "REDUCE_SUM", "BROADCAST", "IM2COL", "COL2IM",
-    "UPSAMPLE2D", "SUMPOOL2D", "FIR2D", "PERMUTE", "SLICE", "SLICE_ADJ", "ADAM_STEP", "CONV2D",
-    "CONV2D_BWD_DATA", "CONV2D_BWD_WEIGHT"};
-
-const char *alaei_op_name(int32_t code) {
-    return code >= 0 && code < ALAEI_OP_COUNT ? op_names[code] : "?";
-}
-
 /* Node count limit: far above any ALAE step graph, and keeps ids within int32. */
 #define MAX_NODES (1 << 22)
 /* Elements per node: 2^40 keeps byte sizes far from overflow. */

@@ -13,6 +13,10 @@
 
 #include "alae/alae.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define ALAEI_BACKEND_ABI_VERSION 1
 
 /* The primitive ops. Semantics (d = dst, a = src[0], b = src[1]; p = ip[], f = fp[]):
@@ -65,60 +69,60 @@
  * CONV2D_BWD_DATA    d = dT/dx (a transposed convolution): a = g, b = w -> d = [N, C, H, W]; d's
  *               shape gives H and W (several sizes share one OH when stride > 1).
  * CONV2D_BWD_WEIGHT  d = dT/dw: a = g, b = x -> d = [O, C, KH, KW] (summed over the batch).
- * These are optional fused ops (design.md 3.5): a backend advertises them through supports(), and
+ * These are optional fused ops (ALAEI_OPK_FUSED in alae_ops.def): a backend advertises them through supports(), and
  * the planner replaces any it does not support with its IM2COL / GEMM / COL2IM decomposition.
  */
 typedef enum alaei_opcode {
-    ALAEI_OP_INPUT = 0, /* graph only: data bound from outside; never reaches a backend */
-    ALAEI_OP_RESHAPE,   /* graph only: a view of src[0] with another shape; never reaches a backend */
-    ALAEI_OP_DETACH,    /* graph only: a view of src[0] that autodiff treats as a constant */
-    ALAEI_OP_FILL,
-    ALAEI_OP_RNG_NORMAL,
-    ALAEI_OP_GEMM,
-    ALAEI_OP_ADD,
-    ALAEI_OP_SUB,
-    ALAEI_OP_MUL,
-    ALAEI_OP_DIV,
-    ALAEI_OP_NEG,
-    ALAEI_OP_EXP,
-    ALAEI_OP_LOG,
-    ALAEI_OP_SQRT,
-    ALAEI_OP_RSQRT,
-    ALAEI_OP_SQUARE,
-    ALAEI_OP_SIGMOID,
-    ALAEI_OP_SOFTPLUS,
-    ALAEI_OP_ABS,
-    ALAEI_OP_SIGN,
-    ALAEI_OP_LEAKY_RELU,
-    ALAEI_OP_LEAKY_MASK,
-    ALAEI_OP_SCALE_SHIFT,
-    ALAEI_OP_CLAMP,
-    ALAEI_OP_REDUCE_SUM,
-    ALAEI_OP_BROADCAST,
-    ALAEI_OP_IM2COL,
-    ALAEI_OP_COL2IM,
-    ALAEI_OP_UPSAMPLE2D,
-    ALAEI_OP_SUMPOOL2D,
-    ALAEI_OP_FIR2D,
-    ALAEI_OP_PERMUTE,
-    ALAEI_OP_SLICE,
-    ALAEI_OP_SLICE_ADJ,
-    ALAEI_OP_ADAM_STEP,
-    ALAEI_OP_CONV2D,            /* appended after ADAM_STEP: the codes above keep their values */
-    ALAEI_OP_CONV2D_BWD_DATA,
-    ALAEI_OP_CONV2D_BWD_WEIGHT,
+#define ALAEI_OP(name, nsrc, kind) ALAEI_OP_##name,
+#include "alae_ops.def"
+#undef ALAEI_OP
     ALAEI_OP_COUNT
 } alaei_opcode;
 
-/* Ops that exist only in graphs (inputs and views): they never reach a backend. */
-static inline int alaei_op_is_graph_only(int32_t code) {
-    return code == ALAEI_OP_INPUT || code == ALAEI_OP_RESHAPE || code == ALAEI_OP_DETACH;
+/* Where an op runs (the KIND column of alae_ops.def). */
+typedef enum alaei_op_kind {
+    ALAEI_OPK_GRAPH,  /* graph only: inputs and views, never reach a backend */
+    ALAEI_OPK_KERNEL, /* every backend runs it */
+    ALAEI_OPK_FUSED,  /* optional: the planner decomposes it for a backend that lacks it */
+    ALAEI_OPK_DIRECT  /* run by the core outside graphs (ADAM_STEP) */
+} alaei_op_kind;
+
+/* The op's kind, or -1 for an unknown code. */
+static inline int alaei_op_kind_of(int32_t code) {
+    switch (code) {
+#define ALAEI_OP(name, nsrc, kind) \
+    case ALAEI_OP_##name: return kind;
+#include "alae_ops.def"
+#undef ALAEI_OP
+    default: return -1;
+    }
 }
 
-/* The fused convolution ops (optional for a backend: see above). */
-static inline int alaei_op_is_conv(int32_t code) {
-    return code == ALAEI_OP_CONV2D || code == ALAEI_OP_CONV2D_BWD_DATA || code == ALAEI_OP_CONV2D_BWD_WEIGHT;
+/* The op's exact number of sources, or -1 for an unknown code. */
+static inline int alaei_op_nsrc(int32_t code) {
+    switch (code) {
+#define ALAEI_OP(name, nsrc, kind) \
+    case ALAEI_OP_##name: return nsrc;
+#include "alae_ops.def"
+#undef ALAEI_OP
+    default: return -1;
+    }
 }
+
+/* Ops that exist only in graphs (inputs and views): they never reach a backend. */
+static inline int alaei_op_is_graph_only(int32_t code) { return alaei_op_kind_of(code) == ALAEI_OPK_GRAPH; }
+
+/* The fused convolution ops (optional for a backend: see above). */
+static inline int alaei_op_is_conv(int32_t code) { return alaei_op_kind_of(code) == ALAEI_OPK_FUSED; }
+
+/* Ops a backend may be handed (every code but the graph-only ones). */
+static inline int alaei_op_is_backend_op(int32_t code) {
+    int kind = alaei_op_kind_of(code);
+    return kind >= 0 && kind != ALAEI_OPK_GRAPH;
+}
+
+/* lib/backend/op_table.c: compiled into libalae and into every backend module, it depends on
+ * nothing but the C library. */
 
 /* Op name for messages ("GEMM"), or "?" for an unknown code. */
 const char *alaei_op_name(int32_t code);
@@ -143,11 +147,26 @@ typedef struct alaei_op {
 
 /* What the core hands a backend (and, later, a plugin): logging and error reporting, so a
  * backend never prints or exits on its own. */
+/* How a backend records an error: alaei_fail inside libalae, the host's fail() in a module. */
+typedef alae_status (*alaei_fail_fn)(alae_status status, const char *func, const char *fmt, ...);
+
+/* The checks every backend runs before an op's kernel: a backend op code, exactly
+ * alaei_op_nsrc(code) sources, and views (d, a, b, src[2]) with dims >= 0, at most
+ * ALAEI_VIEW_MAX_NUMEL elements and data when not empty. Failures are reported through fail as
+ * func's, with messages "<OP>: <what>": ALAE_E_UNSUPPORTED for a code that is not a backend op,
+ * ALAE_E_INVALID_ARG for a wrong source count or missing data, ALAE_E_SHAPE for bad dims. The
+ * op-specific shape rules stay with each kernel. */
+alae_status alaei_op_validate(const alaei_op *op, const char *func, alaei_fail_fn fail);
+
+/* More elements than a view may have (graphs stop at 2^40): keeps kernels' index products far
+ * from overflow. */
+#define ALAEI_VIEW_MAX_NUMEL ((int64_t)1 << 50)
+
 typedef struct alaei_host_services {
     uint32_t struct_size;
     void (*log)(int32_t level, const char *message);
     /* records the thread-local error message and returns status */
-    alae_status (*fail)(alae_status status, const char *func, const char *fmt, ...);
+    alaei_fail_fn fail;
 } alaei_host_services;
 
 typedef struct alaei_backend_vtbl {
@@ -188,6 +207,9 @@ typedef struct alaei_backend_vtbl {
     alae_status (*run_ops)(void *bctx, const void *key, const alaei_op *ops, int32_t n);
     /* Drops whatever run_ops recorded for key (the plan is being destroyed). Must not fail. */
     void (*forget)(void *bctx, const void *key);
+    /* The context's native stream (cudaStream_t), on which a communicator orders collectives
+     * over the context's memory (include/alae/alae_comm.h); NULL when there is none. */
+    void *(*native_stream)(void *bctx);
 } alaei_backend_vtbl;
 
 /* The size of the table's required part: plugins built before the optional entries existed
@@ -197,6 +219,9 @@ typedef struct alaei_backend_vtbl {
 #define ALAEI_VTBL_HAS(vt, field)                                                              \
     ((vt)->struct_size >= offsetof(alaei_backend_vtbl, field) + sizeof((vt)->field) &&         \
      (vt)->field != NULL)
+
+/* The built-in CPU backend (backends/cpu), registered as device 0. */
+const alaei_backend_vtbl *alaei_cpu_backend(void);
 
 /* The double-precision reference backend (plain loops): the test oracle. It lives in a separate
  * static library (alae_reference) that only the tests link. */
@@ -209,5 +234,9 @@ float alaei_philox_normal(uint64_t seed, uint64_t j);
 
 /* Helpers for kernels */
 static inline int64_t alaei_numel4(const int64_t ne[4]) { return ne[0] * ne[1] * ne[2] * ne[3]; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* ALAE_BACKEND_IMPL_H */

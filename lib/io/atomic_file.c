@@ -1,8 +1,11 @@
 /* Atomic file replacement: temp file, fflush, fsync, rename, directory fsync. See atomic_file.h. */
 #include "io/atomic_file.h"
+#include "io/file_read.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +18,41 @@ static void release(alaei_atomic_file *af) {
     af->path = NULL;
     af->tmp_path = NULL;
     af->fp = NULL;
+}
+
+static char *dir_of(const char *path);
+
+/* The process id of a temporary file of `base` ("<base>.tmp.<pid>"), or 0 if name is not one. */
+static long temp_pid(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0) return 0;
+    const char *digits = name + n + 5;
+    long pid = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9' || p - digits >= 9) return 0;
+        pid = pid * 10 + (*p - '0');
+    }
+    return pid;
+}
+
+/* Removes the temporary files of earlier saves of path that a killed process left behind:
+ * exactly "<name>.tmp.<pid>", a regular file, pid not ours and no longer running (a running
+ * process, even an unrelated one that reuses the pid, keeps its file). Best effort. */
+static void remove_stale_temporaries(const char *path) {
+    char *dir = dir_of(path);
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        long pid = temp_pid(e->d_name, base);
+        struct stat st;
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            alaei_log(ALAE_LOG_INFO, "removed '%s/%s', left by process %ld, which no longer runs", dir, e->d_name, pid);
+    }
+    if (d) closedir(d);
+    free(dir);
 }
 
 alae_status alaei_atomic_open(alaei_atomic_file *af, const char *path, const char *func) {
@@ -32,6 +70,13 @@ alae_status alaei_atomic_open(alaei_atomic_file *af, const char *path, const cha
         release(af);
         return alaei_fail(ALAE_E_NOMEM, func, "out of memory");
     }
+    struct stat existing;
+    if (stat(path, &existing) == 0 && !S_ISREG(existing.st_mode)) {
+        release(af);
+        return alaei_fail(ALAE_E_IO, func, "'%s' is %s: refusing to replace it with a regular file", path,
+                          alaei_file_kind(existing.st_mode));
+    }
+    remove_stale_temporaries(path);
     memcpy(af->path, path, len + 1);
     snprintf(af->tmp_path, cap, "%s.tmp.%ld", path, (long)getpid());
     int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);

@@ -5,6 +5,10 @@
  * temporary file over <path> and fsyncs the directory. Any failure removes the temporary file
  * (only if this process created it) and leaves an existing <path> untouched; after a failed
  * write or commit the handle is closed, and alaei_atomic_abort is a no-op on it.
+ * alaei_atomic_open first removes "<path>.tmp.<pid>" files of processes that no longer run
+ * (regular files only; left by a save that was killed before its rename).
+ * An existing <path> that is not a regular file (a FIFO, a device node, a directory, or a
+ * symbolic link to one) is refused by alaei_atomic_open: the rename would replace it.
  * Errors are ALAE_E_IO naming the path and strerror(errno), recorded under the caller's name
  * (func), or ALAE_E_INVALID_ARG / ALAE_E_NOMEM.
  * The temporary name depends only on the path and the process id: two threads of one process

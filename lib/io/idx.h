@@ -5,7 +5,8 @@
  * gzip is detected by its magic bytes (1f 8b), not by the file name. Validation before any large
  * allocation: the magic, 1 <= rows, cols <= 4096, N <= 100 million, and the size: a raw file must
  * be exactly header + data bytes, a gzip stream must decompress to exactly that many (truncated
- * or oversized files are ALAE_E_FORMAT naming the expected and the actual size).
+ * or oversized files are ALAE_E_FORMAT naming the expected and the actual size). A gzip file is
+ * one or more gzip members (each CRC-checked) and nothing after the last one.
  * Errors: ALAE_E_IO (path + strerror), ALAE_E_FORMAT, ALAE_E_NOMEM, ALAE_E_INVALID_ARG. */
 #ifndef ALAEI_IDX_H
 #define ALAEI_IDX_H

@@ -8,8 +8,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "io/image_load.h"
+#include "io/file_read.h"
+
+#include <unistd.h>
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
@@ -254,6 +258,41 @@ static alae_status check_claim(FILE *f, const char *path, uint64_t fsize, const 
     return ALAE_OK;
 }
 
+static uint32_t be32_at(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Every chunk of a PNG up to IEND has the CRC it declares (stb_image checks none): a corrupt
+ * file is an error, not an image with damaged pixels or settings. f is at any position. */
+static alae_status check_png_crcs(FILE *f, const char *path, const char *func) {
+    unsigned char buf[1 << 15];
+    if (fseek(f, 8, SEEK_SET) != 0) return alaei_fail(ALAE_E_IO, func, "%s: %s", path, strerror(errno));
+    for (uint64_t at = 8;;) {
+        unsigned char head[8], crc[4];
+        if (fread(head, 1, 8, f) != 8)
+            return alaei_fail(ALAE_E_FORMAT, func, "%s: PNG ends at byte %llu without an IEND chunk", path,
+                              (unsigned long long)at);
+        uint32_t len = be32_at(head);
+        if (len > 0x7FFFFFFFu)
+            return alaei_fail(ALAE_E_FORMAT, func, "%s: PNG chunk at byte %llu has length %u", path,
+                              (unsigned long long)at, (unsigned)len);
+        uLong sum = crc32(0L, head + 4, 4);
+        for (uint32_t left = len; left > 0;) {
+            size_t want = left < sizeof buf ? left : sizeof buf;
+            if (fread(buf, 1, want, f) != want)
+                return alaei_fail(ALAE_E_FORMAT, func, "%s: PNG chunk '%.4s' at byte %llu is cut off", path,
+                                  (const char *)head + 4, (unsigned long long)at);
+            sum = crc32(sum, buf, (uInt)want);
+            left -= (uint32_t)want;
+        }
+        if (fread(crc, 1, 4, f) != 4 || be32_at(crc) != (uint32_t)sum)
+            return alaei_fail(ALAE_E_FORMAT, func, "%s: PNG chunk '%.4s' at byte %llu fails its CRC check", path,
+                              (const char *)head + 4, (unsigned long long)at);
+        if (!memcmp(head + 4, "IEND", 4)) return ALAE_OK;
+        at += 12 + (uint64_t)len;
+    }
+}
+
 alae_status alaei_image_load(const char *path, int32_t channels, int32_t size, uint8_t *out) {
     return alaei_image_load_fit(path, channels, size, 1, out);
 }
@@ -262,12 +301,20 @@ alae_status alaei_image_load_fit(const char *path, int32_t channels, int32_t siz
     if (!path || !out || channels < 1 || channels > 4 || size < 1 || size > ALAEI_IMAGE_MAX_SIDE)
         return alaei_fail(ALAE_E_INVALID_ARG, "alaei_image_load", "bad arguments (channels %d, size %d)", (int)channels,
                           (int)size);
-    struct stat st;
-    if (stat(path, &st) != 0) return alaei_fail(ALAE_E_IO, "alaei_image_load", "%s: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return alaei_fail(ALAE_E_IO, "alaei_image_load", "%s is not a regular file", path);
-    if (st.st_size == 0) return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is empty (0 bytes)", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return alaei_fail(ALAE_E_IO, "alaei_image_load", "%s: %s", path, strerror(errno));
+    int fd;
+    uint64_t fsize;
+    alae_status opened = alaei_open_regular(path, "alaei_image_load", &fd, &fsize);
+    if (opened != ALAE_OK) return opened;
+    if (fsize == 0) {
+        close(fd);
+        return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is empty (0 bytes)", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return alaei_fail(ALAE_E_IO, "alaei_image_load", "%s: %s", path, strerror(e));
+    }
     /* A PNG's size, straight from its IHDR chunk (stbi_info would fail on a truncated file with
      * a vaguer reason). */
     unsigned char head[34];
@@ -281,10 +328,17 @@ alae_status alaei_image_load_fit(const char *path, int32_t channels, int32_t siz
                               (unsigned)pw, (unsigned)ph, ALAEI_IMAGE_MAX_SIDE);
         }
     }
+    if (hn >= 8 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8)) {
+        alae_status crcs = check_png_crcs(f, path, "alaei_image_load");
+        if (crcs != ALAE_OK) {
+            fclose(f);
+            return crcs;
+        }
+    }
     /* stbi_info already builds a JPEG's Huffman tables: check them first (a JPEG starts with
      * 0xFF: SOI, or fill bytes before it) */
     if (hn >= 1 && head[0] == 0xFF) {
-        alae_status js = check_jpeg_tables(f, path, (uint64_t)st.st_size);
+        alae_status js = check_jpeg_tables(f, path, fsize);
         if (js != ALAE_OK) {
             fclose(f);
             return js;
@@ -312,7 +366,7 @@ alae_status alaei_image_load_fit(const char *path, int32_t channels, int32_t siz
         return alaei_fail(ALAE_E_FORMAT, "alaei_image_load", "%s is %dx%d pixels: sides must be 1..%d", path, w, h,
                           ALAEI_IMAGE_MAX_SIDE);
     }
-    alae_status claim = check_claim(f, path, (uint64_t)st.st_size, head, hn, (uint64_t)w, (uint64_t)h);
+    alae_status claim = check_claim(f, path, fsize, head, hn, (uint64_t)w, (uint64_t)h);
     if (claim != ALAE_OK) {
         fclose(f);
         return claim;

@@ -1,5 +1,6 @@
 /* NumPy .npy float32 files: an atomic writer and a strict reader. See npy.h. */
 #include "io/npy.h"
+#include "io/file_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,19 +221,10 @@ alae_status alaei_read_npy_f32(const char *path, alaei_npy_f32 *out) {
     ALAEI_CHECK_ARG(out);
     memset(out, 0, sizeof *out);
     ALAEI_CHECK_ARG(path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return alaei_fail(ALAE_E_IO, func, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return alaei_fail(ALAE_E_IO, func, "cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode) || sb.st_size < 0) {
-        close(fd);
-        return alaei_fail(ALAE_E_IO, func, "'%s' is not a regular file", path);
-    }
-    uint64_t fsize = (uint64_t)sb.st_size;
+    int fd;
+    uint64_t fsize;
+    alae_status opened = alaei_open_regular(path, func, &fd, &fsize);
+    if (opened != ALAE_OK) return opened;
     unsigned char pre[12];
     alae_status st = ALAE_OK;
     char *hdr = NULL;

@@ -1,5 +1,6 @@
-/* safetensors: strict reader and atomic writer. See safetensors.h and design.md 3.9. */
+/* safetensors: strict reader and atomic writer. See safetensors.h and docs/checkpoint-format.md. */
 #include "io/safetensors.h"
+#include "io/file_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -499,25 +500,15 @@ static alae_status read_fail(const char *func, const char *path) {
 
 /* Opens path; lazy: keeps the file open and reads each tensor's bytes when it is read. */
 static alae_status open_file(const char *path, int lazy, alaei_st_file **out, const char *func) {
-    ALAEI_CHECK_ARG(path);
-    ALAEI_CHECK_ARG(out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return alaei_fail(ALAE_E_IO, func, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return alaei_fail(ALAE_E_IO, func, "cannot stat '%s': %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return alaei_fail(ALAE_E_IO, func, "'%s' is not a regular file", path);
-    }
-    if (sb.st_size < 0 || (uintmax_t)sb.st_size > (uintmax_t)SIZE_MAX) {
+    int fd;
+    uint64_t size;
+    alae_status opened = alaei_open_regular(path, func, &fd, &size);
+    if (opened != ALAE_OK) return opened;
+    if (size > (uint64_t)SIZE_MAX) {
         close(fd);
         return alaei_fail(ALAE_E_IO, func, "'%s' is too large for this platform", path);
     }
-    size_t total = (size_t)sb.st_size;
+    size_t total = (size_t)size;
     if (total < 8) {
         close(fd);
         return alaei_fail(ALAE_E_FORMAT, func, "'%s' is %zu bytes, shorter than the 8-byte header length",

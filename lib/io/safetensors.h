@@ -1,4 +1,4 @@
-/* safetensors: a strict reader and an atomic writer (design.md 3.9). Internal.
+/* safetensors: a strict reader and an atomic writer (docs/checkpoint-format.md). Internal.
  *
  * Layout: 8-byte little-endian u64 N, N bytes of UTF-8 JSON header, then the data area.
  * The reader validates everything before it allocates the data copy:

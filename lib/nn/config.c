@@ -76,7 +76,7 @@ static void preset_mnist_fc(alae_model_config *c) {
     c->e_out_slope = 0.2;
 }
 
-/* StyleALAE presets: the reference's configs/<name>.yaml (alae-reference.md 3.2) */
+/* StyleALAE presets: the reference's configs/<name>.yaml (docs/alae-reference.md 3.2) */
 typedef struct style_preset {
     const char *name;
     int32_t image_size, channels, start_channels, max_channels, latent_dim, mapping_layers;
@@ -175,7 +175,7 @@ static int is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 /* The key of cfg's architecture, or a failure naming why not. */
 static alae_status applicable_key(const alae_model_config *cfg, int32_t key, const key_info **out, const char *func) {
     const key_info *k = find_key(key);
-    if (!k) return alaei_fail(ALAE_E_INVALID_ARG, func, "unknown configuration key %d", (int)key);
+    if (!k) return alaei_fail_key(func, key, ALAEI_KEYS_CFG);
     if (!(k->archs & arch_bit(cfg->arch)))
         return alaei_fail(ALAE_E_INVALID_ARG, func, "'%s' is not a setting of %s models", k->name,
                           arch_name(cfg->arch));
@@ -233,7 +233,7 @@ ALAE_API alae_status alae_model_config_bounds(int32_t key, double *lo, double *h
     ALAEI_CHECK_ARG(lo);
     ALAEI_CHECK_ARG(hi);
     const key_info *k = find_key(key);
-    if (!k) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown configuration key %d", (int)key);
+    if (!k) return alaei_fail_key(__func__, key, ALAEI_KEYS_CFG);
     *lo = k->lo;
     *hi = k->hi;
     return ALAE_OK;

@@ -1,4 +1,4 @@
-/* The MLP ALAE (alae-reference.md section 2): its parameters, G and E (F and D are shared with
+/* The MLP ALAE (docs/alae-reference.md section 2): its parameters, G and E (F and D are shared with
  * StyleALAE, lib/nn/net.c).
  *
  * G: L -> hidden -> hidden (leaky ReLU g_slope) -> C*net*net linear output, viewed as an image
@@ -53,8 +53,8 @@ static alae_status make_resize_matrix(alae_model *m, int64_t out, int64_t in, vo
     if (!host) return alaei_fail(ALAE_E_NOMEM, "alae_model_create", "no memory for a resize table");
     for (int64_t d = 0; d < out; d++) host[d * in + alaei_nearest_source(in, out, d)] = 1.0f;
     alae_context *ctx = m->ctx;
-    alae_status st = ctx->backend->buf_alloc(ctx->bctx, (size_t)(out * in) * (size_t)ctx->backend->elem_size, dst);
-    if (st == ALAE_OK) st = ctx->backend->write_f32(ctx->bctx, *dst, host, (size_t)(out * in));
+    alae_status st = alaei_device_alloc(ctx, (size_t)(out * in), dst);
+    if (st == ALAE_OK) st = alaei_device_upload(ctx, *dst, host, (size_t)(out * in));
     free(host);
     return st;
 }

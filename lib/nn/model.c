@@ -52,6 +52,7 @@ ALAE_API alae_status alae_model_create(alae_context *ctx, const alae_model_confi
     ALAEI_CHECK_ARG(ctx);
     ALAEI_CHECK_ARG(cfg);
     ALAEI_CHECK_ARG(out);
+    alaei_context_begin_call(ctx);
     alae_model *m;
     alae_status s = alaei_model_alloc(ctx, cfg, &m);
     if (s == ALAE_OK && (s = alaei_model_init_params(m, seed)) != ALAE_OK) alae_model_destroy(m);
@@ -64,9 +65,9 @@ ALAE_API void alae_model_destroy(alae_model *m) {
     alae_context *ctx = m->ctx;
     alaei_plan_cache_clear(m);
     for (int32_t i = 0; ctx && i < m->n_params; i++)
-        if (m->params[i].data) ctx->backend->buf_free(ctx->bctx, m->params[i].data);
-    if (m->resize_up) ctx->backend->buf_free(ctx->bctx, m->resize_up);
-    if (m->resize_down) ctx->backend->buf_free(ctx->bctx, m->resize_down);
+        alaei_device_free(ctx, m->params[i].data);
+    alaei_device_free(ctx, m->resize_up);
+    alaei_device_free(ctx, m->resize_down);
     free(m->params);
     free(m->dlatent_avg);
     free(m);
@@ -97,8 +98,6 @@ ALAE_API alae_status alae_model_param_count(const alae_model *m, int32_t part_ma
 /* ---- inference settings ---- */
 
 static alae_status apply_setting(alae_model *m, int32_t key, double v) {
-    alaei_clear_error();
-    ALAEI_CHECK_ARG(m);
     int32_t levels = alaei_layer_count(&m->cfg);
     int integer = isfinite(v) && v == floor(v);
     switch (key) {
@@ -131,12 +130,14 @@ static alae_status apply_setting(alae_model *m, int32_t key, double v) {
     case ALAE_MODEL_LEVELS:
         return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "model key %d is read-only", (int)key);
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "unknown model key %d", (int)key);
+        return alaei_fail_key("alae_model_set", key, ALAEI_KEYS_MODEL);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, "alae_model_set", "value %g is out of range for model key %d", v, (int)key);
 }
 
 ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
+    alaei_clear_error();
+    ALAEI_CHECK_ARG(m);
     alae_status s = apply_setting(m, key, v);
     if (s == ALAE_OK) alaei_plan_cache_drop_stale(m);
     return s;
@@ -155,6 +156,6 @@ ALAE_API alae_status alae_model_get(const alae_model *m, int32_t key, double *v)
     case ALAE_MODEL_STYLE_COUNT: *v = alaei_style_count(&m->cfg); return ALAE_OK;
     case ALAE_MODEL_RESOLUTION: *v = (double)alaei_level_size(&m->cfg, m->lod); return ALAE_OK;
     case ALAE_MODEL_LEVELS: *v = alaei_layer_count(&m->cfg); return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown model key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_MODEL);
     }
 }

@@ -89,31 +89,14 @@ typedef struct call_buffers {
 } call_buffers;
 
 static void free_call_buffers(alae_context *ctx, call_buffers *b) {
-    if (b->blend) ctx->backend->buf_free(ctx->bctx, b->blend);
-    if (b->avg) ctx->backend->buf_free(ctx->bctx, b->avg);
-    if (b->noise) ctx->backend->buf_free(ctx->bctx, b->noise);
-}
-
-static alae_status alloc_floats(alae_context *ctx, size_t count, void **dst) {
-    return ctx->backend->buf_alloc(ctx->bctx, count * (size_t)ctx->backend->elem_size, dst);
+    alaei_device_free(ctx, b->blend);
+    alaei_device_free(ctx, b->avg);
+    alaei_device_free(ctx, b->noise);
 }
 
 /* Fresh N(0, 1) noise from the context's random stream (as alae_tensor_fill_normal draws). */
 static alae_status draw_noise(alae_context *ctx, int64_t count, void *dst) {
-    alaei_op op = {0};
-    op.code = ALAEI_OP_RNG_NORMAL;
-    op.dst.data = dst;
-    op.dst.ne[0] = op.dst.ne[1] = op.dst.ne[2] = 1;
-    op.dst.ne[3] = count;
-    uint64_t seed = (uint64_t)ctx->seed;
-    op.ip[0] = (int32_t)(uint32_t)seed;
-    op.ip[1] = (int32_t)(uint32_t)(seed >> 32);
-    op.ip[2] = (int32_t)(uint32_t)ctx->rng_offset;
-    op.ip[3] = (int32_t)(uint32_t)(ctx->rng_offset >> 32);
-    op.fp[1] = 1.0;
-    alae_status s = ctx->backend->run_op(ctx->bctx, &op);
-    if (s == ALAE_OK) ctx->rng_offset += (uint64_t)count;
-    return s;
+    return alaei_context_draw_normal(ctx, dst, count, 0.0, 1.0);
 }
 
 static int entry_truncates(const alae_model *m, entry e) {
@@ -152,16 +135,16 @@ static alae_status bind_call_inputs(alae_model *m, const alaei_net *net, alaei_p
     alae_context *ctx = m->ctx;
     alae_status s = ALAE_OK;
     if (net->blend >= 0) {
-        s = alloc_floats(ctx, 1, &b->blend);
+        s = alaei_device_alloc(ctx, 1, &b->blend);
         if (s == ALAE_OK) s = alaei_plan_bind(plan, net->blend, b->blend);
     }
     if (s == ALAE_OK && avg >= 0) {
-        s = alloc_floats(ctx, (size_t)m->cfg.latent_dim, &b->avg);
+        s = alaei_device_alloc(ctx, (size_t)m->cfg.latent_dim, &b->avg);
         if (s == ALAE_OK) s = alaei_plan_bind(plan, avg, b->avg);
     }
     if (s == ALAE_OK && net->n_noise > 0) {
         b->noise_numel = alaei_graph_numel(net->g, net->noise[0]);
-        s = alloc_floats(ctx, (size_t)b->noise_numel, &b->noise);
+        s = alaei_device_alloc(ctx, (size_t)b->noise_numel, &b->noise);
         if (s == ALAE_OK) s = alaei_plan_bind(plan, net->noise[0], b->noise);
     }
     return s;
@@ -173,9 +156,9 @@ static alae_status refresh_call_inputs(alae_model *m, call_buffers *b) {
     alae_status s = ALAE_OK;
     if (b->blend) {
         float blend = (float)m->blend;
-        s = ctx->backend->write_f32(ctx->bctx, b->blend, &blend, 1);
+        s = alaei_device_upload(ctx, b->blend, &blend, 1);
     }
-    if (s == ALAE_OK && b->avg) s = ctx->backend->write_f32(ctx->bctx, b->avg, m->dlatent_avg, (size_t)m->cfg.latent_dim);
+    if (s == ALAE_OK && b->avg) s = alaei_device_upload(ctx, b->avg, m->dlatent_avg, (size_t)m->cfg.latent_dim);
     if (s == ALAE_OK && b->noise) s = draw_noise(ctx, b->noise_numel, b->noise);
     return s;
 }
@@ -234,7 +217,7 @@ static alae_status entry_call_run(alae_model *m, entry_call *c, void *in_data, v
     alae_status s = alaei_plan_bind(c->plan, c->x, in_data);
     if (s == ALAE_OK) s = refresh_call_inputs(m, &c->buffers);
     if (s == ALAE_OK) s = alaei_plan_run(c->plan);
-    if (s == ALAE_OK) s = m->ctx->backend->copy(m->ctx->bctx, out_data, alaei_plan_data(c->plan, c->y), out_numel);
+    if (s == ALAE_OK) s = alaei_device_copy(m->ctx, out_data, alaei_plan_data(c->plan, c->y), out_numel);
     return s;
 }
 
@@ -310,7 +293,7 @@ void alaei_plan_cache_clear(alae_model *m) {
     struct alaei_plan_cache *pc = m->plan_cache;
     if (!pc) return;
     for (int i = 0; i < ALAEI_PLAN_CACHE_SLOTS; i++) free_slot(m, &pc->slots[i]);
-    if (pc->arena) m->ctx->backend->buf_free(m->ctx->bctx, pc->arena);
+    alaei_device_free(m->ctx, pc->arena);
     free(pc);
     m->plan_cache = NULL;
 }
@@ -348,10 +331,10 @@ static alae_status grow_arena(alae_model *m, size_t need) {
     struct alaei_plan_cache *pc = m->plan_cache;
     if (need <= pc->arena_bytes) return ALAE_OK;
     alae_context *ctx = m->ctx;
-    if (pc->arena) ctx->backend->buf_free(ctx->bctx, pc->arena);
+    alaei_device_free(ctx, pc->arena);
     pc->arena = NULL;
     pc->arena_bytes = 0;
-    alae_status s = ctx->backend->buf_alloc(ctx->bctx, need, &pc->arena);
+    alae_status s = alaei_device_alloc_bytes(ctx, need, &pc->arena);
     if (s != ALAE_OK) {
         alaei_plan_cache_clear(m);
         return s;

@@ -92,6 +92,9 @@ int64_t alaei_nearest_source(int64_t in, int64_t out, int64_t d);
 alae_status alaei_style_declare_params(alae_model *m);
 /* Elements of the noise one generator call at lod reads for a batch of n (ALAE_NOISE_*). */
 int64_t alaei_style_noise_numel(const alae_model_config *cfg, int32_t lod, int64_t n, int32_t noise_mode);
+/* The batch of noise map k (1, 2) of a level: n, or 1 for a map every sample shares. The flat
+ * noise input holds the maps in draw order: level 0 map 1, level 0 map 2, level 1 map 1, ... */
+int64_t alaei_style_noise_map_batch(int32_t level, int k, int64_t n, int32_t noise_mode);
 
 /* Graph building over a model's parameters: each parameter becomes an INPUT node on first use. */
 typedef struct alaei_tap {
@@ -188,7 +191,8 @@ alae_status alaei_model_save_params(const alae_model *m, void *const *params, co
                                     const char *func);
 
 /* Files (lib/nn/model_io.c): the configuration of a model or training-state file, checked
- * against the expected kind; every parameter (prefix + name) of m from f, shapes checked. */
+ * against the expected kind; every parameter (prefix + name) of m from f, shapes checked and
+ * non-finite values refused (ALAE_E_FORMAT naming the tensor). */
 struct alaei_st_file;
 alae_status alaei_file_config(const struct alaei_st_file *f, const char *kind, alae_model_config *cfg,
                               const char *func);
@@ -197,6 +201,11 @@ alae_status alaei_load_params(const struct alaei_st_file *f, const alae_model *m
 /* Checks, before anything is allocated, that f holds every parameter of the declared model m
  * (prefix + name) as floats (F32, F64, F16, BF16) of its shape. */
 alae_status alaei_check_file_params(const struct alaei_st_file *f, const alae_model *m, const char *prefix,
+                                    const char *func);
+/* Checks that every parameter of m in f (prefix + name, already checked by
+ * alaei_check_file_params) is finite, without loading anything: for loaders that must refuse a
+ * file before they overwrite what they hold. alaei_load_params checks the values it loads too. */
+alae_status alaei_check_file_finite(const struct alaei_st_file *f, const alae_model *m, const char *prefix,
                                     const char *func);
 
 #endif

@@ -23,7 +23,7 @@ alae_status alaei_model_save_params(const alae_model *m, void *const *params, co
     float *at = host;
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++) {
         const alaei_param *p = &m->params[i];
-        s = ctx->backend->read_f32(ctx->bctx, at, params ? params[i] : p->data, (size_t)p->numel);
+        s = alaei_device_download(ctx, at, params ? params[i] : p->data, (size_t)p->numel);
         if (s == ALAE_OK) s = alaei_st_writer_add(w, p->name, ALAEI_ST_F32, p->ndim, p->shape, at);
         at += p->numel;
     }
@@ -78,7 +78,8 @@ alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const
         char name[128];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         s = alaei_st_get_f32(f, name, p->ndim, p->shape, host);
-        if (s == ALAE_OK) s = ctx->backend->write_f32(ctx->bctx, dst ? dst[i] : p->data, host, (size_t)p->numel);
+        if (s == ALAE_OK) s = alaei_check_finite(host, (size_t)p->numel, name, func);
+        if (s == ALAE_OK) s = alaei_device_upload(ctx, dst ? dst[i] : p->data, host, (size_t)p->numel);
     }
     free(host);
     return s;
@@ -131,6 +132,24 @@ alae_status alaei_check_file_params(const alaei_st_file *f, const alae_model *m,
     return ALAE_OK;
 }
 
+alae_status alaei_check_file_finite(const alaei_st_file *f, const alae_model *m, const char *prefix, const char *func) {
+    int64_t largest = 1;
+    for (int32_t i = 0; i < m->n_params; i++)
+        if (m->params[i].numel > largest) largest = m->params[i].numel;
+    float *host = malloc((size_t)largest * sizeof(float));
+    if (!host) return alaei_fail(ALAE_E_NOMEM, func, "no memory");
+    alae_status s = ALAE_OK;
+    for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++) {
+        const alaei_param *p = &m->params[i];
+        char name[128];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        s = alaei_st_get_f32(f, name, p->ndim, p->shape, host);
+        if (s == ALAE_OK) s = alaei_check_finite(host, (size_t)p->numel, name, func);
+    }
+    free(host);
+    return s;
+}
+
 ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, alae_model **out) {
     alaei_clear_error();
     ALAEI_CHECK_ARG(ctx);
@@ -148,6 +167,7 @@ ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, a
     if (s == ALAE_OK) s = alaei_load_params(f, m, "", NULL, __func__);
     int64_t avg_shape[1] = {cfg.latent_dim};
     if (s == ALAE_OK) s = alaei_st_get_f32(f, "dlatent_avg", 1, avg_shape, m->dlatent_avg);
+    if (s == ALAE_OK) s = alaei_check_finite(m->dlatent_avg, (size_t)cfg.latent_dim, "dlatent_avg", __func__);
     if (s == ALAE_OK) s = restore_inference_settings(f, m, __func__);
     alaei_st_free(f);
     if (s != ALAE_OK) {

@@ -66,8 +66,8 @@ alae_status alaei_model_allocate_params(alae_context *ctx, alae_model *m) {
     m->ctx = ctx;
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++) {
         alaei_param *p = &m->params[i];
-        s = ctx->backend->buf_alloc(ctx->bctx, (size_t)p->numel * (size_t)ctx->backend->elem_size, &p->data);
-        if (s == ALAE_OK) s = ctx->backend->fill(ctx->bctx, p->data, (size_t)p->numel, 0.0);
+        s = alaei_device_alloc(ctx, (size_t)p->numel, &p->data);
+        if (s == ALAE_OK) s = alaei_device_fill(ctx, p->data, (size_t)p->numel, 0.0);
     }
     if (s == ALAE_OK) s = alaei_mlp_create_buffers(m);
     return s;
@@ -79,22 +79,11 @@ alae_status alaei_model_init_params(alae_model *m, uint64_t seed) {
     for (int32_t i = 0; i < m->n_params; i++) {
         alaei_param *p = &m->params[i];
         if (p->init_std == 0.0) { /* biases start at zero, StyleALAE's constant at one */
-            alae_status s = ctx->backend->fill(ctx->bctx, p->data, (size_t)p->numel, p->init_value);
+            alae_status s = alaei_device_fill(ctx, p->data, (size_t)p->numel, p->init_value);
             if (s != ALAE_OK) return s;
             continue;
         }
-        alaei_op op = {0};
-        op.code = ALAEI_OP_RNG_NORMAL;
-        op.dst.data = p->data;
-        op.dst.ne[0] = op.dst.ne[1] = op.dst.ne[2] = 1;
-        op.dst.ne[3] = p->numel;
-        op.ip[0] = (int32_t)(uint32_t)seed;
-        op.ip[1] = (int32_t)(uint32_t)(seed >> 32);
-        op.ip[2] = (int32_t)(uint32_t)offset;
-        op.ip[3] = (int32_t)(uint32_t)(offset >> 32);
-        op.fp[0] = 0.0;
-        op.fp[1] = p->init_std;
-        alae_status s = ctx->backend->run_op(ctx->bctx, &op);
+        alae_status s = alaei_device_normal(ctx, p->data, p->numel, seed, offset, 0.0, p->init_std);
         if (s != ALAE_OK) return s;
         offset += (uint64_t)p->numel;
     }

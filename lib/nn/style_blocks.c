@@ -1,4 +1,4 @@
-/* The building blocks of StyleALAE (alae-reference.md 3.1, fixtures README section 2), each a
+/* The building blocks of StyleALAE (docs/alae-reference.md 3.1, fixtures README section 2), each a
  * composition of graph primitives so that autodiff (and the R1 double backward) covers them. */
 #include "model_internal.h"
 

@@ -1,4 +1,4 @@
-/* StyleALAE (alae-reference.md section 3, fixtures README section 4): the parameters of its
+/* StyleALAE (docs/alae-reference.md section 3, fixtures README section 4): the parameters of its
  * four networks, the generator G (GeneratorDefault), the encoder E (EncoderDefault), and the
  * style-row helpers (mixing, truncation). F and D are in lib/nn/net.c.
  *
@@ -144,6 +144,10 @@ alae_status alaei_style_declare_params(alae_model *m) {
 static int64_t noise_batch(int32_t level, int k, int64_t n, int32_t noise_mode) {
     if (noise_mode == ALAE_NOISE_BATCH_CONSTANT || (level == 0 && k == 1)) return 1;
     return n;
+}
+
+int64_t alaei_style_noise_map_batch(int32_t level, int k, int64_t n, int32_t noise_mode) {
+    return noise_batch(level, k, n, noise_mode);
 }
 
 int64_t alaei_style_noise_numel(const alae_model_config *cfg, int32_t lod, int64_t n, int32_t noise_mode) {

@@ -31,11 +31,10 @@ ALAE_API alae_status alae_optimizer_create_adam(alae_model *model, int32_t part_
     for (int32_t i = 0; s == ALAE_OK && i < n; i++) {
         const alaei_param *p = &model->params[i];
         if (!(p->part & part_mask)) continue;
-        size_t bytes = (size_t)p->numel * (size_t)ctx->backend->elem_size;
-        s = ctx->backend->buf_alloc(ctx->bctx, bytes, &o->m[i]);
-        if (s == ALAE_OK) s = ctx->backend->buf_alloc(ctx->bctx, bytes, &o->v[i]);
-        if (s == ALAE_OK) s = ctx->backend->fill(ctx->bctx, o->m[i], (size_t)p->numel, 0.0);
-        if (s == ALAE_OK) s = ctx->backend->fill(ctx->bctx, o->v[i], (size_t)p->numel, 0.0);
+        s = alaei_device_alloc(ctx, (size_t)p->numel, &o->m[i]);
+        if (s == ALAE_OK) s = alaei_device_alloc(ctx, (size_t)p->numel, &o->v[i]);
+        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->m[i], (size_t)p->numel, 0.0);
+        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->v[i], (size_t)p->numel, 0.0);
     }
     if (s != ALAE_OK) {
         alae_optimizer_destroy(o);
@@ -50,8 +49,8 @@ ALAE_API void alae_optimizer_destroy(alae_optimizer *o) {
     if (o->model) {
         alae_context *ctx = o->model->ctx;
         for (int32_t i = 0; i < o->model->n_params; i++) {
-            if (o->m && o->m[i]) ctx->backend->buf_free(ctx->bctx, o->m[i]);
-            if (o->v && o->v[i]) ctx->backend->buf_free(ctx->bctx, o->v[i]);
+            if (o->m) alaei_device_free(ctx, o->m[i]);
+            if (o->v) alaei_device_free(ctx, o->v[i]);
         }
     }
     free(o->m);
@@ -81,7 +80,7 @@ ALAE_API alae_status alae_optimizer_set(alae_optimizer *o, int32_t key, double v
         o->eps = value;
         return ALAE_OK;
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown optimizer key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_OPT);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for optimizer key %d", value, (int)key);
 }
@@ -95,7 +94,7 @@ ALAE_API alae_status alae_optimizer_get(const alae_optimizer *o, int32_t key, do
     case ALAE_OPT_BETA1: *value = o->beta1; return ALAE_OK;
     case ALAE_OPT_BETA2: *value = o->beta2; return ALAE_OK;
     case ALAE_OPT_EPS: *value = o->eps; return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown optimizer key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_OPT);
     }
 }
 
@@ -105,24 +104,13 @@ alae_status alaei_optimizer_step(alae_optimizer *o, void *const *grads) {
     for (int32_t i = 0; i < model->n_params; i++) {
         const alaei_param *p = &model->params[i];
         if (!(p->part & o->part_mask) || !grads[i]) continue;
-        int64_t t = ++o->t[i];
+        int64_t t = o->t[i] + 1;
         /* folded bias corrections, in double as the reference computes them */
         double step = o->lr * sqrt(1.0 - pow(o->beta2, (double)t)) / (1.0 - pow(o->beta1, (double)t)) * p->lr_coef;
-        alaei_op op = {0};
-        op.code = ALAEI_OP_ADAM_STEP;
-        op.nsrc = 3;
-        op.dst.data = p->data;
-        op.src[0].data = grads[i];
-        op.src[1].data = o->m[i];
-        op.src[2].data = o->v[i];
-        int64_t ne[4] = {1, 1, 1, p->numel};
-        for (int k = 0; k < 4; k++) op.dst.ne[k] = op.src[0].ne[k] = op.src[1].ne[k] = op.src[2].ne[k] = ne[k];
-        op.fp[0] = step;
-        op.fp[1] = o->beta1;
-        op.fp[2] = o->beta2;
-        op.fp[3] = o->eps;
-        alae_status s = ctx->backend->run_op(ctx->bctx, &op);
+        alae_status s = alaei_device_adam_step(ctx, p->data, grads[i], o->m[i], o->v[i], p->numel, step, o->beta1,
+                                               o->beta2, o->eps);
         if (s != ALAE_OK) return s;
+        o->t[i] = t; /* counted once it ran (an aborted step leaves it) */
     }
     return ALAE_OK;
 }
@@ -133,8 +121,8 @@ alae_status alaei_optimizer_reset(alae_optimizer *o) {
     for (int32_t i = 0; i < model->n_params; i++) {
         if (!o->m[i]) continue;
         size_t count = (size_t)model->params[i].numel;
-        alae_status s = ctx->backend->fill(ctx->bctx, o->m[i], count, 0.0);
-        if (s == ALAE_OK) s = ctx->backend->fill(ctx->bctx, o->v[i], count, 0.0);
+        alae_status s = alaei_device_fill(ctx, o->m[i], count, 0.0);
+        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->v[i], count, 0.0);
         if (s != ALAE_OK) return s;
         o->t[i] = 0;
     }

@@ -18,7 +18,7 @@ alae_status alaei_optimizer_step(alae_optimizer *opt, void *const *grads);
 /* Forgets the moments and step counts (the reference does this at every level change). */
 alae_status alaei_optimizer_reset(alae_optimizer *opt);
 
-/* The progressive-growing schedule of the reference's LODDriver (alae-reference.md 4.1, 4.3):
+/* The progressive-growing schedule of the reference's LODDriver (docs/alae-reference.md 4.1, 4.3):
  * level k trains from epoch k * epochs_per_lod on (the last level until the end), fades in
  * over the first floor(epochs_per_lod / 2) epochs of the level, with its own batch size and
  * learning rate. epochs_per_lod = 0: the top level throughout, no fade-in. */
@@ -27,6 +27,10 @@ typedef struct alaei_schedule {
     int64_t batch[ALAEI_MAX_LEVELS];
     double lr[ALAEI_MAX_LEVELS]; /* 0: leave the optimizers' learning rate alone */
 } alaei_schedule;
+
+/* The largest schedule position alae_trainer_set_position and a training state accept. */
+#define ALAEI_MAX_EPOCH        1099511627776.0     /* 2^40 */
+#define ALAEI_MAX_EPOCH_IMAGES 1125899906842624.0  /* 2^50 */
 
 /* The reference configuration of cfg's preset (1-GPU batch sizes). */
 void alaei_schedule_defaults(const alae_model_config *cfg, alaei_schedule *s);

@@ -1,4 +1,4 @@
-/* The progressive-growing schedule (alae-reference.md 4.1, 4.3; the reference's lod_driver.py
+/* The progressive-growing schedule (docs/alae-reference.md 4.1, 4.3; the reference's lod_driver.py
  * and configs/<preset>.yaml, 1-GPU lists). */
 #include <math.h>
 #include <string.h>

@@ -98,11 +98,11 @@ ALAE_API alae_status alae_trainer_create(alae_model *model, alae_optimizer *opt_
     for (int32_t i = 0; s == ALAE_OK && i < model->n_params; i++) {
         const alaei_param *p = &model->params[i];
         if (p->numel > largest) largest = p->numel;
-        s = ctx->backend->buf_alloc(ctx->bctx, (size_t)p->numel * (size_t)ctx->backend->elem_size, &t->ema[i]);
-        if (s == ALAE_OK) s = ctx->backend->copy(ctx->bctx, t->ema[i], p->data, (size_t)p->numel);
+        s = alaei_device_alloc(ctx, (size_t)p->numel, &t->ema[i]);
+        if (s == ALAE_OK) s = alaei_device_copy(ctx, t->ema[i], p->data, (size_t)p->numel);
     }
     if (s == ALAE_OK)
-        s = ctx->backend->buf_alloc(ctx->bctx, (size_t)largest * (size_t)ctx->backend->elem_size, &t->ema_scratch);
+        s = alaei_device_alloc(ctx, (size_t)largest, &t->ema_scratch);
     if (s != ALAE_OK) {
         alae_trainer_destroy(t);
         return s;
@@ -117,8 +117,9 @@ ALAE_API void alae_trainer_destroy(alae_trainer *t) {
         alaei_trainer_free_plans(t);
         alae_context *ctx = t->model->ctx;
         for (int32_t i = 0; t->ema && i < t->model->n_params; i++)
-            if (t->ema[i]) ctx->backend->buf_free(ctx->bctx, t->ema[i]);
-        if (t->ema_scratch) ctx->backend->buf_free(ctx->bctx, t->ema_scratch);
+            alaei_device_free(ctx, t->ema[i]);
+        alaei_device_free(ctx, t->ema_scratch);
+        alaei_trainer_free_comm(t);
     }
     free(t->ema);
     free(t->grad_ptr);
@@ -152,7 +153,7 @@ static alae_status apply_schedule(alae_trainer *t) {
 ALAE_API alae_status alae_trainer_set_position(alae_trainer *t, uint64_t epoch, uint64_t images_in_epoch) {
     alaei_clear_error();
     ALAEI_CHECK_ARG(t);
-    if (epoch > ((uint64_t)1 << 40) || images_in_epoch > ((uint64_t)1 << 50))
+    if (epoch > (uint64_t)ALAEI_MAX_EPOCH || images_in_epoch > (uint64_t)ALAEI_MAX_EPOCH_IMAGES)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "position (epoch %llu, %llu images) is out of range",
                           (unsigned long long)epoch, (unsigned long long)images_in_epoch);
     t->epoch = epoch;
@@ -244,7 +245,7 @@ ALAE_API alae_status alae_trainer_set(alae_trainer *t, int32_t key, double v) {
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "trainer key %d is read-only (see alae_trainer_set_position)",
                           (int)key);
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown trainer key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_TRAIN);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for trainer key %d", v, (int)key);
 }
@@ -269,7 +270,7 @@ ALAE_API alae_status alae_trainer_get(const alae_trainer *t, int32_t key, double
     case ALAE_TRAIN_EPOCH: *v = (double)t->epoch; return ALAE_OK;
     case ALAE_TRAIN_EPOCH_IMAGES: *v = (double)t->epoch_images; return ALAE_OK;
     case ALAE_TRAIN_BATCH: *v = (double)t->sched.batch[t->lod]; return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown trainer key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_TRAIN);
     }
 }
 
@@ -294,7 +295,7 @@ ALAE_API alae_status alae_trainer_set_level(alae_trainer *t, int32_t lod, int32_
         t->sched.lr[lod] = v;
         return ALAE_OK;
     default:
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown level key %d", (int)key);
+        return alaei_fail_key(__func__, key, ALAEI_KEYS_LEVEL);
     }
     return alaei_fail(ALAE_E_INVALID_ARG, __func__, "value %g is out of range for level key %d", v, (int)key);
 }
@@ -308,7 +309,7 @@ ALAE_API alae_status alae_trainer_get_level(const alae_trainer *t, int32_t lod, 
     switch (key) {
     case ALAE_LEVEL_BATCH: *v = (double)t->sched.batch[lod]; return ALAE_OK;
     case ALAE_LEVEL_LR: *v = t->sched.lr[lod]; return ALAE_OK;
-    default: return alaei_fail(ALAE_E_INVALID_ARG, __func__, "unknown level key %d", (int)key);
+    default: return alaei_fail_key(__func__, key, ALAEI_KEYS_LEVEL);
     }
 }
 
@@ -327,20 +328,34 @@ ALAE_API uint64_t alae_trainer_step_count(const alae_trainer *t) { return t ? t-
 
 /* ---- one iteration ---- */
 
-static alae_status draw_normal(alae_trainer *t, void *dst, int64_t count) {
+/* count normals. Data parallelism: per_sample draws are this rank's rows of the global batch's
+ * count * ranks draws (as one process with the global batch draws them); shared draws are the
+ * same on every rank. */
+static alae_status draw_normals(alae_trainer *t, void *dst, int64_t count, int per_sample) {
+    uint64_t ranks = per_sample ? (uint64_t)alaei_trainer_ranks(t) : 1;
+    uint64_t offset = t->rng_offset + (per_sample ? (uint64_t)alaei_trainer_rank(t) * (uint64_t)count : 0);
+    t->rng_offset += (uint64_t)count * ranks;
+    return alaei_device_normal(t->model->ctx, dst, count, (uint64_t)t->seed, offset, 0.0, 1.0);
+}
+
+static alae_status draw_normal(alae_trainer *t, void *dst, int64_t count) { return draw_normals(t, dst, count, 1); }
+
+/* The noise maps of one generator call, map by map (a map every sample shares is drawn alike on
+ * every rank). */
+static alae_status draw_noise(alae_trainer *t, void *dst) {
     alae_context *ctx = t->model->ctx;
-    alaei_op op = {0};
-    op.code = ALAEI_OP_RNG_NORMAL;
-    op.dst.data = dst;
-    op.dst.ne[0] = op.dst.ne[1] = op.dst.ne[2] = 1;
-    op.dst.ne[3] = count;
-    op.ip[0] = (int32_t)(uint32_t)t->seed;
-    op.ip[1] = (int32_t)(uint32_t)(t->seed >> 32);
-    op.ip[2] = (int32_t)(uint32_t)t->rng_offset;
-    op.ip[3] = (int32_t)(uint32_t)(t->rng_offset >> 32);
-    op.fp[1] = 1.0;
-    t->rng_offset += (uint64_t)count;
-    return ctx->backend->run_op(ctx->bctx, &op);
+    int64_t n = t->key.batch, done = 0;
+    alae_status s = ALAE_OK;
+    for (int32_t level = 0; s == ALAE_OK && level <= t->lod; level++) {
+        int64_t side = alaei_level_size(&t->model->cfg, level);
+        for (int k = 1; s == ALAE_OK && k <= 2; k++) {
+            int shared = alaei_style_noise_map_batch(level, k, 2, ALAE_NOISE_PER_SAMPLE) == 1;
+            int64_t count = (shared ? 1 : n) * side * side;
+            s = draw_normals(t, (char *)dst + (size_t)done * (size_t)ctx->backend->elem_size, count, !shared);
+            done += count;
+        }
+    }
+    return s;
 }
 
 /* The iteration's random inputs: latents, then (StyleALAE) mixing latents and noise maps. */
@@ -351,7 +366,7 @@ static alae_status draw_step_inputs(alae_trainer *t) {
     for (int k = 0; s == ALAE_OK && k < 3; k++) s = draw_normal(t, t->z[k], z_count);
     for (int k = 0; s == ALAE_OK && k < 2 && t->z_mix[k]; k++) s = draw_normal(t, t->z_mix[k], z_count);
     int64_t noise_count = is_style(t) ? alaei_style_noise_numel(c, t->lod, t->key.batch, ALAE_NOISE_PER_SAMPLE) : 0;
-    for (int k = 0; s == ALAE_OK && k < 3 && noise_count > 0; k++) s = draw_normal(t, t->noise[k], noise_count);
+    for (int k = 0; s == ALAE_OK && k < 3 && noise_count > 0; k++) s = draw_noise(t, t->noise[k]);
     return s;
 }
 
@@ -377,7 +392,7 @@ static alae_status write_mixing_masks(alae_trainer *t) {
         int mix = step_uniform(t, 2 * (uint64_t)k) < t->mixing_prob;
         int32_t crossover = 1 + (int32_t)(step_uniform(t, 2 * (uint64_t)k + 1) * active_rows);
         for (int32_t r = 0; r < rows; r++) t->mask_host[r] = mix && r >= crossover ? 1.0f : 0.0f;
-        s = ctx->backend->write_f32(ctx->bctx, t->mix_mask[k], t->mask_host, (size_t)rows);
+        s = alaei_device_upload(ctx, t->mix_mask[k], t->mask_host, (size_t)rows);
     }
     return s;
 }
@@ -386,63 +401,49 @@ static alae_status write_blend(alae_trainer *t) {
     if (!t->blend_buf) return ALAE_OK;
     alae_context *ctx = t->model->ctx;
     float blend = (float)t->blend;
-    return ctx->backend->write_f32(ctx->bctx, t->blend_buf, &blend, 1);
+    return alaei_device_upload(ctx, t->blend_buf, &blend, 1);
 }
 
 /* The running mean of w: avg += (1 - beta) (mean over the batch of w - avg). */
 static alae_status update_dlatent_avg(alae_trainer *t, const step_plan *sp) {
     alae_context *ctx = t->model->ctx;
     int64_t n = t->key.batch, L = t->model->cfg.latent_dim;
-    alae_status s = ctx->backend->read_f32(ctx->bctx, t->w_host, alaei_plan_data(sp->plan, sp->w), (size_t)(n * L));
+    alae_status s = alaei_device_download(ctx, t->w_host, alaei_plan_data(sp->plan, sp->w), (size_t)(n * L));
     if (s != ALAE_OK) return s;
-    float *avg = t->model->dlatent_avg;
+    float *avg = t->model->dlatent_avg, *mean = t->w_host; /* the means overwrite row 0, column by column */
     for (int64_t j = 0; j < L; j++) {
         float sum = 0.0f;
         for (int64_t i = 0; i < n; i++) sum += t->w_host[i * L + j];
-        float mean = sum / (float)n;
-        avg[j] = avg[j] + (float)(1.0 - t->dlatent_beta) * (mean - avg[j]);
+        mean[j] = sum / (float)n;
     }
-    return ALAE_OK;
+    s = alaei_trainer_average_host(t, mean, (size_t)L); /* the global batch's mean */
+    for (int64_t j = 0; s == ALAE_OK && j < L; j++) avg[j] = avg[j] + (float)(1.0 - t->dlatent_beta) * (mean[j] - avg[j]);
+    return s;
 }
 
 static alae_status optimizer_step(alae_trainer *t, alae_optimizer *opt, const step_plan *sp) {
     for (int32_t i = 0; i < t->model->n_params; i++)
-        t->grad_ptr[i] = sp->grad[i] >= 0 ? alaei_plan_data(sp->plan, sp->grad[i]) : NULL;
-    return alaei_optimizer_step(opt, t->grad_ptr);
+        t->grad_ptr[i] = sp->grad[i] >= 0 && (t->model->params[i].part & opt->part_mask)
+                             ? alaei_plan_data(sp->plan, sp->grad[i]) : NULL;
+    alae_status s = alaei_trainer_average_grads(t, t->grad_ptr); /* data parallelism: the global batch's */
+    return s == ALAE_OK ? alaei_optimizer_step(opt, t->grad_ptr) : s;
 }
 
 static alae_status read_scalar(alae_trainer *t, const step_plan *sp, int32_t node, float *out) {
     alae_context *ctx = t->model->ctx;
-    return ctx->backend->read_f32(ctx->bctx, out, alaei_plan_data(sp->plan, node), 1);
+    return alaei_device_download(ctx, out, alaei_plan_data(sp->plan, node), 1);
 }
 
 /* p_s += (1 - beta) (p - p_s), beta = 0.5^(batch / half_life) */
 static alae_status update_smoothed(alae_trainer *t) {
     if (t->ema_half_life <= 0) return ALAE_OK;
     alae_context *ctx = t->model->ctx;
-    double rate = 1.0 - pow(0.5, (double)t->key.batch / t->ema_half_life);
+    double rate = 1.0 - pow(0.5, (double)(t->key.batch * alaei_trainer_ranks(t)) / t->ema_half_life);
     for (int32_t i = 0; i < t->model->n_params; i++) {
         const alaei_param *p = &t->model->params[i];
-        alaei_op op = {0};
-        int64_t ne[4] = {1, 1, 1, p->numel};
-        op.nsrc = 2;
-        for (int k = 0; k < 4; k++) op.dst.ne[k] = op.src[0].ne[k] = op.src[1].ne[k] = ne[k];
-        op.code = ALAEI_OP_SUB;
-        op.dst.data = t->ema_scratch;
-        op.src[0].data = p->data;
-        op.src[1].data = t->ema[i];
-        alae_status s = ctx->backend->run_op(ctx->bctx, &op);
-        op.code = ALAEI_OP_SCALE_SHIFT;
-        op.nsrc = 1;
-        op.src[0].data = t->ema_scratch;
-        op.fp[0] = rate;
-        if (s == ALAE_OK) s = ctx->backend->run_op(ctx->bctx, &op);
-        op.code = ALAEI_OP_ADD;
-        op.nsrc = 2;
-        op.dst.data = t->ema[i];
-        op.src[0].data = t->ema[i];
-        op.src[1].data = t->ema_scratch;
-        if (s == ALAE_OK) s = ctx->backend->run_op(ctx->bctx, &op);
+        alae_status s = alaei_device_binary(ctx, ALAEI_OP_SUB, t->ema_scratch, p->data, t->ema[i], p->numel);
+        if (s == ALAE_OK) s = alaei_device_scale_shift(ctx, t->ema_scratch, t->ema_scratch, p->numel, rate, 0.0);
+        if (s == ALAE_OK) s = alaei_device_binary(ctx, ALAEI_OP_ADD, t->ema[i], t->ema[i], t->ema_scratch, p->numel);
         if (s != ALAE_OK) return s;
     }
     return ALAE_OK;
@@ -451,7 +452,7 @@ static alae_status update_smoothed(alae_trainer *t) {
 /* After a step: the schedule advances by the batch and the fade-in follows. */
 static void advance_schedule(alae_trainer *t) {
     if (!t->schedule_active) return;
-    t->epoch_images += (uint64_t)t->key.batch;
+    t->epoch_images += (uint64_t)(t->key.batch * alaei_trainer_ranks(t)); /* the global batch */
     t->blend = alaei_schedule_blend(&t->sched, levels_of(t), t->epoch, t->epoch_images);
 }
 
@@ -481,7 +482,10 @@ static alae_status run_iteration(alae_trainer *t, const alae_tensor *real, alae_
     if (s == ALAE_OK) s = optimizer_step(t, t->opt_fg, &t->ae);
     if (s == ALAE_OK) s = read_scalar(t, &t->ae, t->ae.loss, &loss_ae);
     if (s == ALAE_OK) s = update_smoothed(t);
+    float losses[4] = {loss_d, loss_g, loss_ae, r1};
+    if (s == ALAE_OK) s = alaei_trainer_average_host(t, losses, 4);
     if (s != ALAE_OK) return s;
+    loss_d = losses[0], loss_g = losses[1], loss_ae = losses[2], r1 = losses[3];
     t->step++;
     advance_schedule(t);
     if (stats) {
@@ -546,14 +550,14 @@ alae_status alaei_trainer_step_with_inputs(alae_trainer *t, const alae_tensor *r
     const alae_model_config *c = &t->model->cfg;
     size_t count = (size_t)t->key.batch * (size_t)c->latent_dim;
     int64_t noise_count = is_style(t) ? alaei_style_noise_numel(c, t->lod, t->key.batch, ALAE_NOISE_PER_SAMPLE) : 0;
-    for (int k = 0; s == ALAE_OK && k < 3; k++) s = ctx->backend->write_f32(ctx->bctx, t->z[k], z[k], count);
+    for (int k = 0; s == ALAE_OK && k < 3; k++) s = alaei_device_upload(ctx, t->z[k], z[k], count);
     for (int k = 0; s == ALAE_OK && k < 3 && noise_count > 0; k++)
-        s = noise && noise[k] ? ctx->backend->write_f32(ctx->bctx, t->noise[k], noise[k], (size_t)noise_count)
-                              : ctx->backend->fill(ctx->bctx, t->noise[k], (size_t)noise_count, 0.0);
+        s = noise && noise[k] ? alaei_device_upload(ctx, t->noise[k], noise[k], (size_t)noise_count)
+                              : alaei_device_fill(ctx, t->noise[k], (size_t)noise_count, 0.0);
     for (int k = 0; s == ALAE_OK && k < 2 && t->z_mix[k]; k++)
-        s = ctx->backend->fill(ctx->bctx, t->z_mix[k], count, 0.0);
+        s = alaei_device_fill(ctx, t->z_mix[k], count, 0.0);
     for (int k = 0; s == ALAE_OK && k < 2 && t->mix_mask[k]; k++)
-        s = ctx->backend->fill(ctx->bctx, t->mix_mask[k], (size_t)alaei_style_count(c), 0.0);
+        s = alaei_device_fill(ctx, t->mix_mask[k], (size_t)alaei_style_count(c), 0.0);
     return s == ALAE_OK ? run_iteration(t, real, stats) : s;
 }
 

@@ -3,6 +3,7 @@
 #define ALAE_TRAINER_INTERNAL_H
 
 #include "optim_internal.h"
+#include "alae/alae_comm.h"
 
 /* One planned step graph and its input / output nodes (-1 where absent). */
 typedef struct step_plan {
@@ -51,6 +52,11 @@ struct alae_trainer {
     int keep_taps;           /* tests: plans also output their "train.*" intermediates */
     void (*phase_hook)(void *user, int phase); /* tests: called after the D-step (1) and G-step (2) */
     void *phase_user;
+    /* data parallelism (trainer_comm.c): the caller's communicator (size 0: none) */
+    alae_comm comm;
+    void *bucket;            /* device memory that packs gradients for one all-reduce */
+    size_t bucket_count;     /* its size in elements */
+    float *stage;            /* host copy of the bucket, for host communicators on a device backend */
 };
 
 /* lib/train/trainer_plans.c */
@@ -60,5 +66,14 @@ alae_status alaei_trainer_build_plans(alae_trainer *t, int64_t n, int64_t real_s
 void alaei_trainer_free_plans(alae_trainer *t);
 /* Device memory of the plans' activations: gen's arena plus the shared arena (or the three own ones). */
 size_t alaei_trainer_plan_bytes(const alae_trainer *t);
+
+/* lib/train/trainer_comm.c: the number of ranks (1 without a communicator) and this one's. */
+int32_t alaei_trainer_ranks(const alae_trainer *t);
+int32_t alaei_trainer_rank(const alae_trainer *t);
+/* Averages the given gradients (NULL: none) over the ranks; a no-op with one rank. */
+alae_status alaei_trainer_average_grads(alae_trainer *t, void *const *grads);
+/* Averages host floats over the ranks; a no-op with one rank. */
+alae_status alaei_trainer_average_host(alae_trainer *t, float *host, size_t count);
+void alaei_trainer_free_comm(alae_trainer *t);
 
 #endif

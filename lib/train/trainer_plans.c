@@ -24,7 +24,7 @@ int alaei_trainer_transition(const alae_trainer *t) { return t->blend < 1.0 && t
 static int uses_mixing(const alae_trainer *t) { return is_style(t) && t->mixing_prob > 0; }
 
 static void free_buffer(alae_context *ctx, void **buf) {
-    if (*buf) ctx->backend->buf_free(ctx->bctx, *buf);
+    alaei_device_free(ctx, *buf);
     *buf = NULL;
 }
 
@@ -275,7 +275,7 @@ static alae_status build_ae(alae_trainer *t) {
 }
 
 static alae_status alloc_buffer(alae_context *ctx, int64_t count, void **out) {
-    return ctx->backend->buf_alloc(ctx->bctx, (size_t)(count > 0 ? count : 1) * (size_t)ctx->backend->elem_size, out);
+    return alaei_device_alloc(ctx, (size_t)(count > 0 ? count : 1), out);
 }
 
 /* One arena of the largest of the d, g and ae plans' sizes, attached to all three. */
@@ -287,7 +287,7 @@ static alae_status attach_shared_arena(alae_trainer *t) {
     for (int k = 0; k < 3; k++)
         if (alaei_plan_arena_bytes(plans[k]->plan) > bytes) bytes = alaei_plan_arena_bytes(plans[k]->plan);
     if (bytes == 0) return ALAE_OK;
-    alae_status s = ctx->backend->buf_alloc(ctx->bctx, bytes, &t->step_arena);
+    alae_status s = alaei_device_alloc_bytes(ctx, bytes, &t->step_arena);
     if (s != ALAE_OK) return s;
     t->step_arena_bytes = bytes;
     for (int k = 0; s == ALAE_OK && k < 3; k++) s = alaei_plan_set_arena(plans[k]->plan, t->step_arena, bytes);

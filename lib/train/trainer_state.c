@@ -30,7 +30,7 @@ ALAE_API alae_status alae_trainer_smoothed_model(const alae_trainer *t, alae_mod
     alae_status s = alaei_model_alloc(t->model->ctx, &t->model->cfg, &m);
     alae_context *ctx = t->model->ctx;
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
-        s = ctx->backend->copy(ctx->bctx, m->params[i].data, t->ema[i], (size_t)m->params[i].numel);
+        s = alaei_device_copy(ctx, m->params[i].data, t->ema[i], (size_t)m->params[i].numel);
     if (s != ALAE_OK) {
         alae_model_destroy(m);
         return s;
@@ -53,7 +53,7 @@ static alae_status add_params(alaei_st_writer *w, const alae_model *m, void *con
         const alaei_param *p = &m->params[i];
         char name[128];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        s = ctx->backend->read_f32(ctx->bctx, *host_at, mem ? mem[i] : p->data, (size_t)p->numel);
+        s = alaei_device_download(ctx, *host_at, mem ? mem[i] : p->data, (size_t)p->numel);
         if (s == ALAE_OK) s = alaei_st_writer_add(w, name, ALAEI_ST_F32, p->ndim, p->shape, *host_at);
         *host_at += p->numel;
     }
@@ -193,6 +193,44 @@ static alae_status check_setting(const alaei_json *root, const setting_range *r,
     return ALAE_OK;
 }
 
+/* The counters and schedule values a state restores: integers within the setters' ranges
+ * (alae_trainer_set, alae_trainer_set_position), so that no caller ever sees a position or a
+ * schedule the library itself would have refused. */
+typedef struct {
+    const char *key;
+    double lo, hi;
+} count_range;
+
+static alae_status check_count(const alaei_json *root, const char *key, double lo, double hi, const char *func) {
+    const alaei_json *v = alaei_json_get(root, key);
+    double x;
+    if (!v) return ALAE_OK;
+    if (!alaei_json_to_double(v, &x))
+        return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer': '%s' is a %s, not a number", key,
+                          alaei_json_type_name(v->type));
+    if (!(x >= lo && x <= hi && x == floor(x)))
+        return alaei_fail(ALAE_E_FORMAT, func, "metadata 'alae.trainer': '%s' = %.17g is not an integer in %.0f..%.0f",
+                          key, x, lo, hi);
+    return ALAE_OK;
+}
+
+static alae_status check_counts(const alaei_json *root, int32_t levels, const char *func) {
+    const count_range counts[] = {
+        {"lod", 0, levels - 1},         {"epochs_per_lod", 0, 1e6}, {"dataset_size", 1, 1e15},
+        {"epochs", 0, 1e9},             {"epoch", 0, ALAEI_MAX_EPOCH}, {"epoch_images", 0, ALAEI_MAX_EPOCH_IMAGES},
+        {"schedule_active", 0, 1},
+    };
+    alae_status s = ALAE_OK;
+    for (size_t i = 0; s == ALAE_OK && i < sizeof counts / sizeof counts[0]; i++)
+        s = check_count(root, counts[i].key, counts[i].lo, counts[i].hi, func);
+    for (int32_t k = 0; s == ALAE_OK && k < ALAEI_MAX_LEVELS; k++) {
+        char key[32];
+        snprintf(key, sizeof key, "level_batch_%d", (int)k);
+        s = check_count(root, key, 1, 1 << 20, func);
+    }
+    return s;
+}
+
 static alae_status check_level_lrs(const alaei_json *root, const char *func) {
     for (int32_t k = 0; k < ALAEI_MAX_LEVELS; k++) {
         char key[32];
@@ -207,7 +245,7 @@ static alae_status check_level_lrs(const alaei_json *root, const char *func) {
 /* The settings string, parsed: *doc stays NULL for a file without settings (older files keep
  * the trainer's current values). It must be a JSON object whose known settings are numbers in
  * range; the same parsed document then gives the values restored. */
-static alae_status parse_settings(const char *json, alaei_json_doc **doc, const char *func) {
+static alae_status parse_settings(const char *json, int32_t levels, alaei_json_doc **doc, const char *func) {
     *doc = NULL;
     if (!json) return ALAE_OK;
     alaei_json_error err;
@@ -221,11 +259,27 @@ static alae_status parse_settings(const char *json, alaei_json_doc **doc, const 
     for (size_t i = 0; s == ALAE_OK && i < sizeof setting_ranges / sizeof setting_ranges[0]; i++)
         s = check_setting(root, &setting_ranges[i], func);
     if (s == ALAE_OK) s = check_level_lrs(root, func);
+    if (s == ALAE_OK) s = check_counts(root, levels, func);
     if (s != ALAE_OK) {
         alaei_json_free(*doc);
         *doc = NULL;
     }
     return s;
+}
+
+/* Tensor "state" = {step, rng_offset, seed}: the step count and the seed are at most 2^53 (the
+ * seed setter's bound; a step count beyond it cannot have been reached and would overflow the
+ * callers' image counts); the random-stream offset at most 2^62 (it grows by the numbers drawn). */
+static alae_status check_state_counters(const alaei_st_tensor *state, const char *func) {
+    static const char *const names[3] = {"step", "random-stream offset", "seed"};
+    const uint64_t limits[3] = {(uint64_t)1 << 53, (uint64_t)1 << 62, (uint64_t)1 << 53};
+    for (int k = 0; k < 3; k++) {
+        uint64_t v = (uint64_t)read_i64_le(state->data + (size_t)k * 8);
+        if (v > limits[k])
+            return alaei_fail(ALAE_E_FORMAT, func, "tensor 'state': the %s %llu is out of range (at most %llu)",
+                              names[k], (unsigned long long)v, (unsigned long long)limits[k]);
+    }
+    return ALAE_OK;
 }
 
 /* Checks that every tensor the state needs is present with the right shape before anything
@@ -247,11 +301,12 @@ static alae_status check_state_file(const alaei_st_file *f, const alae_trainer *
     if (!steps || steps->dtype != ALAEI_ST_I64 || steps->numel != (size_t)m->n_params)
         return alaei_fail(ALAE_E_FORMAT, func, "tensor 'adam.t' is missing or malformed");
     alae_status s = check_adam_steps(steps, m, func);
+    for (int k = 0; s == ALAE_OK && k < 4; k++) s = alaei_check_file_finite(f, m, prefixes[k], func);
     if (s != ALAE_OK) return s;
     const alaei_st_tensor *state = alaei_st_find(f, "state");
     if (!state || state->dtype != ALAEI_ST_U64 || state->numel != 3)
         return alaei_fail(ALAE_E_FORMAT, func, "tensor 'state' is missing or malformed");
-    return ALAE_OK;
+    return check_state_counters(state, func);
 }
 
 static int64_t json_count(const alaei_json *json, const char *key, int64_t fallback, int64_t lo, int64_t hi) {
@@ -271,8 +326,9 @@ static void restore_schedule(alae_trainer *t, const alaei_json *json) {
     s->epochs_per_lod = json_count(json, "epochs_per_lod", s->epochs_per_lod, 0, 1000000);
     s->dataset_size = json_count(json, "dataset_size", s->dataset_size, 1, (int64_t)1e15);
     s->epochs = json_count(json, "epochs", s->epochs, 0, (int64_t)1e9);
-    t->epoch = (uint64_t)json_count(json, "epoch", (int64_t)t->epoch, 0, (int64_t)1 << 40);
-    t->epoch_images = (uint64_t)json_count(json, "epoch_images", (int64_t)t->epoch_images, 0, (int64_t)1 << 50);
+    t->epoch = (uint64_t)json_count(json, "epoch", (int64_t)t->epoch, 0, (int64_t)ALAEI_MAX_EPOCH);
+    t->epoch_images = (uint64_t)json_count(json, "epoch_images", (int64_t)t->epoch_images, 0,
+                                           (int64_t)ALAEI_MAX_EPOCH_IMAGES);
     t->schedule_active = (int)json_count(json, "schedule_active", t->schedule_active, 0, 1);
     for (int32_t k = 0; k < ALAEI_MAX_LEVELS; k++) {
         char key[32];
@@ -327,12 +383,17 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
     }
     if (s == ALAE_OK) s = check_state_file(f, t, __func__);
     alaei_json_doc *settings = NULL;
-    if (s == ALAE_OK) s = parse_settings(alaei_st_metadata_get(f, "alae.trainer"), &settings, __func__);
+    if (s == ALAE_OK)
+        s = parse_settings(alaei_st_metadata_get(f, "alae.trainer"), alaei_layer_count(&m->cfg), &settings, __func__);
     void **dst = malloc((size_t)m->n_params * sizeof(void *));
     int64_t *steps = malloc((size_t)m->n_params * sizeof(int64_t));
     if (s == ALAE_OK && (!dst || !steps)) s = alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
     int64_t latent[1] = {m->cfg.latent_dim};
-    if (s == ALAE_OK) s = alaei_st_get_f32(f, "dlatent_avg", 1, latent, m->dlatent_avg);
+    float *avg = malloc((size_t)m->cfg.latent_dim * sizeof(float));
+    if (s == ALAE_OK && !avg) s = alaei_fail(ALAE_E_NOMEM, __func__, "no memory");
+    if (s == ALAE_OK) s = alaei_st_get_f32(f, "dlatent_avg", 1, latent, avg);
+    if (s == ALAE_OK) s = alaei_check_finite(avg, (size_t)m->cfg.latent_dim, "dlatent_avg", __func__);
+    if (s == ALAE_OK) memcpy(m->dlatent_avg, avg, (size_t)m->cfg.latent_dim * sizeof(float));
     if (s == ALAE_OK) s = alaei_load_params(f, m, "param/", NULL, __func__);
     if (s == ALAE_OK) s = alaei_load_params(f, m, "ema/", t->ema, __func__);
     for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++)
@@ -357,6 +418,7 @@ ALAE_API alae_status alae_trainer_load(alae_trainer *t, const char *path_utf8) {
         restore_settings(t, alaei_json_root(settings)); /* NULL without settings */
     }
     alaei_json_free(settings);
+    free(avg);
     free(dst);
     free(steps);
     alaei_st_free(f);

@@ -11,6 +11,7 @@ for every ``ALAE_API`` function without a line, or whose line disagrees with the
 
 import ctypes
 import ctypes.util
+import operator
 import os
 import sys
 import sysconfig
@@ -20,11 +21,11 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c
 
 from . import constants as _k
 
-# The headers this package was written against: 0.1.0 (ALAE_VERSION_NUMBER = major*10000 +
+# The headers this package was written against: 0.2.0 (ALAE_VERSION_NUMBER = major*10000 +
 # minor*100 + patch). While the major version is 0 every minor release is its own ABI, so the
-# library must be a 0.1.x no older than this; its file is libalae.so.0.1 (the SONAME).
-HEADER_VERSION_NUMBER = 100
-SOVERSION = "0.1"
+# library must be a 0.2.x no older than this; its file is libalae.so.0.2 (the SONAME).
+HEADER_VERSION_NUMBER = 200
+SOVERSION = "0.2"
 
 
 class AlaeError(Exception):
@@ -61,6 +62,16 @@ class StepStats_c(Structure):
     """alae_step_stats (alae_train.h)."""
     _fields_ = [("struct_size", c_uint32), ("loss_d", c_float), ("loss_g", c_float), ("loss_ae", c_float),
                 ("r1", c_float), ("step", c_uint64)]
+
+
+COMM_COLLECTIVE_FN = CFUNCTYPE(c_int32, c_void_p, POINTER(c_float), c_size_t, c_int32, c_void_p)
+
+
+class Comm_c(Structure):
+    """alae_comm (alae_comm.h): a communicator's table."""
+    _fields_ = [("struct_size", c_uint32), ("version", c_uint32), ("rank", c_int32), ("size", c_int32),
+                ("memory", c_int32), ("user", c_void_p), ("allreduce", COMM_COLLECTIVE_FN),
+                ("broadcast", COMM_COLLECTIVE_FN), ("destroy", CFUNCTYPE(None, c_void_p))]
 
 
 LOG_FN = CFUNCTYPE(None, c_int32, c_char_p, c_void_p)  # alae_log_fn
@@ -131,6 +142,7 @@ PROTOTYPES = {
     "alae_model_generate_styles": (STATUS, HANDLE, HANDLE, HANDLE),
     "alae_model_save": (STATUS, HANDLE, c_char_p),
     "alae_model_load": (STATUS, HANDLE, c_char_p, OUT_HANDLE),
+    "alae_model_import_pth": (STATUS, HANDLE, c_char_p, HANDLE, c_int32, OUT_HANDLE),
     # alae_optim.h
     "alae_optimizer_create_adam": (STATUS, HANDLE, c_int32, OUT_HANDLE),
     "alae_optimizer_destroy": (None, HANDLE),
@@ -151,6 +163,9 @@ PROTOTYPES = {
     "alae_trainer_smoothed_model": (STATUS, HANDLE, OUT_HANDLE),
     "alae_trainer_save": (STATUS, HANDLE, c_char_p),
     "alae_trainer_load": (STATUS, HANDLE, c_char_p),
+    "alae_trainer_set_comm": (STATUS, HANDLE, POINTER(Comm_c)),
+    "alae_comm_open": (STATUS, c_char_p, HANDLE, OUT_HANDLE),
+    "alae_comm_close": (None, POINTER(Comm_c)),
     # alae_io.h
     "alae_dataset_open_idx": (STATUS, c_char_p, c_char_p, OUT_HANDLE),
     "alae_dataset_open_folder": (STATUS, c_char_p, c_int32, c_int32, c_int32, OUT_HANDLE),
@@ -265,6 +280,48 @@ def _open_library():
                     % (_library_names()[0], "; tried " + "; ".join(tried) if tried else ""))
 
 
+# Integer argument types and their ranges: ctypes converts a Python int modulo 2^bits, so an
+# out-of-range value would reach the library as another number.
+_INT_RANGES = {}
+for _t in (c_int32, c_int64):
+    _INT_RANGES[_t] = (-(1 << (8 * ctypes.sizeof(_t) - 1)), (1 << (8 * ctypes.sizeof(_t) - 1)) - 1)
+for _t in (c_uint32, c_uint64, c_size_t):
+    _INT_RANGES[_t] = (0, (1 << (8 * ctypes.sizeof(_t))) - 1)
+
+
+def _check_int(name, i, value, ctype):
+    try:
+        v = operator.index(value)
+    except TypeError:
+        return  # not an integer: ctypes decides
+    lo, hi = _INT_RANGES[ctype]
+    if not lo <= v <= hi:
+        raise AlaeError(_k.E_INVALID_ARG, "%s: argument %d = %d is out of range for %s (%d..%d)"
+                        % (name, i + 1, v, ctype.__name__, lo, hi))
+
+
+def _checked(fn, name, argtypes):
+    """fn, refusing what ctypes would silently change: an integer out of its C type's range
+    (wrapped) and a text with a NUL byte (cut at the NUL, like a path that names another file)."""
+    ints = [(i, t) for i, t in enumerate(argtypes) if t in _INT_RANGES]
+    texts = [i for i, t in enumerate(argtypes) if t is c_char_p]
+    if not ints and not texts:
+        return fn
+
+    def call(*args):
+        for i, t in ints:
+            if i < len(args):
+                _check_int(name, i, args[i], t)
+        for i in texts:
+            if i < len(args) and isinstance(args[i], bytes) and b"\0" in args[i]:
+                raise ValueError("%s: argument %d: embedded null byte" % (name, i + 1))
+        return fn(*args)
+
+    call.__name__ = name
+    call.__wrapped__ = fn
+    return call
+
+
 class _Lib:
     """The loaded library: one attribute per entry of PROTOTYPES, with restype, argtypes and the
     error check set. ``path`` is the file that was loaded."""
@@ -291,7 +348,7 @@ class _Lib:
         for name, (restype, *argtypes) in PROTOTYPES.items():
             try:
                 fn = getattr(cdll, name)
-            except AttributeError:  # an older 0.1.x library without a newer function
+            except AttributeError:  # an older 0.2.x library without a newer function
                 self.missing.append(name)
                 continue
             fn.argtypes = list(argtypes)
@@ -300,7 +357,7 @@ class _Lib:
                 fn.errcheck = check
             else:
                 fn.restype = restype
-            setattr(self, name, fn)
+            setattr(self, name, _checked(fn, name, argtypes))
 
     def __getattr__(self, name):
         if name.startswith("alae_") and name in PROTOTYPES:
@@ -334,6 +391,10 @@ def check_status(code):
 
 
 def encode_path(path):
-    """A path (str, bytes or os.PathLike) as the UTF-8 bytes the C API takes."""
+    """A path (str, bytes or os.PathLike) as the UTF-8 bytes the C API takes; a NUL byte is
+    refused as open() refuses it (the C string would end there and name another file)."""
     path = os.fspath(path)
-    return path if isinstance(path, bytes) else path.encode("utf-8")
+    data = path if isinstance(path, bytes) else path.encode("utf-8")
+    if b"\0" in data:
+        raise ValueError("embedded null byte")
+    return data

@@ -190,6 +190,30 @@ class Model(Handle):
             _lib.get().alae_model_load(context._ptr, _lib.encode_path(path), byref(out))
         return cls._adopt(out.value, context)
 
+    @classmethod
+    def import_pth(cls, path, preset, copy="smoothed", context=None, **settings):
+        """Imports a checkpoint of the authors' PyTorch ALAE (their published ``.pth`` files:
+        FFHQ, CelebA-HQ 256, LSUN Bedroom, CelebA), without PyTorch. preset is the configuration
+        it was trained with ("ffhq", "celeba-hq256", "bedroom", "celeba", "mnist") or a
+        ModelConfig; settings by name change the preset's (latent_dim=, ...). copy: "smoothed"
+        (the EMA networks the authors use for inference; a file without them falls back to the
+        training ones with a warning in the log) or "training". Nothing in the file is executed;
+        a file that does not fit the configuration raises AlaeError naming the tensors."""
+        copies = {"smoothed": _k.IMPORT_SMOOTHED, "training": _k.IMPORT_TRAINING}
+        if copy not in copies:
+            raise ValueError("copy must be 'smoothed' or 'training', not %r" % (copy,))
+        context = context or default_context()
+        out = c_void_p()
+        config = preset if isinstance(preset, ModelConfig) else ModelConfig(preset, **settings)
+        try:
+            with context._lock:
+                _lib.get().alae_model_import_pth(context._ptr, _lib.encode_path(path), config._ptr, copies[copy],
+                                                 byref(out))
+        finally:
+            if config is not preset:
+                config.close()
+        return cls._adopt(out.value, context)
+
     def save(self, path):
         """Writes the model as a safetensors file, atomically."""
         with self._lock:

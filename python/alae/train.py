@@ -4,6 +4,8 @@ import ctypes
 import dataclasses
 from ctypes import byref, c_double, c_size_t, c_void_p
 
+import numpy as np
+
 from . import _lib
 from . import constants as _k
 from ._handle import Handle
@@ -68,6 +70,16 @@ class Optimizer(Handle):
     lr = property(lambda self: self["lr"], lambda self, v: self.__setitem__("lr", v), doc="learning rate")
 
 
+def _check_finite(x):
+    """Refuses a batch holding NaN or an infinity: one such step turns every parameter into NaN
+    (the losses come back NaN and the trainer cannot recover)."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AlaeError(_k.E_INVALID_ARG, "the batch holds a non-finite value (%r) at index %s; the trainer was "
+                        "not changed" % (float(x[where]), where))
+
+
 @dataclasses.dataclass(frozen=True)
 class StepStats:
     """The losses of one training iteration (alae_step_stats)."""
@@ -79,6 +91,46 @@ class StepStats:
 
     def as_dict(self):
         return dataclasses.asdict(self)
+
+
+class Comm:
+    """A communicator for data-parallel training (docs/distributed.md): ``Comm("mpi", context)``
+    or ``Comm("nccl", context)`` opens one of libalae's modules (every rank of an MPI job calls
+    it); ``rank`` and ``size`` say where this process stands. Give it to ``Trainer.set_comm`` and
+    close it after the trainers that use it (``with Comm(...) as comm:``)."""
+
+    def __init__(self, kind, context):
+        self._ptr = ctypes.POINTER(_lib.Comm_c)()
+        out = c_void_p()
+        _lib.get().alae_comm_open(kind.encode(), context._ptr, byref(out))
+        self._ptr = ctypes.cast(out, ctypes.POINTER(_lib.Comm_c))
+        self.context = context
+
+    @property
+    def rank(self):
+        return int(self._ptr.contents.rank)
+
+    @property
+    def size(self):
+        return int(self._ptr.contents.size)
+
+    def close(self):
+        """Closes the communicator (finalising MPI when the module started it); idempotent."""
+        if self._ptr:
+            ptr, self._ptr = self._ptr, ctypes.POINTER(_lib.Comm_c)()
+            _lib.get().alae_comm_close(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
 
 
 class Trainer(Handle):
@@ -184,6 +236,7 @@ class Trainer(Handle):
         """One training iteration on real images [N, C, S, S] (a numpy array in the model's data
         range); returns its StepStats."""
         x = as_f32(images, "the batch")
+        _check_finite(x)
         batch = self._batch
         if batch is None or batch.closed or self._batch_shape != x.shape:
             # one device tensor, reused by every step of the same shape
@@ -224,6 +277,14 @@ class Trainer(Handle):
         """Restores a training state written by save() for the same configuration."""
         with self._lock:
             _lib.get().alae_trainer_load(self._ptr, _lib.encode_path(path))
+
+    def set_comm(self, comm):
+        """Trains data-parallel over comm's ranks (a Comm, or None to train alone again): rank 0's
+        parameters are broadcast now (call it on every rank after load()), and every step then
+        averages the gradients over the ranks; each rank steps with its own batch of the same size."""
+        with self._lock:
+            _lib.get().alae_trainer_set_comm(self._ptr, comm._ptr if comm is not None else None)
+        self._comm = comm  # the communicator must outlive its use by the trainer
 
     def save_model(self, path):
         """Writes the smoothed (EMA) model as a model file (load it with Model.load)."""

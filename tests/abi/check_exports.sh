@@ -1,8 +1,8 @@
 #!/bin/sh
 # Usage: check_exports.sh path/to/libalae.so SOVERSION
 # Fails unless the shared library exports only alae_* functions, carries the SONAME
-# libalae.so.SOVERSION, and has no dynamic dependency on CUDA or BLAS libraries (both are
-# loaded at run time).
+# libalae.so.SOVERSION, and has no dynamic dependency on CUDA, BLAS, MPI or NCCL libraries (all
+# are loaded at run time: OpenBLAS by libalae, the others by its modules).
 set -eu
 lib=$1
 soversion=$2
@@ -22,8 +22,8 @@ if [ "$soname" != "libalae.so.$soversion" ]; then
     echo "FAIL: SONAME is '$soname', expected libalae.so.$soversion"; fail=1
 fi
 needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-if printf '%s\n' "$needed" | grep -Eiq 'cuda|cublas|openblas|libblas'; then
-    echo "FAIL: libalae depends on CUDA or BLAS at load time:"; printf '%s\n' "$needed"; fail=1
+if printf '%s\n' "$needed" | grep -Eiq 'cuda|cublas|openblas|libblas|mpi|nccl|pmix|open-pal|open-rte'; then
+    echo "FAIL: libalae depends on CUDA, BLAS, MPI or NCCL at load time:"; printf '%s\n' "$needed"; fail=1
 fi
 [ "$fail" -eq 0 ] || exit 1
 echo "ok: $count exported symbols, all alae_*; SONAME $soname; NEEDED: $(printf '%s ' $needed)"

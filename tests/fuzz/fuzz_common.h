@@ -28,6 +28,7 @@ int alae_fuzz_trainer_load(const uint8_t *data, size_t size);
 int alae_fuzz_idx(const uint8_t *data, size_t size);
 int alae_fuzz_npy(const uint8_t *data, size_t size);
 int alae_fuzz_image(const uint8_t *data, size_t size);
+int alae_fuzz_pth(const uint8_t *data, size_t size);
 
 /* Silences the library's log (once per process). */
 void alae_fuzz_init(void);

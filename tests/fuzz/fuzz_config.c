@@ -28,7 +28,7 @@ int alae_fuzz_config(const uint8_t *data, size_t size) {
     /* every key of the configuration's architecture is within its published bounds (keys of the
      * other architecture fail with ALAE_E_INVALID_ARG) */
     int keys = 0;
-    for (int32_t key = ALAE_CFG_ARCH; key <= 64; key++) {
+    for (int32_t key = ALAE_CFG_ARCH; key < ALAE_CFG_ARCH + 64; key++) {
         double v, lo, hi;
         alae_status g = alae_model_config_get(&cfg, key, &v);
         if (g != ALAE_OK) {

@@ -1,4 +1,4 @@
-/* Fuzz target: the strict safetensors reader (design.md 3.9), from memory (alaei_st_parse) and
+/* Fuzz target: the strict safetensors reader (docs/checkpoint-format.md), from memory (alaei_st_parse) and
  * from a file (alaei_st_open), which must agree. An accepted file must be self-consistent: tensors
  * sorted by name and findable, data inside the copied area, nbytes = numel * element size,
  * metadata findable; every float tensor converts with alaei_st_get_f32 under its own shape. */

@@ -81,7 +81,7 @@ static void take(snapshot *s) {
     memcpy(s->dlatent, m->dlatent_avg, sizeof s->dlatent);
     s->steps = alae_trainer_step_count(trainer);
     int k = 0;
-    for (int32_t key = 1; key <= 15; key++) /* ALAE_TRAIN_R1_GAMMA .. ALAE_TRAIN_BATCH */
+    for (int32_t key = ALAE_TRAIN_R1_GAMMA; key <= ALAE_TRAIN_BATCH; key++)
         if (alae_trainer_get(trainer, key, &s->settings[k++]) != ALAE_OK) s->settings[k - 1] = -12345.0;
     for (int32_t key = ALAE_OPT_LR; key <= ALAE_OPT_EPS; key++) {
         FUZZ_CHECK(alae_optimizer_get(opt_fg, key, &s->settings[k++]) == ALAE_OK);

@@ -465,7 +465,9 @@ def corpus_trainer_load():
     # bug B2 (docs/reliability.md): a negative Adam step count used to load and turn the
     # parameters into NaN at the next step (INT64_MAX: regressions/trainer_load/adam_t_int64_max)
     c["adam_t_negative"] = trainer_file(adam_t=[-(2**63)] + [3] * (nparams - 1))
-    c["ok_state_huge"] = trainer_file(state=(2**64 - 1, 2**64 - 1, 2**64 - 1))
+    # issue #20: step, random-stream offset and seed of 2^64 - 1 used to load (a step near 2^63
+    # crashed the CLI); now refused (also regressions/trainer_load/state_*)
+    c["state_huge"] = trainer_file(state=(2**64 - 1, 2**64 - 1, 2**64 - 1))
     c["adam_t_short"] = trainer_file(adam_t=[3] * (nparams - 1))
     c["adam_t_missing"] = trainer_file(drop="adam.t")
     c["state_missing"] = trainer_file(drop="state")
@@ -519,8 +521,12 @@ def corpus_idx():
     c["gzip_no_trailer"] = full[:-8]
     c["gzip_bad_crc"] = full[:-8] + b"\x00\x00\x00\x00" + full[-4:]
     c["gzip_corrupt"] = full[:12] + bytes(b ^ 0x5A for b in full[12:40]) + full[40:]
-    # lax (finding L3): zlib ignores garbage after the last gzip member
-    c["ok_lax_gzip_trailing_garbage"] = full + b"garbage"
+    # finding L3, fixed (issue #20): garbage after the last gzip member was ignored (zlib's
+    # gzread); a second member is valid gzip and stays accepted
+    c["gzip_trailing_garbage"] = full + b"garbage"
+    c["gzip_trailing_zeros"] = full + bytes(8)
+    raw = idx_images(2, 28, 28)
+    c["ok_images_gzip_two_members"] = gzip.compress(raw[:100], mtime=0) + gzip.compress(raw[100:], mtime=0)
     c["gzip_two_members"] = full + gzip.compress(b"\x00" * 10, mtime=0)
     c["gzip_claims_1e8_images"] = gzip.compress(struct.pack(">IIII", 0x803, 100000000, 28, 28) + b"\x00" * 100,
                                                 mtime=0)
@@ -775,7 +781,9 @@ def corpus_image():
     for cut in (8, 20, 33):
         c["png_trunc_%d" % cut] = good[:cut]
     c["png_no_iend"] = good[:-12]
-    c["ok_lax_png_iend_crc_cut"] = good[:-1]  # stb_image does not check CRCs
+    # stb_image checks no CRC: accepted until issue #20 (finding L4), refused now
+    c["png_iend_crc_cut"] = good[:-1]
+    c["png_idat_bad_crc"] = good[:-16] + bytes([good[-16] ^ 1]) + good[-15:]
     c["png_no_idat"] = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)) + \
         png_chunk(b"IEND", b"")
     c["png_short_idat"] = png(8, 8, idat=zlib.compress(b"\x00" * 5))

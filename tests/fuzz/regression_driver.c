@@ -41,6 +41,7 @@ static const target targets[] = {
     {"config", alae_fuzz_config},           {"model_load", alae_fuzz_model_load},
     {"trainer_load", alae_fuzz_trainer_load}, {"idx", alae_fuzz_idx},
     {"npy", alae_fuzz_npy},                 {"image", alae_fuzz_image},
+    {"pth", alae_fuzz_pth},
 };
 #define N_TARGETS ((int)(sizeof targets / sizeof targets[0]))
 

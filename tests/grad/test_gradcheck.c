@@ -1,4 +1,4 @@
-/* Gradient checks of the graph autodiff (lib/graph/autodiff.c), design.md 3.12 item 3.
+/* Gradient checks of the graph autodiff (lib/graph/autodiff.c); docs/architecture.md, "How the numerics are checked".
  *
  * 1. First order, every differentiable primitive: a scalar loss L = sum(w * op(x...)) with a fixed
  *    random weight tensor w (an INPUT), so every output element gets a distinct weight; the

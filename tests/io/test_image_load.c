@@ -337,6 +337,37 @@ START_TEST(bad_arguments) {
 }
 END_TEST
 
+/* Issue #20 (finding L4): stb_image checks no PNG CRC, so a PNG with a damaged chunk loaded as
+ * an image; every chunk's CRC is checked now, up to IEND. */
+START_TEST(png_crc_errors_rejected) {
+    make_dir();
+    const char *path = in_dir("", "a.png");
+    write_solid_png(path, 6, 4, 10, 200, 30);
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char png[4096];
+    size_t n = fread(png, 1, sizeof png, f);
+    fclose(f);
+    ck_assert(n > 57 && n < sizeof png);
+    alae_dataset *ds = NULL;
+    ck_assert_alae_ok(alae_dataset_open_folder(path, 3, 4, 0, &ds));
+    alae_dataset_destroy(ds);
+    ds = NULL;
+    const size_t damaged[3] = {19, 45, n - 1}; /* IHDR's width (6 -> 7), inside IDAT, IEND's CRC */
+    for (int i = 0; i < 3; i++) {
+        png[damaged[i]] ^= 0x01;
+        write_bytes(path, png, n);
+        png[damaged[i]] ^= 0x01;
+        ck_assert_int_eq(alae_dataset_open_folder(path, 3, 4, 0, &ds), ALAE_E_FORMAT);
+        ck_assert_msg(strstr(alae_last_error(), "fails its CRC check"), "byte %zu: %s", damaged[i], alae_last_error());
+        ck_assert_ptr_null(ds);
+    }
+    write_bytes(path, png, n - 12); /* no IEND */
+    ck_assert_int_eq(alae_dataset_open_folder(path, 3, 4, 0, &ds), ALAE_E_FORMAT);
+    alae_test_remove_tree(dir);
+}
+END_TEST
+
 static Suite *image_suite(void) {
     Suite *s = suite_create("image_load");
     TCase *t = tcase_create("folders");
@@ -348,6 +379,7 @@ static Suite *image_suite(void) {
     tcase_add_test(t, crop_or_the_whole_image);
     tcase_add_test(t, bad_files_rejected_or_skipped);
     tcase_add_test(t, bad_arguments);
+    tcase_add_test(t, png_crc_errors_rejected);
     suite_add_tcase(s, t);
     return s;
 }

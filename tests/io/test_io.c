@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -856,14 +857,14 @@ START_TEST(atomic_failure_keeps_old_file) {
     ck_assert(S_ISDIR(sb.st_mode));
     ck_assert_int_eq(rmdir(tmp), 0);
 
-    /* the rename fails: the target is a non-empty directory; the temp file is removed */
+    /* the target is a non-empty directory: refused before anything is written */
     char dpath[512], inner[600];
     tpath(dpath, sizeof dpath, "adir");
     ck_assert_int_eq(mkdir(dpath, 0700), 0);
     snprintf(inner, sizeof inner, "%s/x", dpath);
     write_bytes(inner, "x", 1);
     ck_assert_status(alaei_st_writer_save(w, dpath), ALAE_E_IO);
-    ck_assert(last_error_has("cannot rename"));
+    ck_assert(last_error_has("is a directory: refusing to replace it"));
     ck_assert_int_eq(dir_entries(tmpdir, ".tmp."), 0);
     ck_assert_int_eq(stat(inner, &sb), 0);
 
@@ -897,6 +898,76 @@ START_TEST(atomic_failure_keeps_old_file) {
     alaei_st_free(f);
     ck_assert_int_eq(dir_entries(tmpdir, ".tmp."), 0);
     free(old);
+}
+END_TEST
+
+/* Issue #20: an existing target that is not a regular file (a FIFO, or a symbolic link to one)
+ * was replaced by the rename; a FIFO given to a reader blocked the open forever. */
+START_TEST(atomic_refuses_non_regular_target) {
+    char fifo[512], link[512];
+    tpath(fifo, sizeof fifo, "fifo");
+    tpath(link, sizeof link, "link-to-fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(symlink(fifo, link), 0);
+    alaei_st_writer *w = make_writer();
+    const char *targets[2] = {fifo, link};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_status(alaei_st_writer_save(w, targets[i]), ALAE_E_IO);
+        ck_assert(last_error_has("is a FIFO: refusing to replace it"));
+        alaei_st_file *f = NULL;
+        ck_assert_status(alaei_st_open(targets[i], &f), ALAE_E_IO); /* at once, not blocked */
+        ck_assert(last_error_has("is a FIFO, not a regular file"));
+    }
+    float img[4] = {0, 0, 0, 0};
+    int64_t shape[1] = {4};
+    ck_assert_status(alaei_write_npy_f32(fifo, 1, shape, img), ALAE_E_IO);
+    ck_assert_status(alaei_write_png_grid(link, img, 1, 1, 2, 2, 0, 1, 1), ALAE_E_IO);
+    alaei_st_writer_destroy(w);
+    struct stat sb;
+    ck_assert_int_eq(lstat(fifo, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    ck_assert_int_eq(dir_entries(tmpdir, ".tmp."), 0);
+    unlink(link);
+    unlink(fifo);
+}
+END_TEST
+
+/* A process id that no longer runs: a child that has exited and been reaped. */
+static long dead_pid(void) {
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    ck_assert_int_gt(child, 0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    return (long)child;
+}
+
+/* Issue #20: a save killed between writing its temporary file and the rename left
+ * "<path>.tmp.<pid>" (model-sized) behind for ever. The next save of path removes exactly those
+ * of processes that no longer run. */
+START_TEST(atomic_removes_stale_temporaries) {
+    char path[512], stale[600], live[600], other[600], odd[600], dir[600];
+    tpath(path, sizeof path, "model.safetensors");
+    snprintf(stale, sizeof stale, "%s.tmp.%ld", path, dead_pid());
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid()); /* a running process */
+    tpath(other, sizeof other, "other.safetensors.tmp.1");               /* another file's */
+    snprintf(odd, sizeof odd, "%s.tmp.12x", path);                        /* not the pattern */
+    snprintf(dir, sizeof dir, "%s.tmp.%ld", path, dead_pid());            /* not a regular file */
+    const char *kept[3] = {live, other, odd};
+    write_bytes(stale, "stale", 5);
+    for (int i = 0; i < 3; i++) write_bytes(kept[i], "keep", 4);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    alaei_st_writer *w = make_writer();
+    ck_assert_alae_ok(alaei_st_writer_save(w, path));
+    alaei_st_writer_destroy(w);
+    struct stat sb;
+    ck_assert_msg(stat(stale, &sb) != 0, "the stale temporary file %s is still there", stale);
+    for (int i = 0; i < 3; i++) ck_assert_msg(stat(kept[i], &sb) == 0, "%s was removed", kept[i]);
+    ck_assert_int_eq(stat(dir, &sb), 0);
+    for (int i = 0; i < 3; i++) unlink(kept[i]);
+    rmdir(dir);
+    unlink(path);
 }
 END_TEST
 
@@ -1276,6 +1347,35 @@ START_TEST(idx_rejects) {
         ck_assert_msg(st == ALAE_E_FORMAT, "gzip cut at %zu of %zu: status %d (%s)", len, gn, (int)st,
                       alae_last_error());
     }
+    /* issue #20 (finding L3): garbage after the last member was ignored; a second member that
+     * holds the rest of the data is valid gzip */
+    memcpy(buf + 1000, g, gn);
+    memcpy(buf + 1000 + gn, "garbage", 7);
+    write_bytes(pg, buf + 1000, gn + 7);
+    expect_idx_bad(pg, 0, ALAE_E_FORMAT, "trailing data after the gzip stream");
+    memset(buf + 1000 + gn, 0, 8);
+    write_bytes(pg, buf + 1000, gn + 8);
+    expect_idx_bad(pg, 0, ALAE_E_FORMAT, "trailing data after the gzip stream");
+    {
+        char half[600];
+        tpath(half, sizeof half, "half.gz");
+        write_gz(half, buf, 40);
+        size_t n1, n2;
+        unsigned char *m1 = read_bytes(half, &n1);
+        write_gz(half, buf + 40, n - 40);
+        unsigned char *m2 = read_bytes(half, &n2);
+        memcpy(buf + 1000, m1, n1);
+        memcpy(buf + 1000 + n1, m2, n2);
+        write_bytes(pg, buf + 1000, n1 + n2);
+        alaei_idx *two = NULL;
+        ck_assert_alae_ok(alaei_idx_load(pg, &two));
+        ck_assert_uint_eq(two->count, 3);
+        ck_assert_int_eq(memcmp(two->data, buf + 16, 60), 0);
+        alaei_idx_free(two);
+        free(m1);
+        free(m2);
+        unlink(half);
+    }
     /* corrupt gzip data */
     memcpy(buf + 1000, g, gn);
     for (size_t i = 12; i < gn - 8; i += 3) buf[1000 + i] ^= 0x5A;
@@ -1418,6 +1518,8 @@ static Suite *io_suite(void) {
     tcase_add_test(ts, st_mutations_never_crash);
     tcase_add_test(ts, atomic_missing_directory);
     tcase_add_test(ts, atomic_failure_keeps_old_file);
+    tcase_add_test(ts, atomic_refuses_non_regular_target);
+    tcase_add_test(ts, atomic_removes_stale_temporaries);
     suite_add_tcase(s, ts);
 
     TCase *tn = tcase_create("npy_png");

@@ -1,4 +1,4 @@
-/* The StyleALAE public API: presets and their parameter counts (alae-reference.md 3.2, 3.7),
+/* The StyleALAE public API: presets and their parameter counts (docs/alae-reference.md 3.2, 3.7),
  * configuration keys, inference settings and entry points (noise modes, truncation, per-row
  * styles, levels of detail), the trainer's levels, fade-in, style mixing and schedule, and
  * model / training-state files. */
@@ -31,7 +31,7 @@ typedef struct preset_counts {
     uint64_t f, g, e, d;
 } preset_counts;
 
-/* alae-reference.md 3.7, verified there by instantiating the reference */
+/* docs/alae-reference.md 3.7, verified there by instantiating the reference */
 static const preset_counts presets[] = {
     {"mnist", 32, 1, 4224, 2422980, 3017920, 4224},
     {"celeba", 128, 3, 526336, 5944402, 6625600, 263168},
@@ -62,7 +62,7 @@ START_TEST(presets_have_the_reference_parameter_counts) {
 }
 END_TEST
 
-/* The per-block tables of alae-reference.md 3.2 (mnist and celeba) */
+/* The per-block tables of docs/alae-reference.md 3.2 (mnist and celeba) */
 static uint64_t params_with_prefix(const alae_model *m, const char *prefix) {
     uint64_t n = 0;
     for (int32_t i = 0; i < m->n_params; i++)
@@ -484,6 +484,64 @@ START_TEST(schedule_follows_the_reference_driver) {
 }
 END_TEST
 
+/* Every family of keys has its own range: each setter and getter refuses the keys of every other
+ * family (ALAE_MODEL_LOD used to set the R1 gamma through alae_trainer_set). */
+static void expect_foreign(alae_status s, int32_t key, const char *call) {
+    ck_assert_msg(s == ALAE_E_INVALID_ARG, "%s(%d): status %d", call, (int)key, (int)s);
+    ck_assert_msg(strstr(alae_last_error(), "key, not an ALAE_") != NULL, "%s(%d): '%s'", call, (int)key,
+                  alae_last_error());
+}
+
+START_TEST(every_setter_refuses_keys_of_other_families) {
+    static const int32_t first_keys[] = {ALAE_CTX_THREADS, ALAE_CFG_LATENT_DIM, ALAE_MODEL_LOD,
+                                         ALAE_TRAIN_R1_GAMMA, ALAE_LEVEL_BATCH, ALAE_OPT_LR};
+    rig r;
+    rig_create(&r, 3);
+    alae_model_config *cfg;
+    ck_assert_alae_ok(alae_model_config_create("mnist", &cfg));
+    double before, after, v = -7;
+    ck_assert_alae_ok(alae_trainer_get(r.t, ALAE_TRAIN_R1_GAMMA, &before));
+    int64_t iv = -7;
+    for (size_t i = 0; i < sizeof first_keys / sizeof first_keys[0]; i++) {
+        int32_t key = first_keys[i];
+        if (key / 1000 != ALAE_CTX_THREADS / 1000) {
+            expect_foreign(alae_context_set_param(ctx, key, 1), key, "alae_context_set_param");
+            expect_foreign(alae_context_get_param(ctx, key, &iv), key, "alae_context_get_param");
+        }
+        if (key / 1000 != ALAE_CFG_ARCH / 1000) {
+            expect_foreign(alae_model_config_set(cfg, key, 3), key, "alae_model_config_set");
+            expect_foreign(alae_model_config_get(cfg, key, &v), key, "alae_model_config_get");
+        }
+        if (key / 1000 != ALAE_MODEL_LOD / 1000) {
+            expect_foreign(alae_model_set(r.m, key, 1), key, "alae_model_set");
+            expect_foreign(alae_model_get(r.m, key, &v), key, "alae_model_get");
+        }
+        if (key / 1000 != ALAE_TRAIN_R1_GAMMA / 1000) {
+            expect_foreign(alae_trainer_set(r.t, key, 3), key, "alae_trainer_set");
+            expect_foreign(alae_trainer_get(r.t, key, &v), key, "alae_trainer_get");
+        }
+        if (key / 1000 != ALAE_LEVEL_BATCH / 1000) {
+            expect_foreign(alae_trainer_set_level(r.t, 0, key, 1), key, "alae_trainer_set_level");
+            expect_foreign(alae_trainer_get_level(r.t, 0, key, &v), key, "alae_trainer_get_level");
+        }
+        if (key / 1000 != ALAE_OPT_LR / 1000) {
+            expect_foreign(alae_optimizer_set(r.fg, key, 0.5), key, "alae_optimizer_set");
+            expect_foreign(alae_optimizer_get(r.fg, key, &v), key, "alae_optimizer_get");
+        }
+    }
+    ck_assert_double_eq(v, -7); /* getters leave the value alone on failure */
+    ck_assert_int_eq(iv, -7);
+    ck_assert_alae_ok(alae_trainer_get(r.t, ALAE_TRAIN_R1_GAMMA, &after));
+    ck_assert_double_eq(after, before);
+    ck_assert_str_eq((alae_trainer_set(r.t, ALAE_MODEL_LOD, 3), alae_last_error()),
+                     "alae_trainer_set: key 3001 is an ALAE_MODEL_* key, not an ALAE_TRAIN_* key");
+    ck_assert_int_eq(alae_trainer_set(r.t, 4099, 1), ALAE_E_INVALID_ARG);
+    ck_assert_str_eq(alae_last_error(), "alae_trainer_set: unknown ALAE_TRAIN_* key 4099");
+    alae_model_config_destroy(cfg);
+    rig_destroy(&r);
+}
+END_TEST
+
 static int64_t max_adam_steps(const alae_optimizer *o, const alae_model *m) {
     int64_t most = 0;
     for (int32_t i = 0; i < m->n_params; i++)
@@ -657,6 +715,7 @@ static Suite *api_suite(void) {
     tcase_add_test(tc, truncation_pulls_styles_to_the_running_mean);
     tcase_add_test(tc, model_files_keep_the_configuration_and_level);
     tcase_add_test(tc, schedule_follows_the_reference_driver);
+    tcase_add_test(tc, every_setter_refuses_keys_of_other_families);
     tcase_add_test(tc, progressive_training_runs_on_static_plans);
     tcase_add_test(tc, parameters_outside_the_level_take_no_steps);
     tcase_add_test(tc, training_state_resumes_exactly_mid_transition);

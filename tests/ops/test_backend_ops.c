@@ -1222,6 +1222,58 @@ START_TEST(test_bad_shapes) {
 }
 END_TEST
 
+/* Every backend runs the same alaei_op_validate before its kernels: a malformed descriptor gets
+ * the same status and the same message (after the "<function>: " prefix) everywhere. */
+typedef struct malformed_op {
+    const char *what;
+    alaei_op op;
+    alae_status status;
+    const char *message;
+} malformed_op;
+
+static int malformed_ops(malformed_op *m) {
+    static float cell[4];
+    int n = 0;
+    for (int i = 0; i < 6; i++) {
+        memset(&m[i], 0, sizeof m[i]);
+        set4(m[i].op.dst.ne, 1, 1, 1, 4);
+        m[i].op.dst.data = cell;
+        for (int k = 0; k < ALAEI_OP_MAX_SRC; k++) set4(m[i].op.src[k].ne, 1, 1, 1, 4), m[i].op.src[k].data = cell;
+    }
+    m[n] = (malformed_op){"an extra source", m[n].op, ALAE_E_INVALID_ARG, "ADD: 3 sources, expected 2"};
+    m[n].op.code = ALAEI_OP_ADD, m[n++].op.nsrc = 3;
+    m[n] = (malformed_op){"a missing source", m[n].op, ALAE_E_INVALID_ARG, "GEMM: 1 sources, expected 2"};
+    m[n].op.code = ALAEI_OP_GEMM, m[n++].op.nsrc = 1;
+    m[n] = (malformed_op){"a negative dim", m[n].op, ALAE_E_SHAPE, "NEG: d has a negative dim [1, 1, -1, 4]"};
+    m[n].op.code = ALAEI_OP_NEG, m[n].op.nsrc = 1, m[n++].op.dst.ne[2] = -1;
+    m[n] = (malformed_op){"2^52 elements", m[n].op, ALAE_E_SHAPE,
+                          "EXP: a [8192, 8192, 8192, 8192] has more than 2^50 elements"};
+    m[n].op.code = ALAEI_OP_EXP, m[n].op.nsrc = 1, set4(m[n++].op.src[0].ne, 8192, 8192, 8192, 8192);
+    m[n] = (malformed_op){"no data", m[n].op, ALAE_E_INVALID_ARG, "SQRT: a has no data"};
+    m[n].op.code = ALAEI_OP_SQRT, m[n].op.nsrc = 1, m[n++].op.src[0].data = NULL;
+    m[n] = (malformed_op){"a graph-only op", m[n].op, ALAE_E_UNSUPPORTED, "op RESHAPE (code 1) is not a backend op"};
+    m[n].op.code = ALAEI_OP_RESHAPE, m[n++].op.nsrc = 1;
+    return n;
+}
+
+START_TEST(test_shared_validation) {
+    malformed_op m[6];
+    int n = malformed_ops(m);
+    for (int bi = -1; bi < g_nbk; bi++) {
+        const backend_ut *b = bi < 0 ? &g_ref : &g_bk[bi];
+        for (int i = 0; i < n; i++) {
+            alaei_clear_error();
+            alae_status s = b->vt->run_op(b->ctx->bctx, &m[i].op);
+            const char *err = alae_last_error();
+            const char *text = strstr(err, ": ");
+            ck_assert_msg(s == m[i].status && text && strcmp(text + 2, m[i].message) == 0,
+                          "%s on %s: status %d, message '%s'; expected %d, '...: %s'", m[i].what, b->label, (int)s,
+                          err, (int)m[i].status, m[i].message);
+        }
+    }
+}
+END_TEST
+
 /* The reference backend itself: FILL / RNG are checked against direct formulas, so the oracle is
  * not just self-consistent. */
 START_TEST(test_reference_sanity) {
@@ -1566,6 +1618,7 @@ static Suite *backend_ops_suite(void) {
     tcase_add_test(tc, test_reference_sanity);
     tcase_add_loop_test(tc, test_op, ALAEI_OP_FILL, ALAEI_OP_COUNT);
     tcase_add_test(tc, test_bad_shapes);
+    tcase_add_test(tc, test_shared_validation);
     if (!alae_test_on_cuda()) tcase_add_test(tc, test_cpu_builtin_sgemm);
     tcase_add_test(tc, test_conv_fused_equals_decomposition);
     suite_add_tcase(s, tc);

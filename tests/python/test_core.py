@@ -180,3 +180,18 @@ def test_raw_binding():
     with pytest.raises(alae.AlaeError) as e:
         lib.alae_set_log_level(-5)
     assert e.value.code == alae.E_INVALID_ARG
+
+
+def test_comm_errors_and_trainer_without_comm():
+    """alae.Comm reports a bad kind or a missing module as AlaeError; set_comm(None) is allowed."""
+    ctx = alae.Context()
+    with pytest.raises(alae.AlaeError) as e:
+        alae.Comm("gloo", ctx)
+    assert e.value.status == "ALAE_E_INVALID_ARG" and "gloo" in e.value.message
+    with pytest.raises(alae.AlaeError) as e:
+        alae.Comm("nccl", ctx)
+    assert "CUDA" in e.value.message
+    model = alae.Model.from_preset("mnist-fc-paper", hidden=16, context=ctx)
+    trainer = alae.Trainer(model)
+    trainer.set_comm(None)
+    trainer.close()

@@ -123,3 +123,19 @@ def test_schedule_api(small_model):
         with pytest.raises(alae.AlaeError) as e:
             tr.set_level(5, "batch", 16)
         assert e.value.code == alae.E_INVALID_ARG
+
+
+def test_keys_of_another_family_are_refused(small_model):
+    """Every family of keys has its own range (ABI 0.2): a model key given to the trainer, the
+    optimizer or the context is refused instead of setting something else."""
+    with alae.Trainer(small_model, seed=0) as tr:
+        gamma = tr["r1_gamma"]
+        for setter, key, family in ((tr.__setitem__, alae.MODEL_LOD, "ALAE_TRAIN_*"),
+                                    (tr.opt_fg.__setitem__, alae.TRAIN_R1_GAMMA, "ALAE_OPT_*"),
+                                    (small_model.set, alae.OPT_LR, "ALAE_MODEL_*"),
+                                    (small_model.context.set_param, alae.MODEL_LOD, "ALAE_CTX_*")):
+            with pytest.raises(alae.AlaeError) as e:
+                setter(key, 1)
+            assert e.value.code == alae.E_INVALID_ARG
+            assert "not an %s key" % family in e.value.message, e.value.message
+        assert tr["r1_gamma"] == gamma

@@ -1,4 +1,4 @@
-/* Concurrency (design.md 3.8, docs/threading.md): contexts are the unit of concurrency.
+/* Concurrency (docs/threading.md): contexts are the unit of concurrency.
  *
  * - Two independent trainings (mnist-fc-paper, batch 4, 2 steps, the same seeds), each on its own
  *   context with one thread, run from two threads at once, must give exactly what they give when

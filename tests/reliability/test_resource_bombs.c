@@ -1,4 +1,4 @@
-/* Resource bombs (issue #8, design.md 3.9): every loader must bound header sizes, tensor counts,
+/* Resource bombs (issue #8; the checkpoint reader's rules are in docs/checkpoint-format.md): every loader must bound header sizes, tensor counts,
  * image dimensions and allocation sizes, with overflow-safe arithmetic, BEFORE it allocates.
  *
  * Each case feeds a small hostile input to a loader with the allocation guard armed
@@ -549,6 +549,42 @@ START_TEST(trainer_load_settings_out_of_range) {
 }
 END_TEST
 
+/* Issue #20: a state's counters are range-checked like the setters' values (they used to load
+ * as they were, or fall back silently): step and seed at most 2^53, the schedule position within
+ * alae_trainer_set_position's bounds, the level one of the model's. */
+START_TEST(trainer_load_counters_out_of_range) {
+    static const char *bad[] = {
+        "{\"epoch\":1099511627777}", "{\"epoch_images\":-1}", "{\"epochs\":5e9}", "{\"lod\":1}",
+        "{\"level_batch_2\":0}",     "{\"epochs_per_lod\":0.5}", "{\"schedule_active\":2}",
+    };
+    alae_optimizer *fg, *ed;
+    alae_trainer *t;
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_F | ALAE_PART_G, &fg));
+    ck_assert_alae_ok(alae_optimizer_create_adam(tiny, ALAE_PART_E | ALAE_PART_D, &ed));
+    ck_assert_alae_ok(alae_trainer_create(tiny, fg, ed, &t));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        alae_status s = load_with_settings(t, bad[i]);
+        ck_assert_msg(s == ALAE_E_FORMAT, "settings %s: alae_trainer_load returned %d", bad[i], (int)s);
+    }
+    char src[4200], dst[4200];
+    snprintf(src, sizeof src, "%s", path_of("tiny.state"));
+    snprintf(dst, sizeof dst, "%s", path_of("counters.state"));
+    ck_assert_alae_ok(alae_trainer_save(t, src));
+    static const uint64_t states[][3] = {{(uint64_t)1 << 63, 0, 0}, {UINT64_MAX, 0, 0}, {0, 0, ((uint64_t)1 << 53) + 1}};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        rewrite(src, dst, NULL, "state", states[i]);
+        alae_status s = alae_trainer_load(t, dst);
+        ck_assert_msg(s == ALAE_E_FORMAT, "state {%llu, %llu, %llu}: alae_trainer_load returned %d",
+                      (unsigned long long)states[i][0], (unsigned long long)states[i][1],
+                      (unsigned long long)states[i][2], (int)s);
+        ck_assert_uint_eq(alae_trainer_step_count(t), 0);
+    }
+    alae_trainer_destroy(t);
+    alae_optimizer_destroy(fg);
+    alae_optimizer_destroy(ed);
+}
+END_TEST
+
 /* The alae.inference metadata of a model file ({"lod": L, "blend": B}) is read with the strict
  * JSON parser: the tiny MLP has one level, so only lod 0 with blend 1 loads. */
 START_TEST(model_load_inference_metadata) {
@@ -652,6 +688,7 @@ static Suite *bombs_suite(void) {
     tcase_add_test(files, trainer_load_adam_t_out_of_range);
     tcase_add_test(files, trainer_load_settings_out_of_range);
     tcase_add_test(files, trainer_settings_round_trip);
+    tcase_add_test(files, trainer_load_counters_out_of_range);
     tcase_add_test(files, model_load_inference_metadata);
     suite_add_tcase(s, files);
     return s;

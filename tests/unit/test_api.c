@@ -139,7 +139,7 @@ START_TEST(context_params) {
     ck_assert_ptr_nonnull(strstr(alae_last_error(), "ALAE_CTX_THREADS"));
     ck_assert_int_eq(alae_context_set_param(ctx, ALAE_CTX_THREADS, 100000), ALAE_E_INVALID_ARG);
     ck_assert_int_eq(alae_context_set_param(ctx, 37, 1), ALAE_E_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(alae_last_error(), "unknown context parameter key 37"));
+    ck_assert_ptr_nonnull(strstr(alae_last_error(), "unknown ALAE_CTX_* key 37"));
     v = -7;
     ck_assert_int_eq(alae_context_get_param(ctx, 37, &v), ALAE_E_INVALID_ARG);
     ck_assert_int_eq(v, -7);

@@ -24,15 +24,32 @@ static alae_status counting_alloc(void *bctx, size_t bytes, void **out) {
     return alaei_cpu_backend()->buf_alloc(bctx, bytes, out);
 }
 
+/* The trace of run_op ('r') and synchronize ('s') calls, as an asynchronous backend sees them. */
+static char trace[256];
+static int trace_len;
+
+static void trace_call(char c) {
+    if (trace_len < (int)sizeof trace - 1) trace[trace_len++] = c;
+}
+
 static alae_status aborting_run_op(void *bctx, const alaei_op *op) {
+    trace_call('r');
     if (++ops_run == abort_after_ops) alae_context_request_abort(abort_ctx);
     return alaei_cpu_backend()->run_op(bctx, op);
+}
+
+static alae_status tracing_synchronize(void *bctx) {
+    trace_call('s');
+    return alaei_cpu_backend()->synchronize(bctx);
 }
 
 static alae_context *wrapped_context(void) {
     wrapped = *alaei_cpu_backend();
     wrapped.buf_alloc = counting_alloc;
     wrapped.run_op = aborting_run_op;
+    wrapped.synchronize = tracing_synchronize;
+    memset(trace, 0, sizeof trace);
+    trace_len = 0;
     alloc_calls = 0;
     alloc_limit = SIZE_MAX;
     abort_after_ops = -1;
@@ -300,6 +317,60 @@ START_TEST(abort_stops_between_ops_and_context_survives) {
 }
 END_TEST
 
+/* ALAE_PROFILE: the core times each op between two synchronisations (an asynchronous backend
+ * is measured by its kernels, not its launches) and counts it under its op. */
+START_TEST(profile_synchronises_around_every_op) {
+    alae_context *ctx = wrapped_context();
+    ctx->profile = calloc(1, sizeof *ctx->profile); /* what ALAE_PROFILE=1 does at creation */
+    ck_assert_ptr_nonnull(ctx->profile);
+    mlp_graph m = build_mlp(4, 8);
+    alaei_plan *p;
+    ck_assert_alae_ok(alaei_plan_create(ctx, m.g, 1, &m.loss, &p));
+    bound_mlp b = bind_mlp(ctx, p, &m, 4, 8);
+    trace_len = 0;
+    ck_assert_alae_ok(alaei_plan_run(p));
+    int32_t n = alaei_plan_op_count(p);
+    ck_assert_int_gt(n, 3);
+    ck_assert_int_eq(trace_len, 3 * n);
+    for (int32_t i = 0; i < n; i++) ck_assert_msg(!strncmp(trace + 3 * i, "srs", 3), "trace %s", trace);
+    uint64_t calls = 0;
+    for (int i = 0; i < ALAEI_OP_COUNT; i++) calls += ctx->profile->calls[i];
+    ck_assert_uint_eq(calls, (uint64_t)n);
+    ck_assert_uint_eq(ctx->profile->calls[ALAEI_OP_GEMM], 3);
+    ck_assert(ctx->profile->seconds[ALAEI_OP_GEMM] > 0);
+    free_bound(ctx, &b);
+    alaei_plan_destroy(p);
+    alaei_graph_destroy(m.g);
+    alae_context_destroy(ctx); /* logs the report and frees the profile */
+}
+END_TEST
+
+/* The device helpers that lib/nn and lib/train use run their op on the executor's path: an
+ * abort request stops them, profiling counts them. */
+START_TEST(device_helpers_take_the_executor_path) {
+    alae_context *ctx = wrapped_context();
+    void *a = alloc_filled(ctx, 16, 3), *d;
+    ck_assert_alae_ok(alaei_device_alloc(ctx, 16, &d));
+    ck_assert_alae_ok(alaei_device_scale_shift(ctx, d, a, 16, 2.0, 1.0));
+    float host_a[16], host_d[16];
+    ck_assert_alae_ok(alaei_device_download(ctx, host_a, a, 16));
+    ck_assert_alae_ok(alaei_device_download(ctx, host_d, d, 16));
+    for (int i = 0; i < 16; i++) ck_assert_float_eq(host_d[i], 2.0f * host_a[i] + 1.0f);
+    ck_assert_int_eq(ops_run, 1);
+    alae_context_request_abort(ctx);
+    ck_assert_int_eq(alaei_device_binary(ctx, ALAEI_OP_ADD, d, a, a, 16), ALAE_E_ABORTED);
+    ck_assert_str_eq(alae_last_error(), "alaei_device_run: aborted before ADD");
+    ck_assert_int_eq(ops_run, 1); /* it never reached the backend */
+    alaei_context_begin_call(ctx);
+    ctx->profile = calloc(1, sizeof *ctx->profile);
+    ck_assert_alae_ok(alaei_device_normal(ctx, d, 16, 7, 0, 0.0, 1.0));
+    ck_assert_uint_eq(ctx->profile->calls[ALAEI_OP_RNG_NORMAL], 1);
+    alaei_device_free(ctx, a);
+    alaei_device_free(ctx, d);
+    alae_context_destroy(ctx);
+}
+END_TEST
+
 typedef struct abort_job {
     alae_context *ctx;
     atomic_int started;
@@ -386,6 +457,8 @@ static Suite *graph_suite(void) {
     tcase_add_test(tc, out_of_memory_is_reported_at_planning);
     tcase_add_test(tc, abort_stops_between_ops_and_context_survives);
     tcase_add_test(tc, abort_from_another_thread);
+    tcase_add_test(tc, profile_synchronises_around_every_op);
+    tcase_add_test(tc, device_helpers_take_the_executor_path);
     tcase_add_test(tc, same_seed_one_thread_is_bitwise_reproducible);
     suite_add_tcase(s, tc);
     return s;
