@@ -119,8 +119,8 @@ cli_shape cli_image_shape(const cli_geom *g);
 #define CLI_E_NONFINITE ((alae_status)-1000)
 
 /* Runs fn over n items in batches of cli_batch_size(the larger item): in holds n items of
- * in_shape, out receives n items of out_shape (all finite, else CLI_E_NONFINITE). ctx must be the
- * model's context (the public API has no getter for it). */
+ * in_shape, out receives n items of out_shape (all finite, else CLI_E_NONFINITE). ctx must be
+ * the model's context (the public API has no getter for it). */
 #define CLI_BATCH 256
 /* Items per batch: CLI_BATCH, fewer for large images (at most CLI_BATCH_FLOATS floats of input
  * or output per batch, at least one item: one 1024 px RGB image, 21 of 256 px), so that a batch's

@@ -542,8 +542,6 @@ static alae_status keep_file_open(alaei_st_file *f, int fd, const char *path, si
 /* Opens path; lazy: keeps the file open and reads each tensor's bytes when it is read, else maps
  * (or reads) the data area. */
 static alae_status open_file(const char *path, int lazy, alaei_st_file **out, const char *func) {
-    ALAEI_CHECK_ARG(path);
-    ALAEI_CHECK_ARG(out);
     int fd;
     uint64_t size;
     alae_status st = alaei_open_regular(path, func, &fd, &size);

@@ -98,8 +98,6 @@ ALAE_API alae_status alae_model_param_count(const alae_model *m, int32_t part_ma
 /* ---- inference settings ---- */
 
 static alae_status apply_setting(alae_model *m, int32_t key, double v) {
-    alaei_clear_error();
-    ALAEI_CHECK_ARG(m);
     int32_t levels = alaei_layer_count(&m->cfg);
     int integer = isfinite(v) && v == floor(v);
     switch (key) {
@@ -138,6 +136,8 @@ static alae_status apply_setting(alae_model *m, int32_t key, double v) {
 }
 
 ALAE_API alae_status alae_model_set(alae_model *m, int32_t key, double v) {
+    alaei_clear_error();
+    ALAEI_CHECK_ARG(m);
     alae_status s = apply_setting(m, key, v);
     if (s == ALAE_OK) alaei_plan_cache_drop_stale(m);
     return s;
