@@ -57,6 +57,9 @@ static inline int alaei_add_size(size_t a, size_t b, size_t *out) {
 
 struct alaei_backend_vtbl;
 
+/* ALAE_CTX_WINOGRAD's default: the environment's ALAE_WINOGRAD (0 or 2), else 1. */
+int32_t alaei_winograd_default(void);
+
 /* ---- contexts (lib/core/context.c) ---- */
 struct alae_context {
     const struct alaei_backend_vtbl *backend;
@@ -69,6 +72,7 @@ struct alae_context {
     int32_t poison;
     int32_t tf32;          /* ALAE_CTX_TF32 */
     int32_t graphs;        /* ALAE_CTX_GRAPHS */
+    int32_t winograd;      /* ALAE_CTX_WINOGRAD */
     atomic_int abort_requested;
     struct alaei_profile *profile; /* per-op timings when ALAE_PROFILE=1, else NULL */
 };
