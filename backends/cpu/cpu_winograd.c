@@ -75,23 +75,28 @@ static inline void grad_1d(const float *in, int64_t is, float *out, int64_t os) 
     }
 }
 
-/* G w: 3 -> 6, one kernel */
+/* G w: 3 -> 6, over WINO_LANES kernels */
 static inline void kernel_1d(const float *in, int64_t is, float *out, int64_t os) {
-    float w0 = in[0], w1 = in[is], w2 = in[2 * is];
-    out[0] = w0 * (1.0f / 4);
-    out[os] = -(w0 + w1 + w2) * (1.0f / 6);
-    out[2 * os] = -(w0 - w1 + w2) * (1.0f / 6);
-    out[3 * os] = w0 * (1.0f / 24) + w1 * (1.0f / 12) + w2 * (1.0f / 6);
-    out[4 * os] = w0 * (1.0f / 24) - w1 * (1.0f / 12) + w2 * (1.0f / 6);
-    out[5 * os] = w2;
+    for (int l = 0; l < WINO_LANES; l++) {
+        float w0 = in[l], w1 = in[is + l], w2 = in[2 * is + l];
+        out[l] = w0 * (1.0f / 4);
+        out[os + l] = -(w0 + w1 + w2) * (1.0f / 6);
+        out[2 * os + l] = -(w0 - w1 + w2) * (1.0f / 6);
+        out[3 * os + l] = w0 * (1.0f / 24) + w1 * (1.0f / 12) + w2 * (1.0f / 6);
+        out[4 * os + l] = w0 * (1.0f / 24) - w1 * (1.0f / 12) + w2 * (1.0f / 6);
+        out[5 * os + l] = w2;
+    }
 }
 
-/* G^T m: 6 -> 3, one kernel (the transpose of kernel_1d) */
+/* G^T m: 6 -> 3, over WINO_LANES kernels (the transpose of kernel_1d) */
 static inline void kernel_grad_1d(const float *in, int64_t is, float *out, int64_t os) {
-    float m0 = in[0], m1 = in[is], m2 = in[2 * is], m3 = in[3 * is], m4 = in[4 * is], m5 = in[5 * is];
-    out[0] = m0 * (1.0f / 4) - (m1 + m2) * (1.0f / 6) + (m3 + m4) * (1.0f / 24);
-    out[os] = (m2 - m1) * (1.0f / 6) + (m3 - m4) * (1.0f / 12);
-    out[2 * os] = (m3 + m4 - m1 - m2) * (1.0f / 6) + m5;
+    for (int l = 0; l < WINO_LANES; l++) {
+        float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l], m4 = in[4 * is + l],
+              m5 = in[5 * is + l];
+        out[l] = m0 * (1.0f / 4) - (m1 + m2) * (1.0f / 6) + (m3 + m4) * (1.0f / 24);
+        out[os + l] = (m2 - m1) * (1.0f / 6) + (m3 - m4) * (1.0f / 12);
+        out[2 * os + l] = (m3 + m4 - m1 - m2) * (1.0f / 6) + m5;
+    }
 }
 
 /* ---- tiles ---- */
@@ -217,33 +222,52 @@ static void output_transform(void *arg, int64_t o0, int64_t o1) {
         }
 }
 
-/* U <- alpha G w G^T for output channels [o0, o1) */
+/* U <- alpha G w G^T for output channels [o0, o1), WINO_LANES input channels at a time */
 static void kernel_transform(void *arg, int64_t o0, int64_t o1) {
     const wino_job *J = arg;
     const cpu_wino_shape *s = J->sh;
+    float w[9 * WINO_LANES], tmp[18 * WINO_LANES], u[WINO_POS * WINO_LANES];
     for (int64_t o = o0; o < o1; o++)
-        for (int64_t c = 0; c < s->c; c++) {
-            float w[9], tmp[18], u[WINO_POS];
-            for (int k = 0; k < 9; k++)
-                w[k] = J->flip ? J->kern[(c * s->o + o) * 9 + 8 - k] : J->kern[(o * s->c + c) * 9 + k];
-            for (int col = 0; col < 3; col++) kernel_1d(w + col, 3, tmp + col, 3); /* tmp [6][3] = G w */
-            for (int row = 0; row < 6; row++) kernel_1d(tmp + row * 3, 1, u + row * 6, 1); /* u = tmp G^T */
-            for (int k = 0; k < WINO_POS; k++) J->U[(k * s->o + o) * s->c + c] = J->alpha * u[k];
+        for (int64_t c0 = 0; c0 < s->c; c0 += WINO_LANES) {
+            int n = s->c - c0 < WINO_LANES ? (int)(s->c - c0) : WINO_LANES;
+            memset(w, 0, sizeof w);
+            for (int l = 0; l < n; l++) {
+                int64_t c = c0 + l;
+                for (int k = 0; k < 9; k++)
+                    w[k * WINO_LANES + l] =
+                        J->flip ? J->kern[(c * s->o + o) * 9 + 8 - k] : J->kern[(o * s->c + c) * 9 + k];
+            }
+            for (int col = 0; col < 3; col++) /* tmp [6][3] = G w */
+                kernel_1d(w + col * WINO_LANES, 3 * WINO_LANES, tmp + col * WINO_LANES, 3 * WINO_LANES);
+            for (int row = 0; row < 6; row++) /* u = tmp G^T */
+                kernel_1d(tmp + row * 3 * WINO_LANES, WINO_LANES, u + row * 6 * WINO_LANES, WINO_LANES);
+            for (int k = 0; k < WINO_POS; k++) {
+                float *dst = J->U + (k * s->o + o) * s->c + c0;
+                for (int l = 0; l < n; l++) dst[l] = J->alpha * u[k * WINO_LANES + l];
+            }
         }
 }
 
-/* dw <- alpha G^T Ŵ G for output channels [o0, o1) */
+/* dw <- alpha G^T Ŵ G for output channels [o0, o1), WINO_LANES input channels at a time */
 static void kernel_grad_transform(void *arg, int64_t o0, int64_t o1) {
     const wino_job *J = arg;
     const cpu_wino_shape *s = J->sh;
+    float m[WINO_POS * WINO_LANES], tmp[18 * WINO_LANES], r[9 * WINO_LANES];
     for (int64_t o = o0; o < o1; o++)
-        for (int64_t c = 0; c < s->c; c++) {
-            float m[WINO_POS], tmp[18], r[9];
-            for (int k = 0; k < WINO_POS; k++) m[k] = J->U[(k * s->o + o) * s->c + c];
-            for (int col = 0; col < 6; col++) kernel_grad_1d(m + col, 6, tmp + col, 6); /* tmp [3][6] */
-            for (int row = 0; row < 3; row++) kernel_grad_1d(tmp + row * 6, 1, r + row * 3, 1);
-            float *dst = J->dw + (o * s->c + c) * 9;
-            for (int k = 0; k < 9; k++) dst[k] = J->alpha * r[k];
+        for (int64_t c0 = 0; c0 < s->c; c0 += WINO_LANES) {
+            int n = s->c - c0 < WINO_LANES ? (int)(s->c - c0) : WINO_LANES;
+            for (int k = 0; k < WINO_POS; k++) {
+                const float *src = J->U + (k * s->o + o) * s->c + c0;
+                for (int l = 0; l < WINO_LANES; l++) m[k * WINO_LANES + l] = l < n ? src[l] : 0.0f;
+            }
+            for (int col = 0; col < 6; col++) /* tmp [3][6] = G^T m */
+                kernel_grad_1d(m + col * WINO_LANES, 6 * WINO_LANES, tmp + col * WINO_LANES, 6 * WINO_LANES);
+            for (int row = 0; row < 3; row++) /* r = tmp G */
+                kernel_grad_1d(tmp + row * 6 * WINO_LANES, WINO_LANES, r + row * 3 * WINO_LANES, WINO_LANES);
+            for (int l = 0; l < n; l++) {
+                float *dst = J->dw + (o * s->c + c0 + l) * 9;
+                for (int k = 0; k < 9; k++) dst[k] = J->alpha * r[k * WINO_LANES + l];
+            }
         }
 }
 
@@ -316,8 +340,12 @@ int cpu_winograd_wanted(const cpu_ctx *ctx, const cpu_wino_shape *s) {
         return 0;
     if (ctx->winograd == 2) return 1;
     /* where it wins (bench/alae_bench_core --winograd): enough channels to amortise the
-     * transforms, and maps of at least one whole tile */
-    return s->c >= 16 && s->o >= 16 && s->oh >= 4 && s->ow >= 4;
+     * transforms, maps of at least one whole tile, and enough tiles for the 36 GEMMs and the
+     * kernel transform (batch 1 at 8x8 with 256 channels was 10x slower, 32x32 with 64
+     * channels 0.65-1.0x; batch 64 at 4x4 with 256 channels 1.2-1.3x faster) */
+    int64_t tiles = s->n * ((s->oh + 3) / 4) * ((s->ow + 3) / 4);
+    return s->c >= 16 && s->o >= 16 && s->oh >= 4 && s->ow >= 4 &&
+           (tiles >= 128 || (tiles >= 64 && s->c >= 128 && s->o >= 128));
 }
 
 alae_status cpu_winograd_conv(cpu_ctx *ctx, const cpu_wino_shape *s, const float *x, const float *w, int flip,
