@@ -122,8 +122,8 @@ int main(int argc, char **argv) {
             cpu[i - warmup] = c;
         }
     }
-    double mean = 0;
-    for (int i = 0; i < iters; i++) mean += times[i] / iters;
+    double mean = 0, cpu_mean = 0;
+    for (int i = 0; i < iters; i++) mean += times[i] / iters, cpu_mean += cpu[i] / iters;
     qsort(times, (size_t)iters, sizeof(double), compare_doubles);
     qsort(cpu, (size_t)iters, sizeof(double), compare_doubles);
     double median = times[iters / 2], cpu_median = cpu[iters / 2];
@@ -136,9 +136,9 @@ int main(int argc, char **argv) {
                stats.loss_ae, planned / 1048576.0);
     printf("\n");
     printf("RESULT alae preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f cpu_s=%.6f items_per_s=%.2f "
-           "peak_rss_mib=%.1f arena_mib=%.1f mean_s=%.6f r1_interval=%d\n",
+           "peak_rss_mib=%.1f arena_mib=%.1f mean_s=%.6f mean_cpu_s=%.6f r1_interval=%d\n",
            preset, mode, res, batch, threads, median, cpu_median, batch / median, ru.ru_maxrss / 1024.0,
-           planned / 1048576.0, mean, r1_interval);
+           planned / 1048576.0, mean, cpu_mean, r1_interval);
     free(times);
     free(cpu);
     alae_tensor_destroy(x);
