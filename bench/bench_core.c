@@ -22,7 +22,12 @@
  * of --reps alae_trainer_step calls on random images in [-1, 1] after one warm-up, for 1 and 2
  * threads.
  *
- * usage: alae_bench_core [--reps N] [--quick] [--conv-only] [--style BATCH] */
+ * With --winograd it instead times the three fused 3x3 stride-1 convolution ops on the StyleALAE
+ * layer shapes with Winograd off (ALAE_CTX_WINOGRAD 0, im2col + GEMM) and forced (2), the two
+ * alternating within a repetition, and prints im2col time / Winograd time per shape and thread
+ * count (the data of cpu_winograd_wanted's per-shape choice).
+ *
+ * usage: alae_bench_core [--reps N] [--quick] [--conv-only] [--style BATCH] [--winograd] */
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
@@ -409,6 +414,67 @@ static void bench_fused_conv(void *bctx, int threads, int kind, int batch, int c
     free(rc);
 }
 
+/* One fused 3x3 stride-1 pad-1 convolution op (kind 0 forward, 1 backward data, 2 backward
+ * weight): the median times with Winograd off and forced; prints their ratio. */
+static void bench_winograd_case(void *bctx, int threads, int kind, int batch, int cin, int cout, int hw) {
+    static const char *const names[3] = {"fwd ", "bwdD", "bwdW"};
+    static const int codes[3] = {ALAEI_OP_CONV2D, ALAEI_OP_CONV2D_BWD_DATA, ALAEI_OP_CONV2D_BWD_WEIGHT};
+    int64_t P = (int64_t)hw * hw;
+    unsigned seed = 77u + (unsigned)(batch * 13 + cin * 5 + hw + kind);
+    float *x = alloc_random((size_t)batch * cin * P, &seed), *w = alloc_random((size_t)cout * cin * 9, &seed);
+    float *gy = alloc_random((size_t)batch * cout * P, &seed);
+    alaei_op op;
+    memset(&op, 0, sizeof op);
+    op.code = codes[kind];
+    op.nsrc = 2;
+    alaei_tview xv = {x, {batch, cin, hw, hw}}, wv = {w, {cout, cin, 3, 3}}, gv = {gy, {batch, cout, hw, hw}};
+    switch (kind) {
+    case 0: op.src[0] = xv, op.src[1] = wv, op.dst = gv; break;
+    case 1: op.src[0] = gv, op.src[1] = wv, op.dst = xv; break;
+    default: op.src[0] = gv, op.src[1] = xv, op.dst = wv; break;
+    }
+    op.ip[0] = op.ip[1] = 3;
+    op.ip[2] = 1;
+    op.ip[3] = 1;
+    op.fp[0] = 1.0;
+    double t[2][64] = {{0}};
+    for (int r = -WARMUP; r < REPS; r++)
+        for (int mode = 0; mode < 2; mode++) {
+            check(B->set_option(bctx, ALAE_CTX_WINOGRAD, mode ? 2 : 0), "set_option(ALAE_CTX_WINOGRAD)");
+            double t0 = now();
+            check(B->run_op(bctx, &op), "run_op(fused conv)");
+            if (r >= 0) t[mode][r] = now() - t0;
+        }
+    double im2col = median(t[0], REPS), wino = median(t[1], REPS);
+    double flops = 2.0 * batch * P * cout * cin * 9;
+    printf("%dt %s b%-3d %3dx%-3d %3d->%-3d  im2col %8.3f ms (%5.1f GFLOP/s)  winograd %8.3f ms  ratio %.2f\n",
+           threads, names[kind], batch, hw, hw, cin, cout, im2col * 1e3, flops / im2col * 1e-9, wino * 1e3,
+           im2col / wino);
+    fflush(stdout);
+    free(x);
+    free(w);
+    free(gy);
+}
+
+/* The StyleALAE layers (mnist 32 px batch 64, celeba 64 px batch 32) and small channel counts. */
+static void bench_winograd(void) {
+    static const int shapes[][4] = {/* batch, channels in, out, size */
+                                    {64, 64, 64, 32},  {64, 128, 128, 16}, {64, 256, 256, 8},
+                                    {64, 256, 256, 4}, {32, 128, 128, 64}, {32, 256, 256, 32},
+                                    {32, 256, 256, 16}, {1, 256, 256, 8},  {1, 64, 64, 32},
+                                    {64, 8, 8, 32},    {64, 16, 16, 32},   {64, 32, 32, 16}};
+    for (int threads = 1; threads <= 2; threads++) {
+        void *bctx = NULL;
+        check(B->ctx_create(0, NULL, &bctx), "ctx_create");
+        check(B->set_threads(bctx, threads), "set_threads");
+        raw_threads = threads;
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int kind = 0; kind < 3; kind++)
+                bench_winograd_case(bctx, threads, kind, shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+        B->ctx_destroy(bctx);
+    }
+}
+
 /* StyleALAE `mnist` at 32 px: arena and iteration time through the public API. */
 static void check_api(alae_status s, const char *what) {
     if (s != ALAE_OK) {
@@ -483,7 +549,7 @@ static void print_result(const result *r, double peak) {
 }
 
 int main(int argc, char **argv) {
-    int quick = 0, conv_only = 0;
+    int quick = 0, conv_only = 0, winograd = 0;
     long style_batch = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc)
@@ -492,10 +558,12 @@ int main(int argc, char **argv) {
             quick = 1;
         else if (!strcmp(argv[i], "--conv-only"))
             conv_only = 1;
+        else if (!strcmp(argv[i], "--winograd"))
+            winograd = 1;
         else if (!strcmp(argv[i], "--style") && i + 1 < argc)
             style_batch = atol(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--reps N (7..63; --style: 3..63)] [--quick] [--conv-only] [--style BATCH]\n",
+            fprintf(stderr, "usage: %s [--reps N (7..63; --style: 3..63)] [--quick] [--conv-only] [--style BATCH] [--winograd]\n",
                     argv[0]);
             return 2;
         }
@@ -517,6 +585,12 @@ int main(int argc, char **argv) {
     raw_sgemm = cpu_blas_raw_sgemm();
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     printf("alae_bench_core: %s\n", info.description);
+    if (winograd) {
+        if (REPS > 15) REPS = 15;
+        printf("Winograd F(4x4, 3x3) against im2col + GEMM, median of %d reps after %d warm-up\n", REPS, WARMUP);
+        bench_winograd();
+        return 0;
+    }
     printf("online CPUs: %ld; GEMM kernels: %s; raw SGEMM: %s; median of %d reps after %d warm-up\n", online,
            alaei_cpu_blas_description(), raw_sgemm ? "cblas_sgemm via the same dlopen handle" : "built-in",
            REPS, WARMUP);

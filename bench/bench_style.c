@@ -9,12 +9,14 @@
  * Usage: alae_bench_style [--preset mnist|celeba|ffhq|...] [--mode train|encode|decode|reconstruct]
  *                         [--resolution R] [--batch B] [--threads T] [--iters N] [--warmup N]
  *                         [--model FILE] [--save-model FILE] [--noise off|batch|sample]
- *                         [--input X.npy] [--output Y.npy]
+ *                         [--input X.npy] [--output Y.npy] [--r1-interval K]
  * Defaults: mnist 32 px batch 64, celeba 64 px (level 4 of the 128 px networks) batch 32, other
  * presets their full size. --model runs a saved model instead of a fresh one (seed 1);
  * --save-model writes the model and exits (for bench/pytorch_style_alae.py --weights);
  * --input reads the images of encode / reconstruct (default: N(0, 0.25) noise) and --output
- * writes the last call's result, both float32 .npy. */
+ * writes the last call's result, both float32 .npy. --r1-interval K: lazy R1
+ * (ALAE_TRAIN_R1_INTERVAL; R1 on every K-th D-step), for which the mean (mean_s, over a multiple
+ * of K iterations) is the figure, not the median. */
 #define _POSIX_C_SOURCE 200809L
 #define BENCH_NAME "alae_bench_style"
 #include <alae/alae.h>
@@ -30,7 +32,7 @@ static void usage(void) {
     fprintf(stderr, "usage: alae_bench_style [--preset mnist|celeba|ffhq|...] [--mode train|encode|decode|reconstruct]\n"
                     "                        [--resolution R] [--batch B] [--threads T] [--iters N] [--warmup N]\n"
                     "                        [--model FILE] [--save-model FILE] [--noise off|batch|sample]\n"
-                    "                        [--input X.npy] [--output Y.npy]\n");
+                    "                        [--input X.npy] [--output Y.npy] [--r1-interval K]\n");
 }
 
 /* Reads a float32 .npy of x's shape into x. */
@@ -76,7 +78,7 @@ static int save_output(const char *path, const alae_tensor *t) {
 int main(int argc, char **argv) {
     const char *preset = "mnist", *mode = "train", *model_path = NULL, *save_path = NULL, *noise = NULL;
     const char *input_path = NULL, *output_path = NULL;
-    int threads = 1, iters = 5, warmup = 1, batch = 0, res = 0;
+    int threads = 1, iters = 5, warmup = 1, batch = 0, res = 0, r1_interval = 1;
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc) {
             usage();
@@ -95,6 +97,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--noise")) noise = v;
         else if (!strcmp(k, "--input")) input_path = v;
         else if (!strcmp(k, "--output")) output_path = v;
+        else if (!strcmp(k, "--r1-interval")) r1_interval = atoi(v);
         else {
             usage();
             return 2;
@@ -178,6 +181,7 @@ int main(int argc, char **argv) {
         CHECK(alae_trainer_create(model, fg, ed, &trainer));
         CHECK(alae_trainer_set(trainer, ALAE_TRAIN_LOD, lod));
         CHECK(alae_trainer_set(trainer, ALAE_TRAIN_BLEND, 1.0));
+        CHECK(alae_trainer_set(trainer, ALAE_TRAIN_R1_INTERVAL, r1_interval));
         CHECK(alae_trainer_reserve(trainer, batch, &planned));
     } else {
         CHECK(alae_model_set(model, ALAE_MODEL_BLEND, 1.0));
@@ -198,6 +202,8 @@ int main(int argc, char **argv) {
             cpu[i - warmup] = c;
         }
     }
+    double mean = 0, cpu_mean = 0;
+    for (int i = 0; i < iters; i++) mean += times[i] / iters, cpu_mean += cpu[i] / iters;
     qsort(times, (size_t)iters, sizeof(double), compare_doubles);
     qsort(cpu, (size_t)iters, sizeof(double), compare_doubles);
     double median = times[iters / 2], cpu_median = cpu[iters / 2];
@@ -210,9 +216,9 @@ int main(int argc, char **argv) {
                stats.loss_ae, planned / 1048576.0);
     printf("\n");
     printf("RESULT alae preset=%s mode=%s res=%d batch=%d threads=%d median_s=%.6f cpu_s=%.6f items_per_s=%.2f "
-           "peak_rss_mib=%.1f arena_mib=%.1f\n",
+           "peak_rss_mib=%.1f arena_mib=%.1f mean_s=%.6f mean_cpu_s=%.6f r1_interval=%d\n",
            preset, mode, res, batch, threads, median, cpu_median, batch / median, ru.ru_maxrss / 1024.0,
-           planned / 1048576.0);
+           planned / 1048576.0, mean, cpu_mean, r1_interval);
     if (output_path && save_output(output_path, recon ? rec : encode ? w : x)) return 1;
     free(times);
     free(cpu);

@@ -28,6 +28,7 @@ reps=${REPS:-2}
 celeba_train_reps=${TRAIN_REPS_CELEBA:-1}
 codec_big_reps=${CODEC_BIG_REPS:-1}
 cases=${CASES:-"train-mnist train-celeba codec-mnist codec-celeba"}
+im2col=${IM2COL:-1} # 1: also libalae with Winograd off (ALAE_WINOGRAD=0), the "before" of each case
 alae_bin=$build/bench/alae_bench_style
 tmp=$(mktemp -d)
 log=${LOG:-$tmp/results.txt}
@@ -61,6 +62,9 @@ run_one() {
     if [ "$prog" = alae ]; then
         [ $have_alae = 1 ] || return 0
         "$alae_bin" "$@" >"$tmp/out" 2>&1
+    elif [ "$prog" = im2col ]; then
+        [ $have_alae = 1 ] || return 0
+        ALAE_WINOGRAD=0 "$alae_bin" "$@" 2>&1 | sed 's/^RESULT alae /RESULT im2col /' >"$tmp/out"
     else
         [ $have_torch = 1 ] || return 0
         "$python" "$here/pytorch_style_alae.py" --omp-wait-policy "${TORCH_OMP_WAIT_POLICY:-passive}" "$@" >"$tmp/out" 2>&1
@@ -79,6 +83,9 @@ case_runs() {
     while [ "$rep" -le "$n_reps" ]; do
         for t in $threads_list; do
             if [ $((rep % 2)) = 1 ]; then order="alae torch"; else order="torch alae"; fi
+            if [ "$im2col" = 1 ]; then
+                if [ $((rep % 2)) = 1 ]; then order="alae im2col torch"; else order="im2col torch alae"; fi
+            fi
             for prog in $order; do run_one "$prog" "$@" --threads "$t"; done
         done
         rep=$((rep + 1))
@@ -108,9 +115,10 @@ echo
 uptime
 echo "Medians over the repetitions. time_x = PyTorch s / libalae s (> 1: libalae faster); cpu_x the"
 echo "same for the process CPU time of the measured call (the robust figure on 1 thread when other"
-echo "jobs share the machine); rss_x = libalae peak RSS / PyTorch peak RSS (< 1: smaller; target <= 0.5)"
-printf '%-7s %-7s %4s %6s %3s %10s %10s %7s %10s %10s %7s %9s %9s %6s\n' preset mode res batch thr alae_s torch_s time_x \
-    alae_cpu torch_cpu cpu_x alae_MiB torch_MiB rss_x
+echo "jobs share the machine); rss_x = libalae peak RSS / PyTorch peak RSS (< 1: smaller; target <= 0.5);"
+echo "im2col_s: libalae with Winograd off (ALAE_WINOGRAD=0), wino_x = im2col_s / alae_s (IM2COL=1)"
+printf '%-7s %-7s %4s %6s %3s %10s %10s %7s %10s %10s %7s %9s %9s %6s %10s %7s\n' preset mode res batch thr alae_s torch_s \
+    time_x alae_cpu torch_cpu cpu_x alae_MiB torch_MiB rss_x im2col_s wino_x
 awk '
 function field(name,   i, kv) {
     for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
@@ -134,14 +142,15 @@ END {
         key = keys[k]
         as = median(s["alae", key]); ts = median(s["torch", key])
         ac = median(c["alae", key]); tc = median(c["torch", key])
-        am = median(m["alae", key]); tm = median(m["torch", key])
+        am = median(m["alae", key]); tm = median(m["torch", key]); is = median(s["im2col", key])
         split(key, f, " ")
-        printf "%-7s %-7s %4s %6s %3s %10s %10s %7s %10s %10s %7s %9s %9s %6s\n", f[1], f[2], f[3], f[4], f[5],
+        printf "%-7s %-7s %4s %6s %3s %10s %10s %7s %10s %10s %7s %9s %9s %6s %10s %7s\n", f[1], f[2], f[3], f[4], f[5],
             as == "" ? "-" : sprintf("%.4f", as), ts == "" ? "-" : sprintf("%.4f", ts),
             (as > 0 && ts > 0) ? sprintf("%.2f", ts / as) : "-",
             ac == "" ? "-" : sprintf("%.4f", ac), tc == "" ? "-" : sprintf("%.4f", tc),
             (ac > 0 && tc > 0) ? sprintf("%.2f", tc / ac) : "-",
-            am == "" ? "-" : am, tm == "" ? "-" : tm, (am > 0 && tm > 0) ? sprintf("%.2f", am / tm) : "-"
+            am == "" ? "-" : am, tm == "" ? "-" : tm, (am > 0 && tm > 0) ? sprintf("%.2f", am / tm) : "-",
+            is == "" ? "-" : sprintf("%.4f", is), (as > 0 && is > 0) ? sprintf("%.2f", is / as) : "-"
     }
 }' "$log"
 [ -n "${LOG:-}" ] && echo "raw RESULT lines: $log"

@@ -90,6 +90,7 @@ static alae_status cpu_ctx_create(int32_t device, const alaei_host_services *hos
     if (!ctx) return alaei_fail(ALAE_E_NOMEM, "cpu_ctx_create", "no memory for a cpu context");
     ctx->device = device;
     ctx->threads = 1; /* the core calls set_threads right after creation */
+    ctx->winograd = alaei_winograd_default();
     *bctx = ctx;
     return ALAE_OK;
 }
@@ -248,6 +249,17 @@ static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     }
 }
 
+static alae_status cpu_set_option(void *bctx, int32_t key, int64_t value) {
+    cpu_ctx *ctx = bctx;
+    if (!ctx) return alaei_fail(ALAE_E_INVALID_ARG, "cpu_set_option", "no context");
+    if (key != ALAE_CTX_WINOGRAD) return ALAE_E_UNSUPPORTED;
+    if (value < 0 || value > 2)
+        return alaei_fail(ALAE_E_INVALID_ARG, "cpu_set_option", "ALAE_CTX_WINOGRAD = %lld is not 0, 1 or 2",
+                          (long long)value);
+    ctx->winograd = (int32_t)value;
+    return ALAE_OK;
+}
+
 static const alaei_backend_vtbl cpu_vtbl = {
     .abi_version = ALAEI_BACKEND_ABI_VERSION,
     .struct_size = sizeof(alaei_backend_vtbl),
@@ -267,6 +279,7 @@ static const alaei_backend_vtbl cpu_vtbl = {
     .fill = cpu_fill,
     .supports = cpu_supports,
     .run_op = cpu_run_op,
+    .set_option = cpu_set_option,
 };
 
 const alaei_backend_vtbl *alaei_cpu_backend(void) { return &cpu_vtbl; }

@@ -76,6 +76,14 @@ static alae_status conv_setup(const alaei_op *op, conv_geom *g, const alaei_tvie
 
 static int is_pointwise(const conv_geom *g) { return g->kh == 1 && g->kw == 1 && g->s == 1 && g->pad == 0; }
 
+/* g as a Winograd shape when it is a 3x3 stride-1 convolution the context wants done that way
+ * (cpu_winograd.c), else 0. */
+static int winograd_shape(const cpu_ctx *ctx, const conv_geom *g, cpu_wino_shape *s) {
+    if (g->kh != 3 || g->kw != 3 || g->s != 1) return 0;
+    *s = (cpu_wino_shape){g->n, g->c, g->h, g->w, g->o, g->oh, g->ow, g->pad};
+    return cpu_winograd_wanted(ctx, s);
+}
+
 /* The chunking: nb images of rows output rows at a time (nb > 1 only with rows == oh). */
 static void conv_chunking(const cpu_ctx *ctx, const conv_geom *g, int64_t *nb, int64_t *rows) {
     int64_t budget = CONV_COLS_PER_THREAD * (ctx->threads > 1 ? ctx->threads : 1);
@@ -353,6 +361,8 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
                               y + n * g.o * g.hw, g.hw);
             return s;
         }
+        cpu_wino_shape ws;
+        if (winograd_shape(ctx, &g, &ws)) return cpu_winograd_conv(ctx, &ws, x, w, 0, alpha, y);
         return conv_chunks(ctx, RUN_FWD, &g, x, NULL, w, NULL, y, NULL, alpha, 0);
     }
     case ALAEI_OP_CONV2D_BWD_DATA: {
@@ -364,6 +374,14 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
                 s = cpu_sgemm(ctx, 1, 0, g.c, g.hw, g.o, alpha, w, g.c, gy + n * g.o * g.hw, g.hw, 0.0f,
                               dx + n * g.c * g.hw, g.hw);
             return s;
+        }
+        cpu_wino_shape ws;
+        if (g.pad <= 2 && g.oh > 0 && g.ow > 0) {
+            /* the adjoint as a forward convolution of g: o input channels, c output channels,
+             * padding 2 - pad (below) */
+            conv_geom t = g;
+            t.c = g.o, t.h = g.oh, t.w = g.ow, t.o = g.c, t.pad = 2 - g.pad, t.oh = g.h, t.ow = g.w;
+            if (winograd_shape(ctx, &t, &ws)) return cpu_winograd_conv(ctx, &ws, gy, w, 1, alpha, dx);
         }
         if (g.o > 0 && g.s == 1 && g.kh == g.kw && g.pad <= g.kh - 1 && g.c >= g.o) {
             /* stride 1: the adjoint is the correlation of g (padded KH-1-pad) with the rotated,
@@ -393,6 +411,8 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op) {
                               n ? 1.0f : 0.0f, dw, g.c);
             return s;
         }
+        cpu_wino_shape ws;
+        if (winograd_shape(ctx, &g, &ws)) return cpu_winograd_bwd_weight(ctx, &ws, gy, x, alpha, dw);
         return conv_chunks(ctx, RUN_WEIGHT, &g, x, NULL, NULL, gy, NULL, dw, alpha, 0);
     }
     }

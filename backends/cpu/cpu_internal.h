@@ -58,6 +58,7 @@ typedef struct cpu_ctx {
     int32_t device;
     void *scratch;        /* 64-byte aligned, grown on demand, owned by the context */
     size_t scratch_bytes;
+    int32_t winograd;     /* ALAE_CTX_WINOGRAD: 0 off, 1 where it wins, 2 wherever it applies */
 } cpu_ctx;
 
 /* A 64-byte aligned scratch area of at least bytes, valid until the next call on the context;
@@ -140,6 +141,22 @@ alae_status cpu_op_conv2d(cpu_ctx *ctx, const alaei_op *op);       /* cpu_conv2d
 alae_status cpu_op_permute(cpu_ctx *ctx, const alaei_op *op);       /* cpu_layout.c */
 alae_status cpu_op_slice(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_slice_adj(cpu_ctx *ctx, const alaei_op *op);
+
+/* ---- Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions (cpu_winograd.c) ----
+ * A forward convolution of images [n, c, h, w] by a 3x3 kernel with padding pad (0..2) into
+ * [n, o, oh, ow], oh = h + 2 pad - 2, ow = w + 2 pad - 2. */
+typedef struct cpu_wino_shape {
+    int64_t n, c, h, w, o, oh, ow, pad;
+} cpu_wino_shape;
+/* Whether the context's setting picks Winograd for this shape (0 or 1). */
+int cpu_winograd_wanted(const cpu_ctx *ctx, const cpu_wino_shape *s);
+/* y = alpha conv(x, w): w is [o, c, 3, 3], or with flip [c, o, 3, 3] used rotated by 180 degrees
+ * and transposed (the backward-data convolution). */
+alae_status cpu_winograd_conv(cpu_ctx *ctx, const cpu_wino_shape *s, const float *x, const float *w, int flip,
+                              float alpha, float *y);
+/* dw [o, c, 3, 3] = alpha Σ gy ⋆ x, gy [n, o, oh, ow] (the weight gradient). */
+alae_status cpu_winograd_bwd_weight(cpu_ctx *ctx, const cpu_wino_shape *s, const float *gy, const float *x,
+                                    float alpha, float *dw);
 
 /* Fills n floats with v, over the pool when large. */
 void cpu_fill_f32(cpu_pool *pool, float *dst, int64_t n, float v);

@@ -87,6 +87,11 @@ ALAE_API alae_status alae_device_find(const char *name, int32_t *index);
                                         No effect on the CPU */
 #define ALAE_CTX_GRAPHS        1006  /* 0/1: let the backend record a step's kernels once and replay
                                         them (CUDA graphs); default 1. No effect on the CPU */
+#define ALAE_CTX_WINOGRAD      1007  /* 0/1/2: CPU 3x3 stride-1 convolutions by Winograd F(4x4, 3x3):
+                                        0 never (im2col + GEMM, the bits of earlier releases), 1 for
+                                        the shapes where it is faster (default), 2 for every such
+                                        convolution (tests). The environment variable ALAE_WINOGRAD
+                                        (0, 1 or 2) sets the default. Ignored by other backends */
 
 /* Creates a context on a device. *out is set only on success; the caller owns the context and
  * releases it with alae_context_destroy. Thread-safe (each call creates a new context). Errors:

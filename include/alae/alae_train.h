@@ -64,6 +64,11 @@ typedef struct alae_trainer alae_trainer;
 #define ALAE_TRAIN_EPOCH              4013  /* read-only: epoch of the schedule position */
 #define ALAE_TRAIN_EPOCH_IMAGES       4014  /* read-only: images seen in that epoch */
 #define ALAE_TRAIN_BATCH              4015  /* read-only: the batch size of LOD in the level table */
+#define ALAE_TRAIN_R1_INTERVAL        4016  /* lazy R1 (StyleGAN2): the penalty only on every k-th D-step
+                                               (iterations 0, k, 2k, ...), weighted k gamma / 2, and the
+                                               E|D optimizer's steps with learning rate times k/(k+1) and
+                                               betas to the power k/(k+1); 1..1024 (1: the reference,
+                                               R1 on every D-step) */
 
 /* Per-level table of the schedule (alae_trainer_set_level / get_level; 5001..) */
 #define ALAE_LEVEL_BATCH 5001  /* batch size of the level, 1..2^20 */

@@ -14,6 +14,12 @@ static int32_t default_threads(void) {
     return (int32_t)n;
 }
 
+int32_t alaei_winograd_default(void) {
+    const char *env = getenv("ALAE_WINOGRAD");
+    if (env && (env[0] == '0' || env[0] == '2') && env[1] == '\0') return env[0] - '0';
+    return 1;
+}
+
 alae_status alaei_context_create_on(const alaei_backend_vtbl *backend, int32_t device,
                                     alae_context **out) {
     alae_context *ctx = calloc(1, sizeof *ctx);
@@ -25,6 +31,7 @@ alae_status alaei_context_create_on(const alaei_backend_vtbl *backend, int32_t d
     ctx->deterministic = 1;
     ctx->tf32 = 0;
     ctx->graphs = 1;
+    ctx->winograd = alaei_winograd_default();
     /* Debugging aid: ALAE_POISON=1 in the environment turns on NaN poisoning of freed
      * activation memory for every context (the test suite runs this way). */
     const char *poison = getenv("ALAE_POISON");
@@ -100,6 +107,18 @@ ALAE_API alae_status alae_context_set_param(alae_context *ctx, int32_t key, int6
             ctx->graphs = (int32_t)value;
         return ALAE_OK;
     }
+    case ALAE_CTX_WINOGRAD: {
+        if (value < 0 || value > 2)
+            return alaei_fail(ALAE_E_INVALID_ARG, __func__, "ALAE_CTX_WINOGRAD = %lld must be 0, 1 or 2",
+                              (long long)value);
+        if (ALAEI_VTBL_HAS(ctx->backend, set_option)) {
+            alae_status s = ctx->backend->set_option(ctx->bctx, key, value);
+            if (s != ALAE_OK && s != ALAE_E_UNSUPPORTED) return s;
+            alaei_clear_error();
+        }
+        ctx->winograd = (int32_t)value;
+        return ALAE_OK;
+    }
     case ALAE_CTX_DETERMINISTIC:
     case ALAE_CTX_POISON:
         if (value != 0 && value != 1)
@@ -127,6 +146,7 @@ ALAE_API alae_status alae_context_get_param(const alae_context *ctx, int32_t key
     case ALAE_CTX_POISON: *value = ctx->poison; return ALAE_OK;
     case ALAE_CTX_TF32: *value = ctx->tf32; return ALAE_OK;
     case ALAE_CTX_GRAPHS: *value = ctx->graphs; return ALAE_OK;
+    case ALAE_CTX_WINOGRAD: *value = ctx->winograd; return ALAE_OK;
     default:
         return alaei_fail_key(__func__, key, ALAEI_KEYS_CTX);
     }

@@ -198,8 +198,9 @@ typedef struct alaei_backend_vtbl {
     alae_status (*run_op)(void *bctx, const alaei_op *op);
     /* ---- optional entries, appended within ABI 1 (a table may end before them: a host reads
      * one only when ALAEI_VTBL_HAS says the table's struct_size covers it and it is non-NULL) ---- */
-    /* Context settings beyond threads (ALAE_CTX_TF32, ALAE_CTX_GRAPHS): ALAE_OK when applied,
-     * ALAE_E_UNSUPPORTED when the backend has no such setting (the core then ignores the value). */
+    /* Context settings beyond threads (ALAE_CTX_TF32, ALAE_CTX_GRAPHS, ALAE_CTX_WINOGRAD): ALAE_OK
+     * when applied, ALAE_E_UNSUPPORTED when the backend has no such setting (the core then
+     * ignores the value). */
     alae_status (*set_option)(void *bctx, int32_t key, int64_t value);
     /* Runs ops[0..n) in order, with exactly the effect of n run_op calls. key names the caller's
      * recurring sequence (a plan): a backend may record the sequence and replay the recording

@@ -25,6 +25,10 @@ void alaei_clear_error(void);
 /* ---- logging (lib/core/log.c) ---- */
 void alaei_log(int32_t level, const char *fmt, ...) ALAEI_PRINTF(2, 3);
 
+/* ---- settings from the environment (lib/core/context.c) ---- */
+/* ALAE_CTX_WINOGRAD's default: the environment's ALAE_WINOGRAD (0 or 2), else 1. */
+int32_t alaei_winograd_default(void);
+
 /* ---- checked arithmetic ---- */
 /* *out = a * b; returns 0 on overflow (for sizes and element counts, all non-negative). */
 static inline int alaei_mul_size(size_t a, size_t b, size_t *out) {

@@ -68,6 +68,7 @@ struct alae_context {
     int32_t poison;
     int32_t tf32;          /* ALAE_CTX_TF32 */
     int32_t graphs;        /* ALAE_CTX_GRAPHS */
+    int32_t winograd;      /* ALAE_CTX_WINOGRAD */
     atomic_int abort_requested;
     struct alaei_profile *profile; /* per-op timings when ALAE_PROFILE=1, else NULL */
 };

@@ -82,6 +82,7 @@ ALAE_API alae_status alae_trainer_create(alae_model *model, alae_optimizer *opt_
     t->opt_fg = opt_fg;
     t->opt_ed = opt_ed;
     t->r1_gamma = 10.0;
+    t->r1_interval = 1;
     t->latent_loss = ALAE_LATENT_L2;
     t->latent_weight = 1.0;
     t->ema_half_life = 10000.0;
@@ -198,6 +199,11 @@ ALAE_API alae_status alae_trainer_set(alae_trainer *t, int32_t key, double v) {
         t->r1_gamma = v;
         alaei_trainer_free_plans(t); /* the graphs depend on it */
         return ALAE_OK;
+    case ALAE_TRAIN_R1_INTERVAL:
+        if (!is_integer(v) || v < 1 || v > 1024) break;
+        t->r1_interval = (int32_t)v;
+        alaei_trainer_free_plans(t); /* the D-step graphs depend on it */
+        return ALAE_OK;
     case ALAE_TRAIN_LATENT_LOSS:
         if (v != ALAE_LATENT_L2 && v != ALAE_LATENT_L1) break;
         t->latent_loss = (int32_t)v;
@@ -256,6 +262,7 @@ ALAE_API alae_status alae_trainer_get(const alae_trainer *t, int32_t key, double
     ALAEI_CHECK_ARG(v);
     switch (key) {
     case ALAE_TRAIN_R1_GAMMA: *v = t->r1_gamma; return ALAE_OK;
+    case ALAE_TRAIN_R1_INTERVAL: *v = t->r1_interval; return ALAE_OK;
     case ALAE_TRAIN_LATENT_LOSS: *v = t->latent_loss; return ALAE_OK;
     case ALAE_TRAIN_LATENT_LOSS_WEIGHT: *v = t->latent_weight; return ALAE_OK;
     case ALAE_TRAIN_EMA_HALF_LIFE: *v = t->ema_half_life; return ALAE_OK;
@@ -429,6 +436,23 @@ static alae_status optimizer_step(alae_trainer *t, alae_optimizer *opt, const st
     return s == ALAE_OK ? alaei_optimizer_step(opt, t->grad_ptr) : s;
 }
 
+/* An E|D optimizer step. With lazy R1 (interval k > 1) Adam runs with the learning rate times
+ * c = k / (k + 1) and the betas to the power c, as StyleGAN2 does for its lazily regularised
+ * discriminator; the optimizer's own settings are restored afterwards. */
+static alae_status optimizer_step_ed(alae_trainer *t, const step_plan *sp) {
+    alae_optimizer *opt = t->opt_ed;
+    if (t->r1_interval <= 1) return optimizer_step(t, opt, sp);
+    double lr = opt->lr, beta1 = opt->beta1, beta2 = opt->beta2, c = t->r1_interval / (t->r1_interval + 1.0);
+    opt->lr = lr * c;
+    opt->beta1 = pow(beta1, c);
+    opt->beta2 = pow(beta2, c);
+    alae_status s = optimizer_step(t, opt, sp);
+    opt->lr = lr;
+    opt->beta1 = beta1;
+    opt->beta2 = beta2;
+    return s;
+}
+
 static alae_status read_scalar(alae_trainer *t, const step_plan *sp, int32_t node, float *out) {
     alae_context *ctx = t->model->ctx;
     return alaei_device_download(ctx, out, alaei_plan_data(sp->plan, node), 1);
@@ -458,16 +482,18 @@ static void advance_schedule(alae_trainer *t) {
 
 /* One iteration with the random inputs already in the trainer's buffers. */
 static alae_status run_iteration(alae_trainer *t, const alae_tensor *real, alae_step_stats *stats) {
-    alae_status s = alaei_plan_bind(t->d.plan, t->d.in_a, real->data);
+    /* lazy R1: the penalty on D-steps 0, k, 2k, ... (the D-step of iteration `step`) */
+    step_plan *dp = t->r1_interval > 1 && t->step % (uint64_t)t->r1_interval ? &t->d_plain : &t->d;
+    alae_status s = alaei_plan_bind(dp->plan, dp->in_a, real->data);
     float loss_d = 0, loss_g = 0, loss_ae = 0, r1 = 0;
     if (s == ALAE_OK) s = write_blend(t);
     /* I: D-step on E and D */
     if (s == ALAE_OK) s = alaei_plan_run(t->gen.plan);
     if (s == ALAE_OK) s = update_dlatent_avg(t, &t->gen);
-    if (s == ALAE_OK) s = alaei_plan_run(t->d.plan);
-    if (s == ALAE_OK) s = optimizer_step(t, t->opt_ed, &t->d);
-    if (s == ALAE_OK) s = read_scalar(t, &t->d, t->d.loss, &loss_d);
-    if (s == ALAE_OK) s = read_scalar(t, &t->d, t->d.extra, &r1);
+    if (s == ALAE_OK) s = alaei_plan_run(dp->plan);
+    if (s == ALAE_OK) s = optimizer_step_ed(t, dp);
+    if (s == ALAE_OK) s = read_scalar(t, dp, dp->loss, &loss_d);
+    if (s == ALAE_OK && dp->extra >= 0) s = read_scalar(t, dp, dp->extra, &r1);
     if (s == ALAE_OK && t->phase_hook) t->phase_hook(t->phase_user, 1);
     /* II: G-step on F and G */
     if (s == ALAE_OK) s = alaei_plan_run(t->g.plan);
@@ -478,7 +504,7 @@ static alae_status run_iteration(alae_trainer *t, const alae_tensor *real, alae_
     /* III: latent matching on E, G and F (and D's zero-gradient step) */
     if (s == ALAE_OK) s = alaei_plan_run(t->ae.plan);
     if (s == ALAE_OK) s = update_dlatent_avg(t, &t->ae);
-    if (s == ALAE_OK) s = optimizer_step(t, t->opt_ed, &t->ae);
+    if (s == ALAE_OK) s = optimizer_step_ed(t, &t->ae);
     if (s == ALAE_OK) s = optimizer_step(t, t->opt_fg, &t->ae);
     if (s == ALAE_OK) s = read_scalar(t, &t->ae, t->ae.loss, &loss_ae);
     if (s == ALAE_OK) s = update_smoothed(t);

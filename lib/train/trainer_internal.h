@@ -26,6 +26,7 @@ struct alae_trainer {
     alae_optimizer *opt_fg, *opt_ed;
     double r1_gamma, latent_weight, ema_half_life, dlatent_beta, mixing_prob;
     int32_t latent_loss;
+    int32_t r1_interval;     /* lazy R1: the penalty on every r1_interval-th D-step (1: every one) */
     uint64_t seed, step, rng_offset;
     void **ema;              /* per parameter: the smoothed copy */
     void *ema_scratch;
@@ -39,7 +40,8 @@ struct alae_trainer {
     /* plans (valid when key.batch > 0) and their device inputs */
     plan_key key;
     step_plan gen, d, g, ae;
-    void *step_arena;        /* the one arena of the d, g and ae plans when they share it, or NULL */
+    step_plan d_plain;       /* the D-step without R1 (lazy R1 only, r1_interval > 1) */
+    void *step_arena;        /* the one arena of the d, d_plain, g and ae plans when they share it, or NULL */
     size_t step_arena_bytes;
     void *z[3];              /* latents of the three steps [N, L] */
     void *z_mix[2];          /* second latents of the D- and G-step generations */

@@ -2,6 +2,8 @@
  * style mixing on or off) it builds four plans once:
  *   gen: z -> (w, x_fake = G(mix(F(z))))                  the D-step's fakes, without gradients
  *   d:   (x_real, x_fake) -> loss_d, r1, dL/d(E, D)        softplus losses + R1 (double backward)
+ *        (with lazy R1, r1_interval = k > 1: R1 weighted k gamma / 2, and a fifth plan d_plain,
+ *        the D-step without R1, for the k - 1 D-steps in between)
  *   g:   z -> loss_g, w, dL/d(F, G)                        non-saturating loss through frozen E
  *   ae:  z -> loss_ae, w, dL/d(F, G, E, D)                 latent matching against detached F(z)
  * and every later step with that key reuses them, allocating nothing. The fade-in factor, the
@@ -39,6 +41,7 @@ void alaei_trainer_free_plans(alae_trainer *t) {
     alae_context *ctx = t->model->ctx;
     free_step(&t->gen);
     free_step(&t->d);
+    free_step(&t->d_plain);
     free_step(&t->g);
     free_step(&t->ae);
     free_buffer(ctx, &t->step_arena);
@@ -65,7 +68,8 @@ static int shares_arena(const alae_trainer *t) { return !t->keep_taps && !t->pha
 size_t alaei_trainer_plan_bytes(const alae_trainer *t) {
     size_t gen = alaei_plan_arena_bytes(t->gen.plan);
     if (t->step_arena) return gen + t->step_arena_bytes;
-    return gen + alaei_plan_arena_bytes(t->d.plan) + alaei_plan_arena_bytes(t->g.plan) + alaei_plan_arena_bytes(t->ae.plan);
+    return gen + alaei_plan_arena_bytes(t->d.plan) + alaei_plan_arena_bytes(t->d_plain.plan) +
+           alaei_plan_arena_bytes(t->g.plan) + alaei_plan_arena_bytes(t->ae.plan);
 }
 
 /* ---- building ---- */
@@ -195,9 +199,9 @@ static int32_t prepare_real(alae_trainer *t, step_plan *sp, int32_t x) {
 /* The D-step. Its loss is split as mean(softplus(d_fake)) + mean(softplus(-d_real) + R1), and
  * the fake half (forward and gradients) is built first: the plan runs in node order, so the fake
  * batch's activations are freed before the real batch's forward, R1 and double backward start
- * (the reference's single backward keeps both alive at its peak). */
-static alae_status build_d(alae_trainer *t) {
-    step_plan *sp = &t->d;
+ * (the reference's single backward keeps both alive at its peak). with_r1 = 0: without R1 (the
+ * lazy-R1 D-steps in between); else R1 weighted r1_interval * gamma / 2. */
+static alae_status build_d(alae_trainer *t, step_plan *sp, int with_r1) {
     alae_status s = init_step(t, sp);
     if (s != ALAE_OK) return s;
     alaei_graph *g = sp->net.g;
@@ -221,6 +225,15 @@ static alae_status build_d(alae_trainer *t) {
     int32_t w_real = alaei_net_E(&sp->net, x), d_real = alaei_net_D(&sp->net, w_real);
     alaei_net_tap(&sp->net, w_real, "train.w_real");
     alaei_net_tap(&sp->net, d_real, "train.d_real");
+    if (!with_r1) {
+        int32_t loss_real = alaei_mean_all(g, alaei_unary(g, ALAEI_OP_SOFTPLUS, alaei_unary(g, ALAEI_OP_NEG, d_real)));
+        sp->loss = alaei_add(g, loss_fake, loss_real);
+        if (alaei_graph_status(g) != ALAE_OK) s = alaei_graph_fail_public(g, "alae_trainer_step (D-step)");
+        else if ((s = add_param_grads_sum(sp, loss_real, ALAE_PART_E | ALAE_PART_D, 0, fake_grads)) != ALAE_OK)
+            s = alaei_graph_fail_public(g, "alae_trainer_step (D-step gradients)");
+        free(fake_grads);
+        return s != ALAE_OK ? s : finish_step(t, sp, "alae_trainer_step (D-step)", shares_arena(t));
+    }
     /* R1: the gradient of sum(d_real) with respect to the (blended) real images, kept in the graph */
     int32_t real_grads;
     s = alaei_grad(g, alaei_sum_all(g, d_real), -1, 1, &x, &real_grads);
@@ -230,7 +243,7 @@ static alae_status build_d(alae_trainer *t) {
     }
     int64_t per_sample[4] = {1, 1, 1, n}, batch_ne[4] = {n, 1, 1, 1};
     int32_t r1 = alaei_reduce_sum(g, alaei_unary(g, ALAEI_OP_SQUARE, real_grads), batch_ne);
-    r1 = alaei_scale_shift(g, alaei_reshape4(g, r1, per_sample), 0.5 * t->r1_gamma, 0.0);
+    r1 = alaei_scale_shift(g, alaei_reshape4(g, r1, per_sample), 0.5 * t->r1_gamma * t->r1_interval, 0.0);
     int32_t loss_real =
         alaei_mean_all(g, alaei_add(g, alaei_unary(g, ALAEI_OP_SOFTPLUS, alaei_unary(g, ALAEI_OP_NEG, d_real)), r1));
     sp->loss = alaei_add(g, loss_fake, loss_real);
@@ -278,19 +291,20 @@ static alae_status alloc_buffer(alae_context *ctx, int64_t count, void **out) {
     return alaei_device_alloc(ctx, (size_t)(count > 0 ? count : 1), out);
 }
 
-/* One arena of the largest of the d, g and ae plans' sizes, attached to all three. */
+/* One arena of the largest of the d, d_plain, g and ae plans' sizes, attached to all of them. */
 static alae_status attach_shared_arena(alae_trainer *t) {
     if (!shares_arena(t)) return ALAE_OK;
     alae_context *ctx = t->model->ctx;
-    step_plan *plans[3] = {&t->d, &t->g, &t->ae};
+    step_plan *plans[4] = {&t->d, &t->g, &t->ae, &t->d_plain};
+    int nplans = t->d_plain.plan ? 4 : 3;
     size_t bytes = 0;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < nplans; k++)
         if (alaei_plan_arena_bytes(plans[k]->plan) > bytes) bytes = alaei_plan_arena_bytes(plans[k]->plan);
     if (bytes == 0) return ALAE_OK;
     alae_status s = alaei_device_alloc_bytes(ctx, bytes, &t->step_arena);
     if (s != ALAE_OK) return s;
     t->step_arena_bytes = bytes;
-    for (int k = 0; s == ALAE_OK && k < 3; k++) s = alaei_plan_set_arena(plans[k]->plan, t->step_arena, bytes);
+    for (int k = 0; s == ALAE_OK && k < nplans; k++) s = alaei_plan_set_arena(plans[k]->plan, t->step_arena, bytes);
     return s;
 }
 
@@ -331,10 +345,12 @@ static alae_status bind_blend(alae_trainer *t, step_plan *sp) {
 static alae_status bind_inputs(alae_trainer *t) {
     alae_status s = bind_generation(t, &t->gen, 0, 0);
     if (s == ALAE_OK) s = alaei_plan_bind(t->d.plan, t->d.in_b, alaei_plan_data(t->gen.plan, t->gen.extra));
+    if (s == ALAE_OK && t->d_plain.plan)
+        s = alaei_plan_bind(t->d_plain.plan, t->d_plain.in_b, alaei_plan_data(t->gen.plan, t->gen.extra));
     if (s == ALAE_OK) s = bind_generation(t, &t->g, 1, 1);
     if (s == ALAE_OK) s = bind_generation(t, &t->ae, 2, 0);
-    step_plan *plans[4] = {&t->gen, &t->d, &t->g, &t->ae};
-    for (int k = 0; s == ALAE_OK && k < 4; k++) s = bind_blend(t, plans[k]);
+    step_plan *plans[5] = {&t->gen, &t->d, &t->g, &t->ae, &t->d_plain};
+    for (int k = 0; s == ALAE_OK && k < (t->d_plain.plan ? 5 : 4); k++) s = bind_blend(t, plans[k]);
     return s;
 }
 
@@ -356,7 +372,8 @@ alae_status alaei_trainer_build_plans(alae_trainer *t, int64_t n, int64_t real_s
     t->key = key;
     alae_status s = alloc_inputs(t);
     if (s == ALAE_OK) s = build_gen(t);
-    if (s == ALAE_OK) s = build_d(t);
+    if (s == ALAE_OK) s = build_d(t, &t->d, 1);
+    if (s == ALAE_OK && t->r1_interval > 1) s = build_d(t, &t->d_plain, 0);
     if (s == ALAE_OK) s = build_g(t);
     if (s == ALAE_OK) s = build_ae(t);
     if (s == ALAE_OK) s = attach_shared_arena(t);

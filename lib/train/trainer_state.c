@@ -80,9 +80,9 @@ static int settings_json(const alae_trainer *t, char *buf, size_t cap) {
                     t->opt_fg->lr, t->opt_fg->beta1, t->opt_fg->beta2, t->opt_fg->eps, t->opt_ed->lr,
                     t->opt_ed->beta1, t->opt_ed->beta2, t->opt_ed->eps);
     at = append(buf, cap, at,
-                ",\"lod\":%d,\"blend\":%.17g,\"style_mixing\":%.17g,\"epochs_per_lod\":%lld,\"dataset_size\":%lld,"
-                "\"epochs\":%lld,\"epoch\":%llu,\"epoch_images\":%llu,\"schedule_active\":%d",
-                (int)t->lod, t->blend, t->mixing_prob, (long long)t->sched.epochs_per_lod,
+                ",\"r1_interval\":%d,\"lod\":%d,\"blend\":%.17g,\"style_mixing\":%.17g,\"epochs_per_lod\":%lld,"
+                "\"dataset_size\":%lld,\"epochs\":%lld,\"epoch\":%llu,\"epoch_images\":%llu,\"schedule_active\":%d",
+                (int)t->r1_interval, (int)t->lod, t->blend, t->mixing_prob, (long long)t->sched.epochs_per_lod,
                 (long long)t->sched.dataset_size, (long long)t->sched.epochs, (unsigned long long)t->epoch,
                 (unsigned long long)t->epoch_images, t->schedule_active);
     for (int32_t k = 0; k < ALAEI_MAX_LEVELS; k++)
@@ -173,6 +173,7 @@ static const setting_range setting_ranges[] = {
     {"ed_lr", 0, INFINITY, 1, 1},         {"fg_beta1", 0, 1, 0, 1},          {"fg_beta2", 0, 1, 0, 1},
     {"ed_beta1", 0, 1, 0, 1},             {"ed_beta2", 0, 1, 0, 1},          {"fg_eps", 0, INFINITY, 1, 1},
     {"ed_eps", 0, INFINITY, 1, 1},        {"blend", 0, 1, 0, 0},             {"style_mixing", 0, 1, 0, 0},
+    {"r1_interval", 1, 1024, 0, 0},
 };
 
 static int in_range(double v, const setting_range *r) {
@@ -342,6 +343,7 @@ static void restore_schedule(alae_trainer *t, const alaei_json *json) {
 
 static void restore_settings(alae_trainer *t, const alaei_json *json) {
     t->r1_gamma = alaei_json_get_number(json, "r1_gamma", t->r1_gamma);
+    t->r1_interval = (int32_t)floor(alaei_json_get_number(json, "r1_interval", t->r1_interval));
     t->latent_loss = alaei_json_get_number(json, "latent_loss", t->latent_loss) == ALAE_LATENT_L1 ? ALAE_LATENT_L1 : ALAE_LATENT_L2;
     t->latent_weight = alaei_json_get_number(json, "latent_weight", t->latent_weight);
     t->ema_half_life = alaei_json_get_number(json, "ema_half_life", t->ema_half_life);

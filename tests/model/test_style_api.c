@@ -604,6 +604,102 @@ START_TEST(progressive_training_runs_on_static_plans) {
 }
 END_TEST
 
+/* ---- lazy R1 (ALAE_TRAIN_R1_INTERVAL) ---- */
+
+/* Whether every parameter of a and b compares equal (==: -0 equals +0). */
+static int same_params(const alae_model *a, const alae_model *b) {
+    int same = 1;
+    for (int32_t i = 0; same && i < a->n_params; i++) {
+        int64_t n = a->params[i].numel;
+        float *x = malloc((size_t)n * sizeof(float)), *y = malloc((size_t)n * sizeof(float));
+        ck_assert_alae_ok(ctx->backend->read_f32(ctx->bctx, x, a->params[i].data, (size_t)n));
+        ck_assert_alae_ok(ctx->backend->read_f32(ctx->bctx, y, b->params[i].data, (size_t)n));
+        for (int64_t e = 0; e < n; e++) same &= x[e] == y[e];
+        free(x);
+        free(y);
+    }
+    return same;
+}
+
+START_TEST(lazy_r1_interval_one_is_the_default) {
+    rig a, b;
+    rig_create(&a, 21);
+    rig_create(&b, 21);
+    double v;
+    ck_assert_alae_ok(alae_trainer_get(a.t, ALAE_TRAIN_R1_INTERVAL, &v));
+    ck_assert_double_eq(v, 1.0);
+    ck_assert_alae_ok(alae_trainer_set(b.t, ALAE_TRAIN_R1_INTERVAL, 1));
+    ck_assert_int_eq(alae_trainer_set(b.t, ALAE_TRAIN_R1_INTERVAL, 0), ALAE_E_INVALID_ARG);
+    ck_assert_int_eq(alae_trainer_set(b.t, ALAE_TRAIN_R1_INTERVAL, 2.5), ALAE_E_INVALID_ARG);
+    ck_assert_int_eq(alae_trainer_set(b.t, ALAE_TRAIN_R1_INTERVAL, 1025), ALAE_E_INVALID_ARG);
+    alae_tensor *x = real_batch(2, TINY_SIZE, 0.7);
+    for (int k = 0; k < 3; k++) {
+        alae_step_stats sa = {sizeof sa, 0, 0, 0, 0, 0}, sb = sa;
+        ck_assert_alae_ok(alae_trainer_step(a.t, x, &sa));
+        ck_assert_alae_ok(alae_trainer_step(b.t, x, &sb));
+        ck_assert_int_eq(memcmp(&sa, &sb, sizeof sa), 0); /* bitwise */
+    }
+    ck_assert(same_params(a.m, b.m));
+    alae_tensor_destroy(x);
+    rig_destroy(&a);
+    rig_destroy(&b);
+}
+END_TEST
+
+/* k = 3 equals the reference step (interval 1) driven by hand: gamma 3 * 10 on iterations 0 and
+ * 3, gamma 0 on the others, and the E|D optimizer set to learning rate times 3/4 and betas to
+ * the power 3/4. */
+START_TEST(lazy_r1_penalises_every_kth_d_step) {
+    const int k = 3;
+    const double gamma = 10.0, c = k / (k + 1.0);
+    rig a, b;
+    rig_create(&a, 22);
+    rig_create(&b, 22);
+    ck_assert_alae_ok(alae_trainer_set(a.t, ALAE_TRAIN_R1_GAMMA, gamma));
+    ck_assert_alae_ok(alae_trainer_set(a.t, ALAE_TRAIN_R1_INTERVAL, k));
+    double lr, beta1, beta2;
+    ck_assert_alae_ok(alae_optimizer_get(b.ed, ALAE_OPT_LR, &lr));
+    ck_assert_alae_ok(alae_optimizer_get(b.ed, ALAE_OPT_BETA1, &beta1));
+    ck_assert_alae_ok(alae_optimizer_get(b.ed, ALAE_OPT_BETA2, &beta2));
+    ck_assert_alae_ok(alae_optimizer_set(b.ed, ALAE_OPT_LR, lr * c));
+    ck_assert_alae_ok(alae_optimizer_set(b.ed, ALAE_OPT_BETA1, pow(beta1, c)));
+    ck_assert_alae_ok(alae_optimizer_set(b.ed, ALAE_OPT_BETA2, pow(beta2, c)));
+    alae_tensor *x = real_batch(2, TINY_SIZE, 0.2);
+    for (int i = 0; i < 5; i++) {
+        int penalised = i % k == 0;
+        ck_assert_alae_ok(alae_trainer_set(b.t, ALAE_TRAIN_R1_GAMMA, penalised ? k * gamma : 0.0));
+        alae_step_stats sa = {sizeof sa, 0, 0, 0, 0, 0}, sb = sa;
+        ck_assert_alae_ok(alae_trainer_step(a.t, x, &sa));
+        ck_assert_alae_ok(alae_trainer_step(b.t, x, &sb));
+        ck_assert_msg(penalised ? sa.r1 > 0 : sa.r1 == 0, "iteration %d: r1 = %g", i, (double)sa.r1);
+        ck_assert_float_eq(sa.loss_d, sb.loss_d);
+        ck_assert_float_eq(sa.r1, sb.r1);
+        ck_assert_float_eq(sa.loss_g, sb.loss_g);
+        ck_assert_float_eq(sa.loss_ae, sb.loss_ae);
+        ck_assert_msg(same_params(a.m, b.m), "iteration %d: the parameters differ", i);
+    }
+    /* the adjustment is transient: a's optimizer keeps its settings */
+    double v;
+    ck_assert_alae_ok(alae_optimizer_get(a.ed, ALAE_OPT_LR, &v));
+    ck_assert_double_eq(v, lr);
+    ck_assert_alae_ok(alae_optimizer_get(a.ed, ALAE_OPT_BETA2, &v));
+    ck_assert_double_eq(v, beta2);
+    /* the interval is part of the training state */
+    char path[] = "/tmp/alae-lazy-r1-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_alae_ok(alae_trainer_save(a.t, path));
+    ck_assert_alae_ok(alae_trainer_load(b.t, path));
+    unlink(path);
+    ck_assert_alae_ok(alae_trainer_get(b.t, ALAE_TRAIN_R1_INTERVAL, &v));
+    ck_assert_double_eq(v, k);
+    alae_tensor_destroy(x);
+    rig_destroy(&a);
+    rig_destroy(&b);
+}
+END_TEST
+
 /* Unused levels take no Adam steps; the latent step steps D with zero gradients. */
 START_TEST(parameters_outside_the_level_take_no_steps) {
     rig r;
@@ -718,6 +814,8 @@ static Suite *api_suite(void) {
     tcase_add_test(tc, every_setter_refuses_keys_of_other_families);
     tcase_add_test(tc, progressive_training_runs_on_static_plans);
     tcase_add_test(tc, parameters_outside_the_level_take_no_steps);
+    tcase_add_test(tc, lazy_r1_interval_one_is_the_default);
+    tcase_add_test(tc, lazy_r1_penalises_every_kth_d_step);
     tcase_add_test(tc, training_state_resumes_exactly_mid_transition);
     tcase_add_test(tc, fused_levels_train_and_infer);
     suite_add_tcase(s, tc);

@@ -149,6 +149,20 @@ START_TEST(context_params) {
     ck_assert_alae_ok(alae_context_set_param(ctx, ALAE_CTX_SEED, 42));
     ck_assert_alae_ok(alae_context_get_param(ctx, ALAE_CTX_SEED, &v));
     ck_assert_int_eq(v, 42);
+    /* ALAE_CTX_WINOGRAD: the default comes from ALAE_WINOGRAD (ctest runs this test without it) */
+    const char *wenv = getenv("ALAE_WINOGRAD");
+    ck_assert_alae_ok(alae_context_get_param(ctx, ALAE_CTX_WINOGRAD, &v));
+    ck_assert_int_eq(v, wenv && (!strcmp(wenv, "0") || !strcmp(wenv, "2")) ? wenv[0] - '0' : 1);
+    for (int64_t mode = 0; mode <= 2; mode++) {
+        ck_assert_alae_ok(alae_context_set_param(ctx, ALAE_CTX_WINOGRAD, mode));
+        ck_assert_alae_ok(alae_context_get_param(ctx, ALAE_CTX_WINOGRAD, &v));
+        ck_assert_int_eq(v, mode);
+    }
+    ck_assert_int_eq(alae_context_set_param(ctx, ALAE_CTX_WINOGRAD, 3), ALAE_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(alae_last_error(), "ALAE_CTX_WINOGRAD"));
+    ck_assert_int_eq(alae_context_set_param(ctx, ALAE_CTX_WINOGRAD, -1), ALAE_E_INVALID_ARG);
+    ck_assert_alae_ok(alae_context_get_param(ctx, ALAE_CTX_WINOGRAD, &v));
+    ck_assert_int_eq(v, 2); /* unchanged by the refused values */
     ck_assert_alae_ok(alae_context_synchronize(ctx));
     ck_assert_int_eq(alae_context_synchronize(NULL), ALAE_E_INVALID_ARG);
     alae_context_destroy(ctx);
