@@ -18,5 +18,6 @@
 #include "alae_optim.h"
 #include "alae_train.h"
 #include "alae_io.h"
+#include "alae_eval.h"
 
 #endif /* ALAE_H */

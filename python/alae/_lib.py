@@ -63,6 +63,12 @@ class StepStats_c(Structure):
                 ("r1", c_float), ("step", c_uint64)]
 
 
+class InvertReport_c(Structure):
+    """alae_invert_report (alae_eval.h)."""
+    _fields_ = [("struct_size", c_uint32), ("steps", c_int32), ("mse_before", c_double), ("mse_after", c_double),
+                ("psnr_before", c_double), ("psnr_after", c_double)]
+
+
 LOG_FN = CFUNCTYPE(None, c_int32, c_char_p, c_void_p)  # alae_log_fn
 
 HANDLE = c_void_p            # every opaque handle: alae_context *, alae_model *, ...
@@ -131,6 +137,8 @@ PROTOTYPES = {
     "alae_model_generate_styles": (STATUS, HANDLE, HANDLE, HANDLE),
     "alae_model_save": (STATUS, HANDLE, c_char_p),
     "alae_model_load": (STATUS, HANDLE, c_char_p, OUT_HANDLE),
+    # alae_eval.h
+    "alae_model_invert": (STATUS, HANDLE, HANDLE, c_int32, c_double, HANDLE, POINTER(InvertReport_c)),
     # alae_optim.h
     "alae_optimizer_create_adam": (STATUS, HANDLE, c_int32, OUT_HANDLE),
     "alae_optimizer_destroy": (None, HANDLE),

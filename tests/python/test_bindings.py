@@ -142,7 +142,8 @@ _FIELD_TYPES = {"uint32_t": ctypes.c_uint32, "int32_t": ctypes.c_int32, "uint64_
 
 
 @pytest.mark.parametrize("cname,pytype", [("alae_device_info", _lib.DeviceInfo_c),
-                                          ("alae_step_stats", _lib.StepStats_c)])
+                                          ("alae_step_stats", _lib.StepStats_c),
+                                          ("alae_invert_report", _lib.InvertReport_c)])
 def test_structs_match_headers(cname, pytype):
     fields = STRUCTS[cname]
     assert [f[1] for f in fields] == [f[0] for f in pytype._fields_], "%s's fields changed" % cname
