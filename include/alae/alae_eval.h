@@ -51,6 +51,93 @@ typedef struct alae_invert_report {
 ALAE_API alae_status alae_model_invert(alae_model *model, const alae_tensor *x, int32_t steps, double lr,
                                        alae_tensor *codes, alae_invert_report *report);
 
+/* ---- metrics ----
+ * They read host float32 arrays (images [n, channels, size, size] in any consistent range,
+ * features [n, dim] row-major); none keeps a pointer after it returns. All are thread-safe
+ * (no shared state) and deterministic for a given seed. docs/evaluation.md gives the protocols
+ * and the values on the demos. Errors: ALAE_E_INVALID_ARG (NULL pointer, a count or size out of
+ * range, a non-finite value where one is checked), ALAE_E_NOMEM; outputs are written only on
+ * success. */
+
+/* Reconstruction quality of n image pairs (x_i, y_i). Output struct: set struct_size =
+ * sizeof(alae_image_quality); at most struct_size bytes are written. */
+typedef struct alae_image_quality {
+    uint32_t struct_size;
+    double mse;   /* mean over images of the per-image mean squared error */
+    double psnr;  /* mean over images of 10 log10(peak^2 / MSE), capped at 100 dB */
+    double ssim;  /* mean over images and channels of SSIM (Wang et al. 2004: Gaussian window 11,
+                     sigma 1.5, K1 0.01, K2 0.03, dynamic range peak, valid positions only; the
+                     window is the image when it is smaller than 11) */
+} alae_image_quality;
+
+/* peak: the width of the pixel range (1 for [0, 1], 2 for [-1, 1]), > 0. n >= 1, channels 1..4,
+ * size 1..65536. Thread-safe. Errors: ALAE_E_INVALID_ARG (NULL pointer, out->struct_size 0, a
+ * count, size or peak out of range, non-finite pixels). */
+ALAE_API alae_status alae_eval_image_quality(const float *x, const float *y, int64_t n, int32_t channels,
+                                             int32_t size, double peak, alae_image_quality *out);
+
+#define ALAE_SWD_MAX_LEVELS 16
+
+/* Sliced Wasserstein distance of two image sets (Karras et al. 2018, progressive GAN): per level
+ * of a Laplacian pyramid (5x5 binomial filter, mirrored edges) of every image, 128 7x7
+ * neighbourhoods at random positions per image, normalised per set and channel to zero mean and
+ * unit variance; the distance is the mean, over 4 repeats of 128 random unit directions, of the
+ * mean absolute difference of the sorted projections of the two sets, times 1000. Levels run
+ * from the images' size down to 16 px as in the progressive-GAN code, always at least two
+ * (28 px images: 28 and 14); a level needs at least 7 px. Output struct: set struct_size. */
+typedef struct alae_swd_result {
+    uint32_t struct_size;
+    int32_t levels;                               /* levels measured, finest first */
+    int32_t resolution[16];   /* their sides in pixels (16 = ALAE_SWD_MAX_LEVELS) */
+    double distance[16];      /* SWD x 1000 per level */
+    double mean;                                  /* the mean over the levels */
+} alae_swd_result;
+
+/* a and b: n images each (n 1..2^24), size >= 7. seed picks the positions and directions; both
+ * sets are cut at the same positions. Thread-safe. Errors: ALAE_E_INVALID_ARG (NULL pointer,
+ * out->struct_size 0, a count or size out of range, non-finite pixels), ALAE_E_NOMEM (the
+ * descriptors take 2 x n x 128 x channels x 49 floats per level). */
+ALAE_API alae_status alae_eval_swd(const float *a, const float *b, int64_t n, int32_t channels, int32_t size,
+                                   uint64_t seed, alae_swd_result *out);
+
+/* Improved precision and recall (Kynkaenniemi et al. 2019) of generated features against real
+ * ones: each set's manifold is the union of balls around its points, of radius the distance to
+ * the point's k-th nearest neighbour in its own set; precision is the fraction of generated
+ * points inside the real manifold, recall the fraction of real points inside the generated one.
+ * Euclidean distances, brute force. n_real, n_fake > k >= 1; dim >= 1. Thread-safe. Errors:
+ * ALAE_E_INVALID_ARG (NULL pointer, k or a size out of range, non-finite values), ALAE_E_NOMEM. */
+ALAE_API alae_status alae_eval_precision_recall(const float *real, int64_t n_real, const float *fake, int64_t n_fake,
+                                                int64_t dim, int32_t k, double *precision, double *recall);
+
+/* Accuracy on a labelled test set of the 1-nearest-neighbour rule (Euclidean; ties go to the
+ * first training point) over a labelled training set. Labels are any int32 values. Thread-safe.
+ * Errors: ALAE_E_INVALID_ARG (NULL pointer, a size out of range, non-finite values). */
+ALAE_API alae_status alae_eval_nn_accuracy(const float *train, const int32_t *train_labels, int64_t n_train,
+                                           const float *test, const int32_t *test_labels, int64_t n_test,
+                                           int64_t dim, double *accuracy);
+
+/* Accuracy on a labelled test set of a linear classifier fitted on the training set: features
+ * standardised by the training set's mean and deviation, then one-vs-rest least squares with a
+ * bias and ridge 1e-3 per sample (targets +1 / -1 per class, prediction the largest score).
+ * dim 1..4096, at most 1024 distinct labels. Thread-safe. Errors: ALAE_E_INVALID_ARG (NULL
+ * pointer, a size out of range, too many labels, non-finite values), ALAE_E_NOMEM. */
+ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t *train_labels, int64_t n_train,
+                                               const float *test, const int32_t *test_labels, int64_t n_test,
+                                               int64_t dim, double *accuracy);
+
+/* Perceptual path length in W with end-point sampling (Karras et al. 2019), in pixel space: for
+ * each pair (z0_i, z1_i) [N, latent_dim], w0 = F(z0), w1 = F(z1) and
+ *   length_i = mean over pixels of (G(w0 + epsilon (w1 - w0)) - G(w0))^2 / (peak^2 epsilon^2)
+ * (pixels scaled to a range of width 1). lengths (host [N]) receives every pair's value when not
+ * NULL; *mean the mean of those between the 1st and 99th percentiles (inclusive), as StyleGAN's
+ * ppl.py reports. epsilon in (0, 1]; the paper's 1e-4. StyleALAE noise: ALAE_NOISE_OFF stays off;
+ * otherwise the images are generated with ALAE_NOISE_BATCH_CONSTANT (the reference's setting:
+ * both ends of a pair see the same maps), and the model's setting is restored after. Errors: as alae_model_generate,
+ * plus ALAE_E_INVALID_ARG (epsilon), ALAE_E_SHAPE (z0 and z1 differ or are not [N, latent_dim]).
+ * Follows the model's threading rules. */
+ALAE_API alae_status alae_model_path_length(alae_model *model, const alae_tensor *z0, const alae_tensor *z1,
+                                            double epsilon, float *lengths, double *mean);
+
 #ifdef __cplusplus
 }
 #endif

@@ -114,6 +114,9 @@ LATENT_L1 = 1
 # alae_io.h: flags of alae_dataset_open_folder
 FOLDER_SKIP_BAD = 1
 
+# alae_eval.h: levels alae_swd_result holds
+SWD_MAX_LEVELS = 16
+
 
 def keys_with_prefix(prefix):
     """{setting name: key} for the constants named ``<prefix><NAME>``: ``keys_with_prefix("CFG_")``

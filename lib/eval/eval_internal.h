@@ -1,0 +1,33 @@
+/* Shared helpers of the metrics (lib/eval): argument checks and a small seeded generator for
+ * the host-side sampling (positions, directions), independent of the contexts' Philox stream. */
+#ifndef ALAE_EVAL_INTERNAL_H
+#define ALAE_EVAL_INTERNAL_H
+
+#include <stdint.h>
+
+#include "alae/alae_eval.h"
+#include "internal/alae_internal.h"
+
+/* splitmix64: a 64-bit state advanced per draw. */
+typedef struct alaei_eval_rng {
+    uint64_t state;
+} alaei_eval_rng;
+
+uint64_t alaei_eval_rng_next(alaei_eval_rng *r);
+/* Uniform integer in [0, n), n >= 1. */
+int64_t alaei_eval_rng_below(alaei_eval_rng *r, int64_t n);
+/* Standard normal (Box-Muller). */
+double alaei_eval_rng_normal(alaei_eval_rng *r);
+
+/* Writes the first struct_size bytes of full (a struct whose first member is uint32_t
+ * struct_size, size bytes long) into out, and sets out->struct_size to what was written. */
+void alaei_copy_sized(void *out, const void *full, uint32_t size);
+
+/* Squared Euclidean distance of two dim-vectors. */
+double alaei_sq_dist(const float *a, const float *b, int64_t dim);
+
+/* Mean of the values between the lo-th percentile (numpy's 'lower') and the hi-th ('higher'),
+ * inclusive, as StyleGAN's ppl.py filters its distances; sorts v in place. n >= 1. */
+double alaei_trimmed_mean(float *v, int64_t n, double lo, double hi);
+
+#endif
