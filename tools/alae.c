@@ -19,6 +19,7 @@ static void print_usage(FILE *out) {
             "  mix          StyleALAE style mixing: styles of one image's layers in another\n"
             "  interpolate  write a strip of images interpolated in W between two images\n"
             "  invert       find codes that G turns back into real images more faithfully than E's\n"
+            "  eval         measure a model: reconstruction, generation, path length, codes' accuracy\n"
             "  info         print the library version, the devices and the GEMM kernels in use,\n"
             "               or with --model a model's configuration and parameter counts\n"
             "  version      print the library version\n"
@@ -33,7 +34,7 @@ static const struct {
     {"train", cli_cmd_train},   {"sample", cli_cmd_sample},           {"encode", cli_cmd_encode},
     {"decode", cli_cmd_decode}, {"reconstruct", cli_cmd_reconstruct}, {"info", cli_cmd_info},
     {"mix", cli_cmd_mix},       {"interpolate", cli_cmd_interpolate},
-    {"invert", cli_cmd_invert},
+    {"invert", cli_cmd_invert}, {"eval", cli_cmd_eval},
 };
 
 static int command_version(int argc, char **argv) {

@@ -1,4 +1,4 @@
-"""Measuring and editing a trained model (alae_eval.h): inversion of real images.
+"""Measuring and editing a trained model (alae_eval.h): inversion of real images and metrics.
 
     codes = model.invert(images, steps=100)              # W: [N, latent_dim]
     codes, report = model.invert(images, steps=100, space="w+", report=True)
@@ -86,3 +86,112 @@ def invert(model, x, steps=100, space="w", lr=0.01, batch_size=64, report=False)
                 lib_.alae_tensor_destroy(t_x)
                 lib_.alae_tensor_destroy(t_c)
     return (codes, summary) if report else codes
+
+
+# ---- metrics (host arrays; the C functions of alae_eval.h) ----
+
+def _images(x, what):
+    x = np.ascontiguousarray(as_f32(x, what))
+    if x.ndim != 4 or x.shape[2] != x.shape[3] or x.shape[0] < 1:
+        raise AlaeError(_k.E_SHAPE, "%s has shape %s, expected [N, C, S, S]" % (what, list(x.shape)))
+    return x
+
+
+def _features(x, what):
+    x = np.ascontiguousarray(as_f32(x, what))
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    return np.ascontiguousarray(x.reshape(x.shape[0], -1))
+
+
+def _labels(y, n, what):
+    y = np.ascontiguousarray(np.asarray(y).astype(np.int32).ravel())
+    if y.shape[0] != n:
+        raise AlaeError(_k.E_SHAPE, "%s holds %d labels for %d points" % (what, y.shape[0], n))
+    return y
+
+
+def image_quality(x, y, peak):
+    """MSE, PSNR and SSIM of image pairs x, y [N, C, S, S] (alae_eval_image_quality); peak is the
+    width of the pixel range (1 for [0, 1], 2 for [-1, 1]). Returns a dict."""
+    x, y = _images(x, "x"), _images(y, "y")
+    if x.shape != y.shape:
+        raise AlaeError(_k.E_SHAPE, "image_quality: x %s and y %s differ" % (list(x.shape), list(y.shape)))
+    q = _lib.ImageQuality_c(struct_size=ctypes.sizeof(_lib.ImageQuality_c))
+    _lib.get().alae_eval_image_quality(x.ctypes.data, y.ctypes.data, x.shape[0], x.shape[1], x.shape[2], float(peak),
+                                       byref(q))
+    return {"mse": q.mse, "psnr": q.psnr, "ssim": q.ssim}
+
+
+def swd(a, b, seed=0):
+    """Sliced Wasserstein distance x 1000 of two image sets [N, C, S, S] of the same size
+    (alae_eval_swd): {"mean": ..., side: distance per pyramid level}."""
+    a, b = _images(a, "a"), _images(b, "b")
+    if a.shape != b.shape:
+        raise AlaeError(_k.E_SHAPE, "swd: a %s and b %s differ" % (list(a.shape), list(b.shape)))
+    r = _lib.SwdResult_c(struct_size=ctypes.sizeof(_lib.SwdResult_c))
+    _lib.get().alae_eval_swd(a.ctypes.data, b.ctypes.data, a.shape[0], a.shape[1], a.shape[2], int(seed), byref(r))
+    out = {"mean": r.mean}
+    for level in range(r.levels):
+        out[int(r.resolution[level])] = r.distance[level]
+    return out
+
+
+def precision_recall(real, fake, k=3):
+    """Improved precision and recall of fake against real features (alae_eval_precision_recall);
+    rows are points (images are flattened). Returns (precision, recall)."""
+    real, fake = _features(real, "real"), _features(fake, "fake")
+    if real.shape[1] != fake.shape[1]:
+        raise AlaeError(_k.E_SHAPE, "precision_recall: dims %d and %d differ" % (real.shape[1], fake.shape[1]))
+    p, r = ctypes.c_double(), ctypes.c_double()
+    _lib.get().alae_eval_precision_recall(real.ctypes.data, real.shape[0], fake.ctypes.data, fake.shape[0],
+                                          real.shape[1], int(k), byref(p), byref(r))
+    return p.value, r.value
+
+
+def _accuracy(fn_name, train, train_labels, test, test_labels):
+    train, test = _features(train, "train"), _features(test, "test")
+    if train.shape[1] != test.shape[1]:
+        raise AlaeError(_k.E_SHAPE, "%s: dims %d and %d differ" % (fn_name, train.shape[1], test.shape[1]))
+    yl, tl = _labels(train_labels, train.shape[0], "train_labels"), _labels(test_labels, test.shape[0], "test_labels")
+    acc = ctypes.c_double()
+    getattr(_lib.get(), fn_name)(train.ctypes.data, yl.ctypes.data, train.shape[0], test.ctypes.data, tl.ctypes.data,
+                                 test.shape[0], train.shape[1], byref(acc))
+    return acc.value
+
+
+def nn_accuracy(train, train_labels, test, test_labels):
+    """1-nearest-neighbour accuracy of the test points over the training points."""
+    return _accuracy("alae_eval_nn_accuracy", train, train_labels, test, test_labels)
+
+
+def linear_accuracy(train, train_labels, test, test_labels):
+    """Accuracy of a one-vs-rest ridge linear classifier fitted on the training points."""
+    return _accuracy("alae_eval_linear_accuracy", train, train_labels, test, test_labels)
+
+
+def path_length(model, n=1000, epsilon=1e-4, seed=0, z0=None, z1=None):
+    """Perceptual path length in W, end-point sampling, pixel distance (alae_model_path_length):
+    returns (trimmed mean, per-pair lengths). Pairs z0, z1 [N, latent_dim] default to n pairs
+    drawn from seed."""
+    if z0 is None or z1 is None:
+        z = model.random_latents(2 * int(n), seed=seed)
+        z0, z1 = z[:n], z[n:]
+    z0, z1 = np.ascontiguousarray(as_f32(z0, "z0")), np.ascontiguousarray(as_f32(z1, "z1"))
+    if z0.ndim != 2 or z0.shape != z1.shape or z0.shape[1] != model.latent_dim:
+        raise AlaeError(_k.E_SHAPE, "path_length: z0 %s and z1 %s must both be [N, %d]" % (
+            list(z0.shape), list(z1.shape), model.latent_dim))
+    lengths = np.empty(z0.shape[0], dtype=np.float32)
+    mean = ctypes.c_double()
+    lib_ = _lib.get()
+    with model._lock:
+        t0 = t1 = None
+        try:
+            t0, t1 = _tensor(model.context, z0.shape), _tensor(model.context, z1.shape)
+            lib_.alae_tensor_write(t0, z0.ctypes.data, z0.nbytes)
+            lib_.alae_tensor_write(t1, z1.ctypes.data, z1.nbytes)
+            lib_.alae_model_path_length(model._ptr, t0, t1, float(epsilon), lengths.ctypes.data, byref(mean))
+        finally:
+            lib_.alae_tensor_destroy(t0)
+            lib_.alae_tensor_destroy(t1)
+    return mean.value, lengths

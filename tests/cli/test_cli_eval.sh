@@ -1,5 +1,5 @@
 #!/bin/sh
-# End-to-end test of the alae commands that measure and edit a model: invert.
+# End-to-end test of the alae commands that measure and edit a model: invert, eval.
 # Usage: test_cli_eval.sh ALAE MAKE_IDX WORKDIR
 set -eu
 
@@ -75,5 +75,30 @@ expect_fail 1 "fewer\|holds" "$ALAE" invert --model M/model.safetensors --data t
 expect_fail 1 "badmagic.idx" "$ALAE" invert --model M/model.safetensors --data badmagic.idx --steps 1 --out x.npy
 expect_fail 1 "nothere" "$ALAE" invert --model nothere.safetensors --data tiny.idx --steps 1 --out x.npy
 [ ! -e x.npy ] || fail "a failed invert wrote x.npy"
+
+echo "== eval: every metric, stdout and JSON agree, PSNR as invert measures it"
+{ printf '\000\000\010\001\000\000\001\000'; awk 'BEGIN { for (i = 0; i < 256; i++) printf "%c", 65 + i % 4 }'; } >labels.idx
+"$ALAE" eval --model M/model.safetensors --data tiny.idx --labels labels.idx --train-data tiny.idx \
+    --train-labels labels.idx --n 8 --ppl-samples 20 --threads 1 --out m.json >eval.out 2>eval.err ||
+    fail "eval: $(cat eval.err)"
+for k in rec_mse rec_psnr rec_ssim swd swd_28 swd_14 precision recall ppl_w_end nn_accuracy linear_accuracy; do
+    v=$(value "$k" eval.out)
+    [ -n "$v" ] || fail "eval printed no $k: $(cat eval.out)"
+    grep -q "\"$k\": " m.json || fail "m.json lacks $k"
+done
+grep -q "fid" eval.err || fail "eval does not say that FID was not computed"
+# the training set scored against itself: 1-NN finds every point itself
+[ "$(value nn_accuracy eval.out)" = 1 ] || fail "1-NN accuracy on the training set is $(value nn_accuracy eval.out)"
+"$ALAE" invert --model M/model.safetensors --data tiny.idx --n 8 --steps 0 --threads 1 --out w8.npy >inv8.out
+awk -v a="$(value rec_psnr eval.out)" -v b="$(value psnr_encoder inv8.out)" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }' ||
+    fail "eval's rec_psnr $(value rec_psnr eval.out) differs from invert's $(value psnr_encoder inv8.out)"
+
+echo "== eval: bad input"
+expect_fail 2 "go together" "$ALAE" eval --model M/model.safetensors --data tiny.idx --labels labels.idx
+expect_fail 2 "n" "$ALAE" eval --model M/model.safetensors --data tiny.idx --n 2
+expect_fail 1 "badmagic.idx" "$ALAE" eval --model M/model.safetensors --data badmagic.idx
+expect_fail 1 "trunc.idx" "$ALAE" eval --model M/model.safetensors --data tiny.idx --labels trunc.idx \
+    --train-data tiny.idx --train-labels labels.idx --out bad.json
+[ ! -e bad.json ] || fail "a failed eval wrote bad.json"
 
 echo "PASS"

@@ -49,3 +49,26 @@ def test_invert_errors(small_model):
     with pytest.raises(alae.AlaeError) as e:
         m.invert(x, steps=1, lr=0)
     assert e.value.code == alae.E_INVALID_ARG and "lr" in e.value.message
+
+
+def test_metrics_on_known_cases(small_model):
+    from alae import eval as ev
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (4, 1, 16, 16)).astype(np.float32)
+    q = ev.image_quality(x, x + 0.1, peak=1.0)
+    assert q["mse"] == pytest.approx(0.01, rel=1e-4)
+    assert q["psnr"] == pytest.approx(20.0, abs=1e-3)
+    assert ev.image_quality(x, x, 1.0)["ssim"] == pytest.approx(1.0)
+    s = ev.swd(x, x)
+    assert s["mean"] == 0 and set(s) == {"mean", 16, 8}
+    p, r = ev.precision_recall(x, x)
+    assert (p, r) == (1.0, 1.0)
+    feats = np.arange(10, dtype=np.float32).reshape(10, 1) * 10
+    labels = np.arange(10)
+    assert ev.nn_accuracy(feats, labels, feats + 1, labels) == 1.0
+    assert ev.linear_accuracy(np.array([[-2.], [-1.], [1.], [2.]]), [0, 0, 1, 1], np.array([[-3.], [3.]]), [0, 1]) == 1.0
+    mean, lengths = ev.path_length(small_model, n=20, epsilon=1e-2)
+    assert lengths.shape == (20,) and np.all(lengths >= 0) and lengths.min() <= mean <= lengths.max()
+    with pytest.raises(alae.AlaeError) as e:
+        ev.nn_accuracy(feats, labels[:3], feats, labels)
+    assert e.value.code == alae.E_SHAPE
