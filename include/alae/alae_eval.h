@@ -138,6 +138,56 @@ ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t
 ALAE_API alae_status alae_model_path_length(alae_model *model, const alae_tensor *z0, const alae_tensor *z1,
                                             double epsilon, float *lengths, double *mean);
 
+/* ---- attribute directions in W ----
+ * A direction is a unit vector in W, the normal of a linear boundary between codes with and
+ * without an attribute; moving a code along it adds (positive amounts) or removes the attribute.
+ * A set of named directions is saved as safetensors: one F32 tensor [latent_dim] per direction
+ * named "direction.<name>", metadata "alae.format" = "alae-directions" and
+ * "alae.accuracy.<name>" (held-out accuracy, or "unknown" for imported ones). */
+
+/* Fits the direction of one binary attribute from n codes [n, dim] and positive[i] (non-zero:
+ * the attribute is present): every 5th code (i % 5 == 4) is held out, a least-squares linear
+ * classifier (as alae_eval_linear_accuracy) is fitted on the others, and its boundary's normal,
+ * mapped back to W and scaled to unit length, points to the positive side. *accuracy is its
+ * accuracy on the held-out codes. n >= 10, dim 1..4096; both classes must occur among the
+ * fitted codes. Thread-safe. Errors: ALAE_E_INVALID_ARG (NULL pointer, n or dim out of range,
+ * one class only, non-finite codes), ALAE_E_NOMEM. direction [dim] and accuracy are written
+ * only on success. */
+ALAE_API alae_status alae_direction_fit(const float *codes, const int32_t *positive, int64_t n, int64_t dim,
+                                        float *direction, double *accuracy);
+
+typedef struct alae_directions alae_directions;
+
+/* An empty set of directions in a W of dim 1..4096. Errors: ALAE_E_INVALID_ARG, ALAE_E_NOMEM.
+ * The caller owns the set (alae_directions_destroy). A set is a plain object: one must not be
+ * changed from two threads at once. */
+ALAE_API alae_status alae_directions_create(int64_t dim, alae_directions **out);
+/* Destroys a set; NULL is a no-op. */
+ALAE_API void alae_directions_destroy(alae_directions *set);
+/* Adds (or replaces) the direction called name: 1..63 characters of A-Z a-z 0-9 _ . -; the
+ * vector [dim] is scaled to unit length (it must not be zero); accuracy is its held-out accuracy
+ * in [0, 1], or NaN when unknown. Errors: ALAE_E_INVALID_ARG (NULL argument, a bad name, a zero
+ * or non-finite vector, accuracy out of range), ALAE_E_NOMEM. */
+ALAE_API alae_status alae_directions_add(alae_directions *set, const char *name, const float *vector, double accuracy);
+/* Number of directions (0 for NULL) and the dimension of W (0 for NULL). */
+ALAE_API int64_t alae_directions_count(const alae_directions *set);
+ALAE_API int64_t alae_directions_dim(const alae_directions *set);
+/* Direction `index` (0..count-1, in the order added; after a load, by name): its name (owned by
+ * the set, valid until it changes), unit vector [dim] and accuracy (NaN: unknown); any output
+ * may be NULL. Errors: ALAE_E_INVALID_ARG (NULL set, index out of range). */
+ALAE_API alae_status alae_directions_get(const alae_directions *set, int64_t index, const char **name, float *vector,
+                                         double *accuracy);
+/* The index of the direction called name. Errors: ALAE_E_INVALID_ARG (NULL argument; no such
+ * name, the message lists the names there are). */
+ALAE_API alae_status alae_directions_find(const alae_directions *set, const char *name, int64_t *index);
+/* Writes the set as safetensors, atomically. Errors: ALAE_E_INVALID_ARG (NULL argument, an empty
+ * set), ALAE_E_IO, ALAE_E_NOMEM. */
+ALAE_API alae_status alae_directions_save(const alae_directions *set, const char *path_utf8);
+/* Reads a set written by alae_directions_save. Errors: ALAE_E_INVALID_ARG (NULL argument),
+ * ALAE_E_IO, ALAE_E_FORMAT (not a directions file; a tensor of another shape or name),
+ * ALAE_E_NOMEM. The caller owns the set. Thread-safe. */
+ALAE_API alae_status alae_directions_load(const char *path_utf8, alae_directions **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -30,4 +30,21 @@ double alaei_sq_dist(const float *a, const float *b, int64_t dim);
  * inclusive, as StyleGAN's ppl.py filters its distances; sorts v in place. n >= 1. */
 double alaei_trimmed_mean(float *v, int64_t n, double lo, double hi);
 
+/* A one-vs-rest least-squares linear classifier on standardised features (lib/eval/linear.c). */
+#define ALAEI_LINEAR_MAX_CLASSES 1024
+typedef struct alaei_linear_fit {
+    int64_t dim, m; /* features, features + bias */
+    int32_t n_classes;
+    int32_t classes[ALAEI_LINEAR_MAX_CLASSES]; /* distinct labels, first-seen order */
+    double *mean, *inv_sd;                     /* the standardisation, per feature */
+    double *gram, *weights, *row;              /* weights [n_classes, m]: scores of standardised rows */
+} alaei_linear_fit;
+
+/* Fits on x [n, dim] with labels; on failure f holds nothing to free. */
+alae_status alaei_linear_fit_train(alaei_linear_fit *f, const float *x, const int32_t *labels, int64_t n, int64_t dim,
+                                   const char *func);
+/* The predicted label of x [dim]; row is scratch of dim + 1 doubles. */
+int32_t alaei_linear_fit_predict(const alaei_linear_fit *f, const float *x, double *row);
+void alaei_linear_fit_free(alaei_linear_fit *f);
+
 #endif

@@ -7,7 +7,6 @@
 #include "eval_internal.h"
 
 #define MAX_DIM 4096
-#define MAX_CLASSES 1024
 #define RIDGE_PER_SAMPLE 1e-3
 
 /* The distinct labels of the training set, in first-seen order; -1 when there are too many. */
@@ -17,7 +16,7 @@ static int32_t collect_classes(const int32_t *labels, int64_t n, int32_t *classe
         int32_t j = 0;
         while (j < count && classes[j] != labels[i]) j++;
         if (j < count) continue;
-        if (count == MAX_CLASSES) return -1;
+        if (count == ALAEI_LINEAR_MAX_CLASSES) return -1;
         classes[count++] = labels[i];
     }
     return count;
@@ -69,14 +68,7 @@ static void cholesky_solve(const double *l, int64_t m, double *b) {
     }
 }
 
-typedef struct linear_fit {
-    int64_t dim, m;     /* features, features + bias */
-    int32_t n_classes;
-    int32_t classes[MAX_CLASSES];
-    double *mean, *inv_sd, *gram, *weights, *row; /* weights [n_classes, m] */
-} linear_fit;
-
-static void fit_free(linear_fit *f) {
+void alaei_linear_fit_free(alaei_linear_fit *f) {
     free(f->mean);
     free(f->inv_sd);
     free(f->gram);
@@ -85,7 +77,7 @@ static void fit_free(linear_fit *f) {
 }
 
 /* Gram matrix X^T X + ridge and right-hand sides X^T Y (Y = +1 for the class, -1 otherwise). */
-static void accumulate(linear_fit *f, const float *x, const int32_t *labels, int64_t n) {
+static void accumulate(alaei_linear_fit *f, const float *x, const int32_t *labels, int64_t n) {
     int64_t m = f->m;
     for (int64_t i = 0; i < n; i++) {
         feature_row(x + i * f->dim, f->dim, f->mean, f->inv_sd, f->row);
@@ -102,7 +94,7 @@ static void accumulate(linear_fit *f, const float *x, const int32_t *labels, int
     }
 }
 
-static int32_t predict(const linear_fit *f, const float *x, double *row) {
+int32_t alaei_linear_fit_predict(const alaei_linear_fit *f, const float *x, double *row) {
     feature_row(x, f->dim, f->mean, f->inv_sd, row);
     int32_t best = 0;
     double best_score = -INFINITY;
@@ -115,6 +107,32 @@ static int32_t predict(const linear_fit *f, const float *x, double *row) {
         }
     }
     return f->classes[best];
+}
+
+alae_status alaei_linear_fit_train(alaei_linear_fit *f, const float *x, const int32_t *labels, int64_t n, int64_t dim,
+                                   const char *func) {
+    memset(f, 0, sizeof *f);
+    f->dim = dim;
+    f->m = dim + 1;
+    if ((f->n_classes = collect_classes(labels, n, f->classes)) < 0)
+        return alaei_fail(ALAE_E_INVALID_ARG, func, "the training labels hold more than %d classes", ALAEI_LINEAR_MAX_CLASSES);
+    f->mean = malloc((size_t)dim * sizeof(double));
+    f->inv_sd = malloc((size_t)dim * sizeof(double));
+    f->gram = calloc((size_t)(f->m * f->m), sizeof(double));
+    f->weights = calloc((size_t)(f->n_classes * f->m), sizeof(double));
+    f->row = malloc((size_t)f->m * sizeof(double));
+    if (!f->mean || !f->inv_sd || !f->gram || !f->weights || !f->row) {
+        alaei_linear_fit_free(f);
+        return alaei_fail(ALAE_E_NOMEM, func, "no memory for a %lld-feature classifier", (long long)dim);
+    }
+    standardiser(x, n, dim, f->mean, f->inv_sd);
+    accumulate(f, x, labels, n);
+    if (!cholesky(f->gram, f->m)) {
+        alaei_linear_fit_free(f);
+        return alaei_fail(ALAE_E_INTERNAL, func, "the regularised normal equations are not positive definite");
+    }
+    for (int32_t c = 0; c < f->n_classes; c++) cholesky_solve(f->gram, f->m, f->weights + c * f->m);
+    return ALAE_OK;
 }
 
 ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t *train_labels, int64_t n_train,
@@ -133,31 +151,12 @@ ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t
         if (!isfinite(train[k])) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the training set holds a non-finite value");
     for (int64_t k = 0; k < n_test * dim; k++)
         if (!isfinite(test[k])) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the test set holds a non-finite value");
-    linear_fit f;
-    memset(&f, 0, sizeof f);
-    f.dim = dim;
-    f.m = dim + 1;
-    if ((f.n_classes = collect_classes(train_labels, n_train, f.classes)) < 0)
-        return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the training labels hold more than %d classes", MAX_CLASSES);
-    f.mean = malloc((size_t)dim * sizeof(double));
-    f.inv_sd = malloc((size_t)dim * sizeof(double));
-    f.gram = calloc((size_t)(f.m * f.m), sizeof(double));
-    f.weights = calloc((size_t)(f.n_classes * f.m), sizeof(double));
-    f.row = malloc((size_t)f.m * sizeof(double));
-    if (!f.mean || !f.inv_sd || !f.gram || !f.weights || !f.row) {
-        fit_free(&f);
-        return alaei_fail(ALAE_E_NOMEM, __func__, "no memory for a %lld-feature classifier", (long long)dim);
-    }
-    standardiser(train, n_train, dim, f.mean, f.inv_sd);
-    accumulate(&f, train, train_labels, n_train);
-    if (!cholesky(f.gram, f.m)) {
-        fit_free(&f);
-        return alaei_fail(ALAE_E_INTERNAL, __func__, "the regularised normal equations are not positive definite");
-    }
-    for (int32_t c = 0; c < f.n_classes; c++) cholesky_solve(f.gram, f.m, f.weights + c * f.m);
+    alaei_linear_fit f;
+    alae_status s = alaei_linear_fit_train(&f, train, train_labels, n_train, dim, __func__);
+    if (s != ALAE_OK) return s;
     int64_t correct = 0;
-    for (int64_t i = 0; i < n_test; i++) correct += predict(&f, test + i * dim, f.row) == test_labels[i];
+    for (int64_t i = 0; i < n_test; i++) correct += alaei_linear_fit_predict(&f, test + i * dim, f.row) == test_labels[i];
     *accuracy = (double)correct / (double)n_test;
-    fit_free(&f);
+    alaei_linear_fit_free(&f);
     return ALAE_OK;
 }

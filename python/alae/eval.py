@@ -1,4 +1,5 @@
-"""Measuring and editing a trained model (alae_eval.h): inversion of real images and metrics.
+"""Measuring and editing a trained model (alae_eval.h): inversion of real images, metrics and
+attribute directions.
 
     codes = model.invert(images, steps=100)              # W: [N, latent_dim]
     codes, report = model.invert(images, steps=100, space="w+", report=True)
@@ -8,6 +9,7 @@ See docs/evaluation.md.
 """
 
 import ctypes
+import os
 from ctypes import byref, c_void_p
 
 import numpy as np
@@ -195,3 +197,68 @@ def path_length(model, n=1000, epsilon=1e-4, seed=0, z0=None, z1=None):
             lib_.alae_tensor_destroy(t0)
             lib_.alae_tensor_destroy(t1)
     return mean.value, lengths
+
+
+# ---- attribute directions ----
+
+def fit_direction(codes, positive):
+    """The unit normal in W of a linear boundary between codes [N, latent_dim] with and without
+    an attribute (positive [N], non-zero: present), fitted on 4 of every 5 codes
+    (alae_direction_fit). Returns (direction [latent_dim], held-out accuracy)."""
+    codes = _features(codes, "codes")
+    positive = _labels(positive, codes.shape[0], "positive")
+    direction = np.empty(codes.shape[1], dtype=np.float32)
+    acc = ctypes.c_double()
+    _lib.get().alae_direction_fit(codes.ctypes.data, positive.ctypes.data, codes.shape[0], codes.shape[1],
+                                  direction.ctypes.data, byref(acc))
+    return direction, acc.value
+
+
+def save_directions(path, directions):
+    """Writes {name: vector or (vector, accuracy)} as a directions file (alae_directions_save);
+    accuracy None or NaN: unknown. Vectors are scaled to unit length."""
+    items = list(directions.items())
+    if not items:
+        raise AlaeError(_k.E_INVALID_ARG, "save_directions: no directions")
+    lib_ = _lib.get()
+    first = items[0][1][0] if isinstance(items[0][1], tuple) else items[0][1]
+    out = c_void_p()
+    lib_.alae_directions_create(int(np.asarray(first).size), byref(out))
+    try:
+        for name, value in items:
+            vector, acc = value if isinstance(value, tuple) else (value, None)
+            vector = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).ravel())
+            if vector.size != lib_.alae_directions_dim(out.value):
+                raise AlaeError(_k.E_SHAPE, "save_directions: %s has %d values, the first %d" % (
+                    name, vector.size, lib_.alae_directions_dim(out.value)))
+            lib_.alae_directions_add(out.value, name.encode(), vector.ctypes.data,
+                                     float("nan") if acc is None else float(acc))
+        lib_.alae_directions_save(out.value, os.fsencode(path))
+    finally:
+        lib_.alae_directions_destroy(out.value)
+
+
+def load_directions(path):
+    """Reads a directions file: {name: (unit vector [latent_dim], accuracy or None)}."""
+    lib_ = _lib.get()
+    handle = c_void_p()
+    lib_.alae_directions_load(os.fsencode(path), byref(handle))
+    try:
+        dim, result = lib_.alae_directions_dim(handle.value), {}
+        for i in range(lib_.alae_directions_count(handle.value)):
+            name, acc = c_void_p(), ctypes.c_double()
+            vector = np.empty(dim, dtype=np.float32)
+            lib_.alae_directions_get(handle.value, i, byref(name), vector.ctypes.data, byref(acc))
+            result[ctypes.string_at(name.value).decode()] = (vector, None if np.isnan(acc.value) else acc.value)
+        return result
+    finally:
+        lib_.alae_directions_destroy(handle.value)
+
+
+def edit(model, code, direction, amounts):
+    """Images G(code + t direction) [len(amounts), C, S, S] for a code [latent_dim] in W and a
+    direction [latent_dim] (traversal along a latent dimension: a one-hot direction)."""
+    code = np.asarray(code, dtype=np.float32).ravel()
+    direction = np.asarray(direction, dtype=np.float32).ravel()
+    codes = code[None, :] + np.asarray(amounts, dtype=np.float32)[:, None] * direction[None, :]
+    return model.generate(codes)

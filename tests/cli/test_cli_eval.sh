@@ -1,5 +1,6 @@
 #!/bin/sh
-# End-to-end test of the alae commands that measure and edit a model: invert, eval.
+# End-to-end test of the alae commands that measure and edit a model: invert, eval, directions,
+# edit, traverse.
 # Usage: test_cli_eval.sh ALAE MAKE_IDX WORKDIR
 set -eu
 
@@ -100,5 +101,36 @@ expect_fail 1 "badmagic.idx" "$ALAE" eval --model M/model.safetensors --data bad
 expect_fail 1 "trunc.idx" "$ALAE" eval --model M/model.safetensors --data tiny.idx --labels trunc.idx \
     --train-data tiny.idx --train-labels labels.idx --out bad.json
 [ ! -e bad.json ] || fail "a failed eval wrote bad.json"
+
+echo "== directions: IDX1 classes, CSV columns, imported .npy"
+"$ALAE" directions --model M/model.safetensors --data tiny.idx --labels labels.idx --threads 1 \
+    --out d.safetensors >dirs.out 2>dirs.err || fail "directions: $(cat dirs.err)"
+[ "$(wc -l <dirs.out)" -eq 4 ] || fail "directions printed $(cat dirs.out)"
+for k in 65 66 67 68; do
+    acc=$(value "class_$k" dirs.out)
+    [ -n "$acc" ] && ge "$acc" 0 && ge 1 "$acc" || fail "no accuracy in [0, 1] for class_$k: $(cat dirs.out)"
+done
+{ echo "first_half,odd"; i=0; while [ $i -lt 256 ]; do echo "$((i < 128)),$((i % 2))"; i=$((i + 1)); done; } >attrs.csv
+"$ALAE" encode --model M/model.safetensors --data tiny.idx --n 1 --out one.npy --threads 1
+"$ALAE" directions --model M/model.safetensors --data tiny.idx --labels attrs.csv --from one.npy:imported \
+    --threads 1 --out d2.safetensors >dirs2.out 2>dirs2.err || fail "directions (CSV): $(cat dirs2.err)"
+[ -n "$(value first_half dirs2.out)" ] && [ -n "$(value odd dirs2.out)" ] || fail "CSV attributes: $(cat dirs2.out)"
+
+echo "== edit and traverse"
+"$ALAE" edit --model M/model.safetensors --image tiny.idx --index 2 --direction d2.safetensors:imported \
+    --amount 2 --steps 5 --invert 3 --threads 1 --out strip.png 2>edit.err || fail "edit: $(cat edit.err)"
+is_png strip.png
+"$ALAE" traverse --model M/model.safetensors --dims 0,1,49 --direction d.safetensors:class_65 --amount -1..2 \
+    --steps 4 --seed 3 --threads 1 --out grid.png 2>trav.err || fail "traverse: $(cat trav.err)"
+is_png grid.png
+expect_fail 1 "class_65" "$ALAE" edit --model M/model.safetensors --image tiny.idx --direction d.safetensors:nope --out x.png
+expect_fail 2 "amount" "$ALAE" edit --model M/model.safetensors --image tiny.idx --direction d.safetensors:class_65 \
+    --amount 0 --out x.png
+expect_fail 2 "dims" "$ALAE" traverse --model M/model.safetensors --dims 50 --out x.png
+expect_fail 1 "index" "$ALAE" edit --model M/model.safetensors --image tiny.idx --index 999 \
+    --direction d.safetensors:class_65 --out x.png
+expect_fail 1 "labels\|holds" "$ALAE" directions --model M/model.safetensors --data tiny.idx --labels one.npy --out x.st
+expect_fail 2 "from" "$ALAE" directions --model M/model.safetensors --out x.st
+[ ! -e x.png ] && [ ! -e x.st ] || fail "a failed command wrote its output"
 
 echo "PASS"

@@ -72,3 +72,29 @@ def test_metrics_on_known_cases(small_model):
     with pytest.raises(alae.AlaeError) as e:
         ev.nn_accuracy(feats, labels[:3], feats, labels)
     assert e.value.code == alae.E_SHAPE
+
+
+def test_directions_fit_save_load_and_edit(small_model, tmp_path):
+    from alae import eval as ev
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(500, 6)).astype(np.float32)
+    truth = np.array([1, 0, 0, -1, 0, 0], dtype=np.float32) / np.sqrt(2)
+    positive = (codes @ truth > 0).astype(np.int32)
+    d, acc = ev.fit_direction(codes, positive)
+    assert np.linalg.norm(d) == pytest.approx(1, abs=1e-5) and float(d @ truth) > 0.97 and acc > 0.9
+    path = str(tmp_path / "dirs.safetensors")
+    ev.save_directions(path, {"smile": (d, acc), "imported": np.arange(1, 7, dtype=np.float32)})
+    back = ev.load_directions(path)
+    assert set(back) == {"smile", "imported"}
+    np.testing.assert_allclose(back["smile"][0], d, atol=1e-6)
+    assert back["smile"][1] == pytest.approx(acc, abs=1e-6) and back["imported"][1] is None
+    assert np.linalg.norm(back["imported"][0]) == pytest.approx(1, abs=1e-6)
+    with pytest.raises(alae.AlaeError) as e:
+        ev.fit_direction(codes, np.ones(500))
+    assert e.value.code == alae.E_INVALID_ARG
+    m = small_model
+    w = m.encode(np.zeros((1,) + m.image_shape, dtype=np.float32))[0]
+    one_hot = np.eye(m.latent_dim, dtype=np.float32)[3]
+    strip = ev.edit(m, w, one_hot, [-1, 0, 1])
+    assert strip.shape == (3,) + m.image_shape
+    np.testing.assert_allclose(strip[1], m.generate(w[None])[0], atol=1e-6)
