@@ -48,12 +48,12 @@ echo "== a tiny model"
     >train.out 2>train.err || fail "train: $(cat train.err)"
 
 echo "== invert: W codes, PSNR before and after, the grid"
-"$ALAE" invert --model M/model.safetensors --data tiny.idx --n 12 --batch 5 --steps 30 --lr 0.05 \
+"$ALAE" invert --model M/model.safetensors --data tiny.idx --n 12 --batch 5 --steps 100 \
     --threads 1 --out w.npy --grid inv.png >inv.out 2>inv.err || fail "invert: $(cat inv.err)"
 before=$(value psnr_encoder inv.out)
 after=$(value psnr_inverted inv.out)
 [ -n "$before" ] && [ -n "$after" ] || fail "invert printed no PSNR: $(cat inv.out)"
-ge "$after" "$before + 1" || fail "30 steps did not raise the PSNR by 1 dB: $before -> $after"
+ge "$after" "$before + 3" || fail "100 steps did not raise the PSNR by 3 dB: $before -> $after"
 [ "$(npy_shape w.npy)" = "12, 50" ] || fail "w.npy has shape ($(npy_shape w.npy))"
 is_png inv.png
 "$ALAE" decode --model M/model.safetensors --codes w.npy --out dec.png --threads 1 2>dec.err ||
