@@ -409,17 +409,8 @@ static int base_code(const char *cmd, alae_context *ctx, alae_model *model, cons
     }
     alae_status s = cli_read_images(ctx, ds, g, a->index, 1, original);
     alae_dataset_destroy(ds);
-    int64_t xs[4] = {1, g->channels, g->size, g->size}, ws[2] = {1, g->latent};
-    alae_tensor *x = NULL, *w = NULL;
-    if (s == ALAE_OK) s = alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, xs, &x);
-    if (s == ALAE_OK) s = alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, ws, &w);
-    if (s == ALAE_OK) s = alae_tensor_write(x, original, (size_t)cli_image_floats(g) * sizeof(float));
-    if (s == ALAE_OK) s = alae_model_invert(model, x, (int32_t)a->invert, 0.01, w, NULL);
-    if (s == ALAE_OK) s = alae_tensor_read(w, code, (size_t)g->latent * sizeof(float));
-    rc = s == ALAE_OK ? CLI_GO : cli_fail(cmd, s);
-    alae_tensor_destroy(x);
-    alae_tensor_destroy(w);
-    return rc;
+    if (s == ALAE_OK) s = cli_encode_codes(ctx, model, g, 1, original, a->invert, code);
+    return s == ALAE_OK ? CLI_GO : cli_fail(cmd, s);
 }
 
 /* Images G(base + t v_r) for every row r and amount t; with an original, it heads each row. */

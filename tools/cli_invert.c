@@ -134,6 +134,25 @@ static alae_status invert_all(alae_context *ctx, alae_model *model, const alae_d
     return s;
 }
 
+alae_status cli_encode_codes(alae_context *ctx, alae_model *model, const cli_geom *g, int64_t n, const float *images,
+                             int64_t invert_steps, float *codes) {
+    cli_shape xs = cli_image_shape(g), ws = cli_latent_shape(g);
+    if (invert_steps <= 0) return cli_apply(ctx, model, alae_model_encode, n, images, &xs, codes, &ws);
+    alae_status s = ALAE_OK;
+    for (int64_t at = 0; s == ALAE_OK && at < n; at += CLI_BATCH) {
+        int64_t k = n - at < CLI_BATCH ? n - at : CLI_BATCH;
+        alae_tensor *x = NULL, *w = NULL;
+        s = make_batch_tensor(ctx, k, &xs, &x);
+        if (s == ALAE_OK) s = make_batch_tensor(ctx, k, &ws, &w);
+        if (s == ALAE_OK) s = alae_tensor_write(x, images + at * cli_image_floats(g), (size_t)(k * cli_image_floats(g)) * sizeof(float));
+        if (s == ALAE_OK) s = alae_model_invert(model, x, (int32_t)invert_steps, 0.01, w, NULL);
+        if (s == ALAE_OK) s = alae_tensor_read(w, codes + at * g->latent, (size_t)(k * g->latent) * sizeof(float));
+        alae_tensor_destroy(x);
+        alae_tensor_destroy(w);
+    }
+    return s;
+}
+
 int cli_cmd_invert(int argc, char **argv) {
     const char *cmd = "invert";
     invert_args a;

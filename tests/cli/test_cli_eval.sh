@@ -123,6 +123,9 @@ is_png strip.png
 "$ALAE" traverse --model M/model.safetensors --dims 0,1,49 --direction d.safetensors:class_65 --amount -1..2 \
     --steps 4 --seed 3 --threads 1 --out grid.png 2>trav.err || fail "traverse: $(cat trav.err)"
 is_png grid.png
+"$ALAE" interpolate --model M/model.safetensors --a tiny.idx --b faces/02.png --invert 3 --steps 4 --threads 1 \
+    --out interp.png 2>interp.err || fail "interpolate --invert: $(cat interp.err)"
+is_png interp.png
 expect_fail 1 "class_65" "$ALAE" edit --model M/model.safetensors --image tiny.idx --direction d.safetensors:nope --out x.png
 expect_fail 2 "amount" "$ALAE" edit --model M/model.safetensors --image tiny.idx --direction d.safetensors:class_65 \
     --amount 0 --out x.png
