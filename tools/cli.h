@@ -118,7 +118,7 @@ int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, co
 alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
                                int64_t n, float *codes);
 /* Codes w [n, latent] of images [n, C, S, S]: E(x), or with invert_steps > 0 the codes of
- * alae_model_invert in W (learning rate 0.01) from E(x). */
+ * alae_model_invert in W (learning rate 0.1) from E(x). */
 alae_status cli_encode_codes(alae_context *ctx, alae_model *model, const cli_geom *g, int64_t n, const float *images,
                              int64_t invert_steps, float *codes);
 /* Draws n standard normal latents [n, latent] from a context seeded with seed. */

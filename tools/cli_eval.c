@@ -20,7 +20,8 @@ static const char eval_usage[] =
     "\n"
     "Measures a model without downloading anything and prints one 'name value' line per metric\n"
     "(docs/evaluation.md describes each):\n"
-    "  rec_mse, rec_psnr, rec_ssim   G(E(x)) against the first N images of --data\n"
+    "  rec_mse, rec_psnr, rec_ssim   G(E(x)), clamped to the data range, against the first N\n"
+    "                                images of --data\n"
     "  swd, swd_<side>               sliced Wasserstein distance (x 1000) of N samples G(F(z))\n"
     "                                against those images: mean over the pyramid levels, per level\n"
     "  precision, recall             of the samples against the images, k = 3 nearest neighbours,\n"
@@ -105,6 +106,8 @@ static alae_status reconstruction_metrics(eval_run *r, const float *x, int64_t n
     float *rec = cli_alloc(n, (size_t)cli_image_floats(&r->g) * sizeof(float));
     alae_image_quality q = {sizeof q, 0, 0, 0};
     alae_status s = rec ? cli_apply(r->ctx, r->model, alae_model_reconstruct, n, x, &xs, rec, &xs) : ALAE_E_NOMEM;
+    for (int64_t k = 0; s == ALAE_OK && k < n * cli_image_floats(&r->g); k++) /* as image files show it */
+        rec[k] = rec[k] < r->g.lo ? r->g.lo : rec[k] > r->g.hi ? r->g.hi : rec[k];
     if (s == ALAE_OK)
         s = alae_eval_image_quality(x, rec, n, r->g.channels, r->g.size, (double)(r->g.hi - r->g.lo), &q);
     if (s == ALAE_OK) {

@@ -9,14 +9,15 @@
 
 static const char invert_usage[] =
     "usage: alae invert --model M --data IMAGES.idx[.gz]|DIR|IMAGE --steps N --out codes.npy\n"
-    "                   [--space w|w+] [--lr 0.01] [--n N] [--batch 64] [--grid pairs.png]\n"
+    "                   [--space w|w+] [--lr 0.1] [--n N] [--batch 64] [--grid pairs.png]\n"
     "                   [--seed S] [--threads T]\n"
     "\n"
     "Inverts the first N images: starts from w = E(x) and runs N Adam steps on the code to lower\n"
     "the pixel error of G(code) against the image, through the frozen generator (each image\n"
     "keeps its best code). Writes the codes as float32 .npy, [N, latent_dim] for --space w or\n"
     "[N, style_count, latent_dim] for w+ (one code per style row), and prints the PSNR (dB,\n"
-    "mean over the images) of G(E(x)) and of the inverted codes:\n"
+    "mean over the images; G's output clamped to the data range) of G(E(x)) and of the inverted\n"
+    "codes:\n"
     "  psnr_encoder  <dB>\n"
     "  psnr_inverted <dB>\n"
     "\n"
@@ -25,7 +26,7 @@ static const char invert_usage[] =
     "  --steps N      gradient steps, 0..1000000 (100 raise the PSNR of the MLP presets by 3+ dB)\n"
     "  --out FILE     the .npy file of codes to write\n"
     "  --space S      w (one code per image, default) or w+ (one per style row)\n"
-    "  --lr LR        Adam's learning rate, 0 < LR <= 10 (0.01)\n"
+    "  --lr LR        Adam's learning rate, 0 < LR <= 10 (0.1)\n"
     "  --n N          invert only the first N images, 1..65536 (all)\n"
     "  --batch B      images optimised together, 1..4096 (64)\n"
     "  --grid FILE    also write the images (top rows) above G(inverted code) (bottom rows), PNG\n"
@@ -47,7 +48,7 @@ typedef struct invert_totals {
 static int parse_invert(int argc, char **argv, invert_args *a) {
     memset(a, 0, sizeof *a);
     a->space = "w";
-    a->lr = 0.01;
+    a->lr = 0.1;
     a->batch = 64;
     cli_opt opts[] = {
         {"--model", CLI_STR, &a->model, 0, 0, 0},     {"--data", CLI_STR, &a->data, 0, 0, 0},
@@ -145,7 +146,7 @@ alae_status cli_encode_codes(alae_context *ctx, alae_model *model, const cli_geo
         s = make_batch_tensor(ctx, k, &xs, &x);
         if (s == ALAE_OK) s = make_batch_tensor(ctx, k, &ws, &w);
         if (s == ALAE_OK) s = alae_tensor_write(x, images + at * cli_image_floats(g), (size_t)(k * cli_image_floats(g)) * sizeof(float));
-        if (s == ALAE_OK) s = alae_model_invert(model, x, (int32_t)invert_steps, 0.01, w, NULL);
+        if (s == ALAE_OK) s = alae_model_invert(model, x, (int32_t)invert_steps, 0.1, w, NULL);
         if (s == ALAE_OK) s = alae_tensor_read(w, codes + at * g->latent, (size_t)(k * g->latent) * sizeof(float));
         alae_tensor_destroy(x);
         alae_tensor_destroy(w);

@@ -18,8 +18,8 @@ extern "C" {
 
 /* What an inversion measured. Output struct: set struct_size = sizeof(alae_invert_report) before
  * the call; the library writes at most struct_size bytes (fields may be appended). MSE is the
- * mean squared pixel error of one image (unclamped G output against the image, in the model's
- * data range), averaged over the images; PSNR is 10 log10(peak^2 / MSE) of one image, peak the
+ * mean squared pixel error of one image (G's output clamped to the model's data range, as image
+ * files show it, against the image), averaged over the images; PSNR is 10 log10(peak^2 / MSE) of one image, peak the
  * width of the data range (1 for [0, 1], 2 for [-1, 1]), capped at 100 dB, averaged over the
  * images. "before" is G(E(x)); "after" is G of the returned codes. */
 typedef struct alae_invert_report {
@@ -33,7 +33,8 @@ typedef struct alae_invert_report {
 
 /* Inverts images x [N, C, S, S] (S = ALAE_MODEL_RESOLUTION, the model's data range) into codes:
  * starts from w = E(x) and runs `steps` Adam steps (learning rate lr, betas 0.9 / 0.999) on the
- * codes to lower sum_i MSE_i, the per-image mean squared error of G(code_i) against x_i; the
+ * codes to lower sum_i MSE_i, the per-image mean squared error of G(code_i), clamped to the
+ * data range, against x_i (pixels outside the range are free to go further out); the
  * gradient through G comes from the library's autodiff, and the weights are not changed. The
  * shape of codes picks the space: [N, latent_dim] is W (one code per image, fed to every style
  * row, as alae_model_generate reads it); [N, style_count, latent_dim] is W+ (one code per style
@@ -43,7 +44,7 @@ typedef struct alae_invert_report {
  * start (advancing the context's random stream) and held fixed through the steps and the
  * measurement. Truncation does not apply. The whole batch is optimised together (memory grows
  * with N like a training step's G part); split large sets. steps: 0..1000000 (0: just E(x) and
- * its error); lr: 0 < lr <= 10 (0.01 suits the presets' latents). report may be NULL.
+ * its error); lr: 0 < lr <= 10 (0.1 suits the presets' latents). report may be NULL.
  * Errors: ALAE_E_INVALID_ARG (NULL model, x or codes; tensors of another context; steps or lr
  * out of range; report->struct_size 0), ALAE_E_SHAPE (names the tensor), ALAE_E_NOMEM,
  * ALAE_E_DEVICE_NOMEM, ALAE_E_BACKEND, ALAE_E_ABORTED (alae_context_request_abort between steps).

@@ -84,6 +84,14 @@ static void objective_free(alae_model *m, objective *o) {
     alaei_net_free(&o->net);
 }
 
+/* y limited to [lo, hi] as y - relu(y - hi) + relu(lo - y): the same values as a clamp, built
+ * from ops autodiff differentiates (zero gradient where y is outside the range). */
+static int32_t clamp_range(alaei_graph *g, int32_t y, double lo, double hi) {
+    int32_t over = alaei_leaky_relu(g, alaei_scale_shift(g, y, 1.0, -hi), 0.0);
+    int32_t under = alaei_leaky_relu(g, alaei_scale_shift(g, y, -1.0, lo), 0.0);
+    return alaei_add(g, alaei_sub(g, y, over), under);
+}
+
 /* Builds sse [N] (per-image sums of squared errors of G(codes) against the target) and the
  * gradient of sum_i sse_i / pixels with respect to the codes. */
 static void build_objective(objective *o, const alae_tensor *x, const alae_tensor *codes, int64_t pixels) {
@@ -92,6 +100,8 @@ static void build_objective(objective *o, const alae_tensor *x, const alae_tenso
     o->codes = alaei_input(g, codes->ndim, codes->shape, "codes");
     o->target = alaei_input(g, x->ndim, x->shape, "target");
     int32_t image = codes->ndim == 3 ? alaei_net_G_styles(&o->net, o->codes) : alaei_net_G(&o->net, o->codes);
+    const alae_model_config *c = &o->net.m->cfg;
+    image = clamp_range(g, image, c->data_range == 1 ? -1.0 : 0.0, 1.0);
     int32_t sq = alaei_unary(g, ALAEI_OP_SQUARE, alaei_sub(g, image, o->target));
     int64_t per_image[4] = {n, 1, 1, 1};
     o->sse = alaei_reshape(g, alaei_reduce_sum(g, sq, per_image), 1, &n);

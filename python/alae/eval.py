@@ -49,7 +49,7 @@ def _tensor(ctx, shape):
     return out.value
 
 
-def invert(model, x, steps=100, space="w", lr=0.01, batch_size=64, report=False):
+def invert(model, x, steps=100, space="w", lr=0.1, batch_size=64, report=False):
     """Codes for images x [N, C, S, S] (the model's data range), found from E(x) by ``steps`` Adam
     steps on the pixel error of G(code) through the frozen generator (alae_model_invert).
     space "w": codes [N, latent_dim] (for model.generate); "w+": [N, style_count, latent_dim]

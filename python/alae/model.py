@@ -326,7 +326,7 @@ class Model(Handle):
         return self._run("alae_model_generate_styles", styles, (rows, self.latent_dim), self.image_shape, "styles",
                          batch_size)
 
-    def invert(self, x, steps=100, space="w", lr=0.01, batch_size=64, report=False):
+    def invert(self, x, steps=100, space="w", lr=0.1, batch_size=64, report=False):
         """Codes for images x [N, C, S, S] that G reconstructs more faithfully than E(x): steps of
         gradient descent on the pixel error through the frozen G, from E(x). space "w" gives
         [N, latent_dim], "w+" [N, style_count, latent_dim]; report=True also returns the PSNR
