@@ -19,6 +19,11 @@ static void print_usage(FILE *out) {
             "  mix          StyleALAE style mixing: styles of one image's layers in another\n"
             "  interpolate  write a strip of images interpolated in W between two images\n"
             "  import       convert a checkpoint of the authors' PyTorch ALAE (.pth) to a model file\n"
+            "  invert       find codes that G turns back into real images more faithfully than E's\n"
+            "  eval         measure a model: reconstruction, generation, path length, codes' accuracy\n"
+            "  directions   fit attribute directions in W from labelled images (or import them)\n"
+            "  edit         move an image's code along a direction and write the strip\n"
+            "  traverse     grids along latent dimensions or directions\n"
             "  info         print the library version, the devices and the GEMM kernels in use,\n"
             "               or with --model a model's configuration and parameter counts\n"
             "  version      print the library version\n"
@@ -33,6 +38,8 @@ static const struct {
     {"train", cli_cmd_train},   {"sample", cli_cmd_sample},           {"encode", cli_cmd_encode},
     {"decode", cli_cmd_decode}, {"reconstruct", cli_cmd_reconstruct}, {"info", cli_cmd_info},
     {"mix", cli_cmd_mix},       {"interpolate", cli_cmd_interpolate}, {"import", cli_cmd_import},
+    {"invert", cli_cmd_invert}, {"eval", cli_cmd_eval},           {"directions", cli_cmd_directions},
+    {"edit", cli_cmd_edit},     {"traverse", cli_cmd_traverse},
 };
 
 static int command_version(int argc, char **argv) {

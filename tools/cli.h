@@ -148,6 +148,10 @@ int cli_check_data(const char *cmd, const alae_dataset *ds, const char *path, co
  * else CLI_E_NONFINITE). */
 alae_status cli_encode_dataset(alae_context *ctx, alae_model *model, const alae_dataset *ds, const cli_geom *g,
                                int64_t n, float *codes);
+/* Codes w [n, latent] of images [n, C, S, S]: E(x), or with invert_steps > 0 the codes of
+ * alae_model_invert in W (learning rate 0.1) from E(x). */
+alae_status cli_encode_codes(alae_context *ctx, alae_model *model, const cli_geom *g, int64_t n, const float *images,
+                             int64_t invert_steps, float *codes);
 /* Draws n standard normal latents [n, latent] from a context seeded with seed. */
 alae_status cli_normal_latents(alae_context *ctx, uint64_t seed, int64_t n, int32_t latent, float *host);
 
@@ -208,6 +212,11 @@ int cli_cmd_info(int argc, char **argv);
 int cli_cmd_mix(int argc, char **argv);
 int cli_cmd_interpolate(int argc, char **argv);
 int cli_cmd_import(int argc, char **argv);
+int cli_cmd_invert(int argc, char **argv);
+int cli_cmd_eval(int argc, char **argv);
+int cli_cmd_directions(int argc, char **argv);
+int cli_cmd_edit(int argc, char **argv);
+int cli_cmd_traverse(int argc, char **argv);
 
 /* The setting names alae_model_config_key knows (alae_model.h lists them; the API cannot). */
 extern const char *const cli_setting_names[];

@@ -59,7 +59,7 @@ static int read_inputs(const char *cmd, const style_session *ss, const char *pat
 static const char mix_usage[] =
     "usage: alae mix --model M --src A.png|DIR --dst B.png|DIR --out grid.png|mixes.npy\n"
     "                [--layers coarse|middle|fine|A-B] [--noise off|batch|sample] [--seed S]\n"
-    "                [--truncation PSI [--truncation-cutoff K]] [--n 8] [--crop] [--threads T]\n"
+    "                [--truncation PSI [--truncation-cutoff K]] [--n 8] [--crop] [--invert N] [--threads T]\n"
     "\n"
     "Style mixing (StyleALAE): encodes the images of --src and --dst (pairs in order; one image\n"
     "on a side pairs with every image of the other), gives G the styles of dst with the rows of\n"
@@ -80,6 +80,7 @@ static const char mix_usage[] =
     "  --n N          at most N pairs, 1..64 (8)\n"
     "  --crop         image files: take their centre square (default: the whole image, resized\n"
     "                 to the model's square without keeping its aspect ratio)\n"
+    "  --invert N     use the codes of N steps of inversion (alae invert) instead of E(x) (0)\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n"
     "  --out FILE     the PNG to write, or a .npy file for the mixes as floats\n";
 
@@ -113,7 +114,7 @@ static int parse_layers(const char *cmd, const char *layers, int32_t rows, int32
 
 int cli_cmd_mix(int argc, char **argv) {
     const char *cmd = "mix", *model_path = NULL, *src = NULL, *dst = NULL, *out = NULL, *layers = NULL, *noise = NULL;
-    int64_t threads = 0, seed = 0, cutoff = 0, pairs = 8;
+    int64_t threads = 0, seed = 0, cutoff = 0, pairs = 8, invert = 0;
     double psi = 1;
     int crop = 0, noise_mode = ALAE_NOISE_BATCH_CONSTANT;
     cli_opt opts[] = {
@@ -123,6 +124,7 @@ int cli_cmd_mix(int argc, char **argv) {
         {"--layers", CLI_STR, &layers, 0, 0, 0},    {"--noise", CLI_STR, &noise, 0, 0, 0},
         {"--seed", CLI_INT, &seed, 0, CLI_SEED_MAX, 0}, {"--threads", CLI_INT, &threads, 1, 256, 0},
         {"--truncation", CLI_REAL, &psi, -2, 2, 0}, {"--truncation-cutoff", CLI_INT, &cutoff, 0, 4096, 0},
+        {"--invert", CLI_INT, &invert, 0, 100000, 0},
     };
     const char *required[] = {"--model", "--src", "--dst", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, mix_usage, argc, argv, opts, nopt);
@@ -154,15 +156,15 @@ int cli_cmd_mix(int argc, char **argv) {
         free(*one);
         *one = rep;
     }
-    cli_shape is = cli_image_shape(&ss.g), wsh = cli_latent_shape(&ss.g), ssh = {2, {ss.rows, L, 0}};
+    cli_shape is = cli_image_shape(&ss.g), ssh = {2, {ss.rows, L, 0}};
     ws = cli_alloc(n, (size_t)L * sizeof(float));
     wd = cli_alloc(n, (size_t)L * sizeof(float));
     styles = cli_alloc(n * ss.rows, (size_t)L * sizeof(float));
     mix = cli_alloc(n, (size_t)len * sizeof(float));
     grid = cli_alloc(3 * n, (size_t)len * sizeof(float));
     s = ws && wd && styles && mix && grid ? ALAE_OK : ALAE_E_NOMEM;
-    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_encode, n, xs_, &is, ws, &wsh);
-    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_encode, n, xd, &is, wd, &wsh);
+    if (s == ALAE_OK) s = cli_encode_codes(ss.ctx, ss.model, &ss.g, n, xs_, invert, ws);
+    if (s == ALAE_OK) s = cli_encode_codes(ss.ctx, ss.model, &ss.g, n, xd, invert, wd);
     for (int64_t i = 0; s == ALAE_OK && i < n; i++)
         for (int32_t r = 0; r < ss.rows; r++)
             memcpy(styles + (i * ss.rows + r) * L, (r >= a && r <= b ? ws : wd) + i * L, (size_t)L * sizeof(float));
@@ -191,7 +193,7 @@ done:
 static const char interpolate_usage[] =
     "usage: alae interpolate --model M --a A.png --b B.png --out strip.png|images.npy [--steps 8]\n"
     "                        [--noise off|batch|sample] [--seed S] [--truncation PSI\n"
-    "                        [--truncation-cutoff K]] [--crop] [--threads T]\n"
+    "                        [--truncation-cutoff K]] [--crop] [--invert N] [--threads T]\n"
     "\n"
     "Encodes the first image of --a and of --b into w_a and w_b and writes one row: A, the images\n"
     "G((1 - t) w_a + t w_b) for t = 0, 1/(steps-1), ..., 1, and B (or the steps images alone as a\n"
@@ -208,12 +210,13 @@ static const char interpolate_usage[] =
     "  --truncation-cutoff K  StyleALAE: rows truncated, 0..style_count (8)\n"
     "  --crop         image files: take their centre square (default: the whole image, resized\n"
     "                 to the model's square without keeping its aspect ratio)\n"
+    "  --invert N     use the codes of N steps of inversion (alae invert) instead of E(x) (0)\n"
     "  --threads T    worker threads, 1..256 (all CPUs)\n"
     "  --out FILE     the PNG to write, or a .npy file for the interpolated images as floats\n";
 
 int cli_cmd_interpolate(int argc, char **argv) {
     const char *cmd = "interpolate", *model_path = NULL, *pa = NULL, *pb = NULL, *out = NULL, *noise = NULL;
-    int64_t threads = 0, seed = 0, cutoff = 0, steps = 8;
+    int64_t threads = 0, seed = 0, cutoff = 0, steps = 8, invert = 0;
     double psi = 1;
     int crop = 0, noise_mode = ALAE_NOISE_BATCH_CONSTANT;
     cli_opt opts[] = {
@@ -223,6 +226,7 @@ int cli_cmd_interpolate(int argc, char **argv) {
         {"--steps", CLI_INT, &steps, 2, 256, 0},    {"--noise", CLI_STR, &noise, 0, 0, 0},
         {"--seed", CLI_INT, &seed, 0, CLI_SEED_MAX, 0}, {"--threads", CLI_INT, &threads, 1, 256, 0},
         {"--truncation", CLI_REAL, &psi, -2, 2, 0}, {"--truncation-cutoff", CLI_INT, &cutoff, 0, 4096, 0},
+        {"--invert", CLI_INT, &invert, 0, 100000, 0},
     };
     const char *required[] = {"--model", "--a", "--b", "--out"};
     int nopt = (int)(sizeof opts / sizeof opts[0]), rc = cli_parse(cmd, interpolate_usage, argc, argv, opts, nopt);
@@ -245,8 +249,8 @@ int cli_cmd_interpolate(int argc, char **argv) {
     w = cli_alloc(steps, (size_t)L * sizeof(float));
     strip = cli_alloc(steps + 2, (size_t)len * sizeof(float));
     s = w && strip && L <= 4096 ? ALAE_OK : ALAE_E_NOMEM;
-    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_encode, 1, xa, &is, wa, &wsh);
-    if (s == ALAE_OK) s = cli_apply(ss.ctx, ss.model, alae_model_encode, 1, xb, &is, wb, &wsh);
+    if (s == ALAE_OK) s = cli_encode_codes(ss.ctx, ss.model, &ss.g, 1, xa, invert, wa);
+    if (s == ALAE_OK) s = cli_encode_codes(ss.ctx, ss.model, &ss.g, 1, xb, invert, wb);
     for (int64_t k = 0; s == ALAE_OK && k < steps; k++) {
         float t = (float)k / (float)(steps - 1);
         for (int64_t j = 0; j < L; j++) w[k * L + j] = (1.0f - t) * wa[j] + t * wb[j];

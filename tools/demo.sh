@@ -1,7 +1,8 @@
 #!/bin/sh
 # The main job: install the dependencies, build libalae, and train a small MLP ALAE on
 # Fashion-MNIST (Debian's dataset-fashion-mnist package), writing sample and reconstruction
-# images. Takes a few minutes on 2 cores.
+# images, then inverts the reconstructed images (100 gradient steps on their codes through G) and
+# prints the PSNR of E alone and of the inversion. Takes a few minutes on 2 cores.
 # Usage: tools/demo.sh [output-dir] [steps]
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ cmake --build "$build" -j "$(nproc)" >/dev/null
 if [ -f "$out/train-state.safetensors" ]; then resume=--resume; else resume=; fi
 "$build/tools/alae" train --preset mnist-fc-paper --data "$data" --out "$out" \
     --steps "$steps" --batch 128 --seed 1 --threads "$(nproc)" $resume
+# the 32 images of reconstructions.png again, through inverted codes instead of E(x)
+"$build/tools/alae" invert --model "$out/model.safetensors" --data "$data" --n 32 --steps 100 \
+    --threads "$(nproc)" --out "$out/inverted-codes.npy" --grid "$out/inversions.png" >"$out/inversion.txt"
 echo "samples:         $out/samples.png"
-echo "reconstructions: $out/reconstructions.png"
+echo "reconstructions: $out/reconstructions.png  (G(E(x)): PSNR $(awk '$1 == "psnr_encoder" { print $2 }' "$out/inversion.txt") dB)"
+echo "inversions:      $out/inversions.png  (100 steps of inversion: PSNR $(awk '$1 == "psnr_inverted" { print $2 }' "$out/inversion.txt") dB)"
 echo "model:           $out/model.safetensors (try: $build/tools/alae sample --model $out/model.safetensors --out grid.png)"

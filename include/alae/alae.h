@@ -19,5 +19,6 @@
 #include "alae_comm.h"
 #include "alae_train.h"
 #include "alae_io.h"
+#include "alae_eval.h"
 
 #endif /* ALAE_H */

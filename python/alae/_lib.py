@@ -74,6 +74,23 @@ class Comm_c(Structure):
                 ("broadcast", COMM_COLLECTIVE_FN), ("destroy", CFUNCTYPE(None, c_void_p))]
 
 
+class InvertReport_c(Structure):
+    """alae_invert_report (alae_eval.h)."""
+    _fields_ = [("struct_size", c_uint32), ("steps", c_int32), ("mse_before", c_double), ("mse_after", c_double),
+                ("psnr_before", c_double), ("psnr_after", c_double)]
+
+
+class ImageQuality_c(Structure):
+    """alae_image_quality (alae_eval.h)."""
+    _fields_ = [("struct_size", c_uint32), ("mse", c_double), ("psnr", c_double), ("ssim", c_double)]
+
+
+class SwdResult_c(Structure):
+    """alae_swd_result (alae_eval.h)."""
+    _fields_ = [("struct_size", c_uint32), ("levels", c_int32), ("resolution", c_int32 * _k.SWD_MAX_LEVELS),
+                ("distance", c_double * _k.SWD_MAX_LEVELS), ("mean", c_double)]
+
+
 LOG_FN = CFUNCTYPE(None, c_int32, c_char_p, c_void_p)  # alae_log_fn
 
 HANDLE = c_void_p            # every opaque handle: alae_context *, alae_model *, ...
@@ -143,6 +160,24 @@ PROTOTYPES = {
     "alae_model_save": (STATUS, HANDLE, c_char_p),
     "alae_model_load": (STATUS, HANDLE, c_char_p, OUT_HANDLE),
     "alae_model_import_pth": (STATUS, HANDLE, c_char_p, HANDLE, c_int32, OUT_HANDLE),
+    # alae_eval.h
+    "alae_model_invert": (STATUS, HANDLE, HANDLE, c_int32, c_double, HANDLE, POINTER(InvertReport_c)),
+    "alae_eval_image_quality": (STATUS, BUFFER, BUFFER, c_int64, c_int32, c_int32, c_double, POINTER(ImageQuality_c)),
+    "alae_eval_swd": (STATUS, BUFFER, BUFFER, c_int64, c_int32, c_int32, c_uint64, POINTER(SwdResult_c)),
+    "alae_eval_precision_recall": (STATUS, BUFFER, c_int64, BUFFER, c_int64, c_int64, c_int32, P_F64, P_F64),
+    "alae_eval_nn_accuracy": (STATUS, BUFFER, BUFFER, c_int64, BUFFER, BUFFER, c_int64, c_int64, P_F64),
+    "alae_eval_linear_accuracy": (STATUS, BUFFER, BUFFER, c_int64, BUFFER, BUFFER, c_int64, c_int64, P_F64),
+    "alae_model_path_length": (STATUS, HANDLE, HANDLE, HANDLE, c_double, BUFFER, P_F64),
+    "alae_direction_fit": (STATUS, BUFFER, BUFFER, c_int64, c_int64, BUFFER, P_F64),
+    "alae_directions_create": (STATUS, c_int64, OUT_HANDLE),
+    "alae_directions_destroy": (None, HANDLE),
+    "alae_directions_add": (STATUS, HANDLE, c_char_p, BUFFER, c_double),
+    "alae_directions_count": (c_int64, HANDLE),
+    "alae_directions_dim": (c_int64, HANDLE),
+    "alae_directions_get": (STATUS, HANDLE, c_int64, OUT_HANDLE, BUFFER, P_F64),
+    "alae_directions_find": (STATUS, HANDLE, c_char_p, P_I64),
+    "alae_directions_save": (STATUS, HANDLE, c_char_p),
+    "alae_directions_load": (STATUS, c_char_p, OUT_HANDLE),
     # alae_optim.h
     "alae_optimizer_create_adam": (STATUS, HANDLE, c_int32, OUT_HANDLE),
     "alae_optimizer_destroy": (None, HANDLE),

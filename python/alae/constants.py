@@ -126,6 +126,9 @@ COMM_DEVICE = 1
 FOLDER_SKIP_BAD = 1
 FOLDER_NO_CROP = 2
 
+# alae_eval.h: levels alae_swd_result holds
+SWD_MAX_LEVELS = 16
+
 
 def keys_with_prefix(prefix):
     """{setting name: key} for the constants named ``<prefix><NAME>``: ``keys_with_prefix("CFG_")``

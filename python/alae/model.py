@@ -368,6 +368,14 @@ class Model(Handle):
         return self._run("alae_model_generate_styles", styles, (rows, self.latent_dim), self.image_shape, "styles",
                          batch_size)
 
+    def invert(self, x, steps=100, space="w", lr=0.1, batch_size=64, report=False):
+        """Codes for images x [N, C, S, S] that G reconstructs more faithfully than E(x): steps of
+        gradient descent on the pixel error through the frozen G, from E(x). space "w" gives
+        [N, latent_dim], "w+" [N, style_count, latent_dim]; report=True also returns the PSNR
+        before and after (alae.eval.InvertReport). See alae.eval.invert."""
+        from .eval import invert
+        return invert(self, x, steps=steps, space=space, lr=lr, batch_size=batch_size, report=report)
+
     def random_latents(self, n, seed=0):
         """n latents z ~ N(0, I) [n, latent_dim] from the context's generator restarted at seed
         (the latents ``alae sample --seed`` draws)."""

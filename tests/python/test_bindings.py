@@ -142,13 +142,17 @@ _FIELD_TYPES = {"uint32_t": ctypes.c_uint32, "int32_t": ctypes.c_int32, "uint64_
 
 
 @pytest.mark.parametrize("cname,pytype", [("alae_device_info", _lib.DeviceInfo_c),
-                                          ("alae_step_stats", _lib.StepStats_c)])
+                                          ("alae_step_stats", _lib.StepStats_c),
+                                          ("alae_invert_report", _lib.InvertReport_c),
+                                          ("alae_image_quality", _lib.ImageQuality_c),
+                                          ("alae_swd_result", _lib.SwdResult_c)])
 def test_structs_match_headers(cname, pytype):
     fields = STRUCTS[cname]
     assert [f[1] for f in fields] == [f[0] for f in pytype._fields_], "%s's fields changed" % cname
     for (ctype, fname, length), (_, ptype) in zip(fields, pytype._fields_):
         if length:
-            assert ptype._length_ == length and ptype._type_ is getattr(ctypes, "c_" + ctype), fname
+            element = _FIELD_TYPES.get(ctype) or getattr(ctypes, "c_" + ctype)
+            assert ptype._length_ == length and ptype._type_ is element, fname
         else:
             assert ptype is _FIELD_TYPES[ctype], "%s.%s is %s" % (cname, fname, ctype)
 
