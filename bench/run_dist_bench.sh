@@ -19,7 +19,8 @@ EXTRA=${EXTRA:-}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
+# Shared memory with its single-copy mechanism (CMA): without it (the tests' container setting
+# btl_vader_single_copy_mechanism=none) a 15 MB all-reduce took 2.1 s here instead of 0.25 s.
 
 # rate LOG: images per second between the first and the last row of a log.csv
 rate() {
