@@ -77,8 +77,8 @@ static alae_status check_args(const alae_model *m, const alae_tensor *x, int32_t
 
 static void objective_free(alae_model *m, objective *o) {
     alae_context *ctx = m->ctx;
-    if (o->codes_buf) ctx->backend->buf_free(ctx->bctx, o->codes_buf);
-    if (o->blend_buf) ctx->backend->buf_free(ctx->bctx, o->blend_buf);
+    alaei_device_free(ctx, o->codes_buf);
+    alaei_device_free(ctx, o->blend_buf);
     alae_tensor_destroy(o->noise);
     alaei_plan_destroy(o->plan);
     alaei_net_free(&o->net);
@@ -115,8 +115,8 @@ static alae_status bind_fixed_inputs(alae_model *m, objective *o) {
     alae_status s = ALAE_OK;
     if (o->net.blend >= 0) {
         float blend = (float)m->blend;
-        s = ctx->backend->buf_alloc(ctx->bctx, (size_t)ctx->backend->elem_size, &o->blend_buf);
-        if (s == ALAE_OK) s = ctx->backend->write_f32(ctx->bctx, o->blend_buf, &blend, 1);
+        s = alaei_device_alloc(ctx, 1, &o->blend_buf);
+        if (s == ALAE_OK) s = alaei_device_upload(ctx, o->blend_buf, &blend, 1);
         if (s == ALAE_OK) s = alaei_plan_bind(o->plan, o->net.blend, o->blend_buf);
     }
     if (s == ALAE_OK && o->net.n_noise > 0) {
@@ -145,8 +145,7 @@ static alae_status objective_prepare(alae_model *m, const alae_tensor *x, const 
     s = alaei_plan_create(m->ctx, o->net.g, 2, outs, &o->plan);
     if (s == ALAE_OK) s = alaei_net_bind(&o->net, o->plan, NULL);
     if (s == ALAE_OK) s = bind_fixed_inputs(m, o);
-    if (s == ALAE_OK) s = m->ctx->backend->buf_alloc(m->ctx->bctx, (size_t)codes->numel * (size_t)m->ctx->backend->elem_size,
-                                                     &o->codes_buf);
+    if (s == ALAE_OK) s = alaei_device_alloc(m->ctx, (size_t)codes->numel, &o->codes_buf);
     if (s == ALAE_OK) s = alaei_plan_bind(o->plan, o->codes, o->codes_buf);
     if (s == ALAE_OK) s = alaei_plan_bind(o->plan, o->target, x->data);
     return s;
@@ -155,11 +154,11 @@ static alae_status objective_prepare(alae_model *m, const alae_tensor *x, const 
 /* One evaluation: sse and gradient of the current host codes. */
 static alae_status objective_run(alae_model *m, objective *o, search *sr) {
     alae_context *ctx = m->ctx;
-    alae_status s = ctx->backend->write_f32(ctx->bctx, o->codes_buf, sr->codes, (size_t)(sr->n * sr->per_code));
+    alae_status s = alaei_device_upload(ctx, o->codes_buf, sr->codes, (size_t)(sr->n * sr->per_code));
     if (s == ALAE_OK) s = alaei_plan_run(o->plan);
-    if (s == ALAE_OK) s = ctx->backend->read_f32(ctx->bctx, sr->sse, alaei_plan_data(o->plan, o->sse), (size_t)sr->n);
+    if (s == ALAE_OK) s = alaei_device_download(ctx, sr->sse, alaei_plan_data(o->plan, o->sse), (size_t)sr->n);
     if (s == ALAE_OK)
-        s = ctx->backend->read_f32(ctx->bctx, sr->grad, alaei_plan_data(o->plan, o->grad), (size_t)(sr->n * sr->per_code));
+        s = alaei_device_download(ctx, sr->grad, alaei_plan_data(o->plan, o->grad), (size_t)(sr->n * sr->per_code));
     return s;
 }
 
@@ -272,7 +271,7 @@ ALAE_API alae_status alae_model_invert(alae_model *m, const alae_tensor *x, int3
     alaei_context_begin_call(m->ctx);
     if (s == ALAE_OK) s = objective_prepare(m, x, codes, pixels, &o, func);
     if (s == ALAE_OK) s = run_search(m, &o, &sr, steps, lr);
-    if (s == ALAE_OK) s = m->ctx->backend->write_f32(m->ctx->bctx, codes->data, sr.best, (size_t)codes->numel);
+    if (s == ALAE_OK) s = alaei_device_upload(m->ctx, codes->data, sr.best, (size_t)codes->numel);
     if (s == ALAE_OK) write_report(m, &sr, steps, report);
     objective_free(m, &o);
     search_free(&sr);

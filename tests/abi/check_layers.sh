@@ -3,7 +3,7 @@
 #   - lib/core includes nothing of lib/graph, lib/nn, lib/train or lib/io;
 #   - backends (and lib/backend, compiled into them) include only the backend interface
 #     (alae_backend_impl.h, alae_ops.def) and the host services (alae_host.h) of lib/internal;
-#   - lib/nn, lib/train and lib/io never call the backend table: they use the core's device
+#   - lib/nn, lib/train, lib/io and lib/eval never call the backend table: they use the core's device
 #     helpers (lib/core/device.c).
 # Usage: check_layers.sh SOURCE_DIR
 set -u
@@ -24,8 +24,8 @@ for f in backends/*/*.c backends/*/*.h backends/*/*.cu lib/backend/*.c; do
         while read -r line; do echo "$f:$line"; done
 done | grep . && report "a backend includes more than the backend interface and the host services"
 
-grep -n -E -- '->backend->|->run_op\(|->buf_alloc\(' lib/nn/*.c lib/train/*.c lib/io/*.c | grep . &&
-    report "lib/nn, lib/train or lib/io call the backend table (use the device helpers of lib/core/device.c)"
+grep -n -E -- '->backend->|->run_op\(|->buf_alloc\(' lib/nn/*.c lib/train/*.c lib/io/*.c lib/eval/*.c | grep . &&
+    report "lib/nn, lib/train, lib/io or lib/eval call the backend table (use the device helpers of lib/core/device.c)"
 
 [ "$fail" = 0 ] && echo "layering: ok"
 exit "$fail"
