@@ -35,7 +35,7 @@ Module use:
 
 CLI:
     /usr/bin/python3 bench/pytorch_mlp_alae.py --threads 1 --steps 20 --batch 128
-    /usr/bin/python3 bench/pytorch_mlp_alae.py --check-fixture /work/shared/fixtures/mlp.safetensors
+    /usr/bin/python3 bench/pytorch_mlp_alae.py --check-fixture ../shared/fixtures/mlp.safetensors
     /usr/bin/python3 bench/pytorch_mlp_alae.py --blas-info
 
 The thread count must be known before torch (and OpenBLAS) is loaded: Debian's torch calls

@@ -1,6 +1,6 @@
 #!/bin/sh
 # StyleALAE on a small folder of face photographs (e.g. the 146 FFHQ samples of
-# /work/shared/data/faces128, non-commercial license: keep them out of the repository): a short
+# ../shared/data/faces128, non-commercial license: keep them out of the repository): a short
 # progressive run at 32x32 (4x4 -> 8x8 -> 16x16 -> 32x32) that overfits the faces, then
 # reconstructions, style mixing and an interpolation between two of them.
 # Usage: tools/demo-faces.sh DIR [output-dir] [epochs] [alae-binary]
