@@ -64,10 +64,11 @@ alae_status alaei_file_config(const alaei_st_file *f, const char *kind, alae_mod
     return alaei_config_from_json(arch, cfg, func);
 }
 
-alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const char *prefix, void *const *dst,
-                              const char *func) {
-    alae_context *ctx = m->ctx;
-    int64_t largest = 0;
+/* Reads every parameter (prefix + name) of m from f one tensor at a time and checks that it is
+ * finite; with upload, writes it to dst[i] (NULL dst: the model's own memory). */
+static alae_status read_params(const alaei_st_file *f, const alae_model *m, const char *prefix, void *const *dst,
+                               int upload, const char *func) {
+    int64_t largest = 1;
     for (int32_t i = 0; i < m->n_params; i++)
         if (m->params[i].numel > largest) largest = m->params[i].numel;
     float *host = malloc((size_t)largest * sizeof(float));
@@ -79,10 +80,15 @@ alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
         s = alaei_st_get_f32(f, name, p->ndim, p->shape, host);
         if (s == ALAE_OK) s = alaei_check_finite(host, (size_t)p->numel, name, func);
-        if (s == ALAE_OK) s = alaei_device_upload(ctx, dst ? dst[i] : p->data, host, (size_t)p->numel);
+        if (s == ALAE_OK && upload) s = alaei_device_upload(m->ctx, dst ? dst[i] : p->data, host, (size_t)p->numel);
     }
     free(host);
     return s;
+}
+
+alae_status alaei_load_params(const alaei_st_file *f, const alae_model *m, const char *prefix, void *const *dst,
+                              const char *func) {
+    return read_params(f, m, prefix, dst, 1, func);
 }
 
 /* The optional "alae.inference" metadata: {"lod": L, "blend": B}, read with the strict JSON
@@ -133,21 +139,7 @@ alae_status alaei_check_file_params(const alaei_st_file *f, const alae_model *m,
 }
 
 alae_status alaei_check_file_finite(const alaei_st_file *f, const alae_model *m, const char *prefix, const char *func) {
-    int64_t largest = 1;
-    for (int32_t i = 0; i < m->n_params; i++)
-        if (m->params[i].numel > largest) largest = m->params[i].numel;
-    float *host = malloc((size_t)largest * sizeof(float));
-    if (!host) return alaei_fail(ALAE_E_NOMEM, func, "no memory");
-    alae_status s = ALAE_OK;
-    for (int32_t i = 0; s == ALAE_OK && i < m->n_params; i++) {
-        const alaei_param *p = &m->params[i];
-        char name[128];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        s = alaei_st_get_f32(f, name, p->ndim, p->shape, host);
-        if (s == ALAE_OK) s = alaei_check_finite(host, (size_t)p->numel, name, func);
-    }
-    free(host);
-    return s;
+    return read_params(f, m, prefix, NULL, 0, func);
 }
 
 ALAE_API alae_status alae_model_load(alae_context *ctx, const char *path_utf8, alae_model **out) {
