@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages libalae needs to build and test (uses sudo when not root).
 set -eu
 packages="build-essential g++ cmake pkg-config check libopenblas0-pthread libopenblas-dev zlib1g-dev libminizip-dev \
-dataset-fashion-mnist binutils python3 python3-numpy python3-pytest python3-pip openmpi-bin libopenmpi-dev"
+dataset-fashion-mnist binutils python3 python3-numpy python3-pytest python3-pip openmpi-bin libopenmpi-dev \
+libmicrohttpd-dev chromium chromium-driver python3-selenium"
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
