@@ -183,6 +183,17 @@ ALAE_API alae_status alae_feature_net_features(alae_feature_net *net, const floa
 ALAE_API alae_status alae_model_path_length(alae_model *model, const alae_tensor *z0, const alae_tensor *z1,
                                             double epsilon, float *lengths, double *mean);
 
+/* The same path length with the distance of a feature network instead of pixels:
+ *   length_i = |phi(G(w0 + epsilon (w1 - w0))) - phi(G(w0))|^2 / epsilon^2
+ * with phi the features of net (alae_feature_net_features over the model's data range), the
+ * squared Euclidean distance summed over the features. With FID's Inception-v3 this is a path
+ * length in Inception space; the paper's uses LPIPS (VGG16), so values are comparable only with
+ * each other. Arguments, noise and errors as alae_model_path_length, plus ALAE_E_INVALID_ARG for a
+ * NULL net; net and model may share a context or not. Follows both objects' threading rules. */
+ALAE_API alae_status alae_model_path_length_features(alae_model *model, alae_feature_net *net, const alae_tensor *z0,
+                                                     const alae_tensor *z1, double epsilon, float *lengths,
+                                                     double *mean);
+
 /* ---- attribute directions in W ----
  * A direction is a unit vector in W, the normal of a linear boundary between codes with and
  * without an attribute; moving a code along it adds (positive amounts) or removes the attribute.

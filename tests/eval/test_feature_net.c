@@ -1,8 +1,8 @@
 /* FID's Inception-v3 (alae_feature_net_*) against PyTorch: tests/fixtures/inception_tiny.safetensors
  * holds the network at 1/16 of the standard widths with random weights and batch-norm
  * statistics, a few test images and the features PyTorch computed for them in float64
- * (tests/fixtures/make_inception_fixture.py). Then FID end to end: the features of a set
- * against themselves and against a changed set. */
+ * (tests/fixtures/make_inception_fixture.py). Then FID end to end (the features of a set
+ * against themselves and against a changed set) and the path length in feature space. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +156,55 @@ START_TEST(features_reject_bad_arguments) {
 }
 END_TEST
 
+/* Path length in feature space: with epsilon 1 the pair's ends are G(F(z0)) and G(F(z1)), so each
+ * length is the squared distance of those samples' features. */
+START_TEST(path_length_in_feature_space) {
+    alae_model_config *cfg;
+    ck_assert_alae_ok(alae_model_config_create("mnist-fc", &cfg));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_LATENT_DIM, 8));
+    ck_assert_alae_ok(alae_model_config_set(cfg, ALAE_CFG_HIDDEN, 16));
+    alae_model *m;
+    ck_assert_alae_ok(alae_model_create(ctx, cfg, 9, &m));
+    alae_feature_net *net = NULL;
+    ck_assert_alae_ok(alae_feature_net_load(ctx, FIXTURE, &net));
+    enum { N = 5, P = 32 * 32, D = 128 };
+    int64_t zs[2] = {N, 8}, xs[4] = {N, 1, 32, 32};
+    alae_tensor *z0, *z1, *x0, *x1;
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, zs, &z0));
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 2, zs, &z1));
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, xs, &x0));
+    ck_assert_alae_ok(alae_tensor_create(ctx, ALAE_DTYPE_F32, 4, xs, &x1));
+    ck_assert_alae_ok(alae_tensor_fill_normal(z0, 0, 1));
+    ck_assert_alae_ok(alae_tensor_fill_normal(z1, 0, 1));
+    ck_assert_alae_ok(alae_model_sample(m, z0, x0));
+    ck_assert_alae_ok(alae_model_sample(m, z1, x1));
+    static float img[2][N * P], feat[2][N * D];
+    ck_assert_alae_ok(alae_tensor_read(x0, img[0], sizeof img[0]));
+    ck_assert_alae_ok(alae_tensor_read(x1, img[1], sizeof img[1]));
+    for (int k = 0; k < 2; k++) ck_assert_alae_ok(alae_feature_net_features(net, img[k], N, 1, 32, -1, 1, feat[k]));
+    float lengths[N];
+    double mean = -1;
+    ck_assert_alae_ok(alae_model_path_length_features(m, net, z0, z1, 1.0, lengths, &mean));
+    for (int i = 0; i < N; i++) {
+        double want = 0;
+        for (int d = 0; d < D; d++) want += ((double)feat[1][i * D + d] - feat[0][i * D + d]) * ((double)feat[1][i * D + d] - feat[0][i * D + d]);
+        ck_assert_double_gt(want, 0);
+        ck_assert_double_eq_tol(lengths[i], want, 1e-3 * want);
+    }
+    ck_assert_double_gt(mean, 0);
+    ck_assert_int_eq(alae_model_path_length_features(m, NULL, z0, z1, 1e-4, lengths, &mean), ALAE_E_INVALID_ARG);
+    ck_assert_int_eq(alae_model_path_length_features(m, net, z0, x0, 1e-4, lengths, &mean), ALAE_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(alae_last_error(), "alae_model_path_length_features: z0 and z1"));
+    alae_tensor_destroy(z0);
+    alae_tensor_destroy(z1);
+    alae_tensor_destroy(x0);
+    alae_tensor_destroy(x1);
+    alae_feature_net_destroy(net);
+    alae_model_destroy(m);
+    alae_model_config_destroy(cfg);
+}
+END_TEST
+
 static Suite *feature_net_suite(void) {
     Suite *s = suite_create("feature_net");
     TCase *tc = tcase_create("inception");
@@ -166,6 +215,7 @@ static Suite *feature_net_suite(void) {
     tcase_add_test(tc, loading_names_what_is_missing);
     tcase_add_test(tc, loading_checks_the_shapes);
     tcase_add_test(tc, features_reject_bad_arguments);
+    tcase_add_test(tc, path_length_in_feature_space);
     suite_add_tcase(s, tc);
     return s;
 }
