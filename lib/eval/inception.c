@@ -1,5 +1,5 @@
 /* alae_feature_net: the Inception-v3 network of FID (the `pt_inception-2015-12-05` weights of
- * pytorch-fid, read from a user-supplied safetensors file) run as a graph of the library's own
+ * pytorch-fid, read from a user-supplied safetensors file or pytorch-fid's own .pth) run as a graph of the library's own
  * ops, so it works on every backend. The architecture is fixed by the tensor names; the channel
  * counts come from the tensors' shapes (so a narrow network with the same names runs too, which
  * the tests use). Batch normalisation is folded into the convolutions at load time.
@@ -17,6 +17,7 @@
 #include "eval_internal.h"
 #include "internal/alae_graph.h"
 #include "io/safetensors.h"
+#include "io/torch_file.h"
 
 #define FN_SIDE 299      /* the network's input size; images are resized to it */
 #define FN_BATCH 8       /* images per run */
@@ -34,7 +35,7 @@ struct alae_feature_net {
     alae_context *ctx;
     fn_layer layers[FN_MAX_LAYERS];
     int32_t n_layers;
-    const alaei_st_file *file; /* open only while loading */
+    struct fn_source *file; /* the weights, open only while loading */
     int64_t dim;
     /* the planned graph for `batch` images */
     int64_t batch;
@@ -45,9 +46,67 @@ struct alae_feature_net {
     void *in_buf;
 };
 
+/* ---- where the weights come from: safetensors, or pytorch-fid's own .pth (a state dict) ---- */
+
+typedef struct fn_source {
+    alaei_st_file *st;
+    alaei_pth *pth;
+    const alaei_pk_value *dict;
+} fn_source;
+
+static int is_torch_path(const char *path) {
+    size_t n = strlen(path);
+    return (n > 4 && strcmp(path + n - 4, ".pth") == 0) || (n > 3 && strcmp(path + n - 3, ".pt") == 0);
+}
+
+static alae_status source_open(const char *path, fn_source *src) {
+    memset(src, 0, sizeof *src);
+    if (!is_torch_path(path)) return alaei_st_open(path, &src->st);
+    alae_status s = alaei_pth_open(path, &src->pth);
+    if (s != ALAE_OK) return s;
+    src->dict = alaei_pth_root(src->pth);
+    if (src->dict && src->dict->kind == ALAEI_PK_DICT) return ALAE_OK;
+    alaei_pth_close(src->pth);
+    src->pth = NULL;
+    return alaei_fail(ALAE_E_FORMAT, "alae_feature_net_load", "the file does not hold a state dict (name -> tensor)");
+}
+
+static void source_close(fn_source *src) {
+    alaei_st_free(src->st);
+    alaei_pth_close(src->pth);
+}
+
+/* The shape of tensor `name` (at most 4 dims); 0 when the file has no such floating tensor. */
+static int source_shape(const fn_source *src, const char *name, int32_t *ndim, int64_t shape[4]) {
+    if (src->st) {
+        const alaei_st_tensor *t = alaei_st_find(src->st, name);
+        if (!t || t->ndim > 4) return 0;
+        *ndim = t->ndim;
+        memcpy(shape, t->shape, (size_t)t->ndim * sizeof *shape);
+        return 1;
+    }
+    const alaei_pk_value *v = alaei_pk_dict_get(src->dict, name);
+    if (!v || v->kind != ALAEI_PK_TENSOR || v->u.tensor->ndim > 4) return 0;
+    *ndim = v->u.tensor->ndim;
+    memcpy(shape, v->u.tensor->shape, (size_t)*ndim * sizeof *shape);
+    return 1;
+}
+
+/* Reads tensor `name`, which must have exactly (ndim, shape), as float32. */
+static alae_status source_read(fn_source *src, const char *name, int32_t ndim, const int64_t *shape, float *dst) {
+    if (src->st) return alaei_st_get_f32(src->st, name, ndim, shape, dst);
+    int32_t have_ndim = 0;
+    int64_t have[4] = {0, 0, 0, 0};
+    if (!source_shape(src, name, &have_ndim, have))
+        return alaei_fail(ALAE_E_FORMAT, "alae_feature_net_load", "the file has no tensor '%s' (docs/evaluation.md lists the names)", name);
+    if (have_ndim != ndim || memcmp(have, shape, (size_t)ndim * sizeof *shape) != 0)
+        return alaei_fail(ALAE_E_SHAPE, "alae_feature_net_load", "tensor '%s' has another shape than its layer needs", name);
+    return alaei_pth_read_f32(src->pth, alaei_pk_dict_get(src->dict, name), dst, name);
+}
+
 /* ---- the layers ---- */
 
-static alae_status read_bn_folded(const alaei_st_file *f, const char *name, int64_t out_c, int64_t per_out, float *w,
+static alae_status read_bn_folded(fn_source *f, const char *name, int64_t out_c, int64_t per_out, float *w,
                                   float *b) {
     static const char *const parts[4] = {"weight", "bias", "running_mean", "running_var"};
     float *bn = malloc((size_t)(4 * out_c) * sizeof *bn);
@@ -56,7 +115,7 @@ static alae_status read_bn_folded(const alaei_st_file *f, const char *name, int6
     for (int k = 0; s == ALAE_OK && k < 4; k++) {
         char key[96];
         snprintf(key, sizeof key, "%s.bn.%s", name, parts[k]);
-        s = alaei_st_get_f32(f, key, 1, &out_c, bn + k * out_c);
+        s = source_read(f, key, 1, &out_c, bn + k * out_c);
     }
     for (int64_t o = 0; s == ALAE_OK && o < out_c; o++) {
         double var = bn[3 * out_c + o];
@@ -76,16 +135,17 @@ static alae_status load_layer(alae_feature_net *net, const char *name, int64_t i
     const char *func = "alae_feature_net_load";
     char key[96];
     snprintf(key, sizeof key, "%s.conv.weight", name);
-    const alaei_st_tensor *t = alaei_st_find(net->file, key);
-    if (!t) return alaei_fail(ALAE_E_FORMAT, func, "the file has no tensor '%s' (docs/evaluation.md lists the names)", key);
-    if (t->ndim != 4 || t->shape[0] < 1 || t->shape[0] > FN_MAX_WIDTH || t->shape[1] != in_c || t->shape[2] != kh ||
-        t->shape[3] != kw)
+    int32_t ndim = 0;
+    int64_t shape[4] = {0, 0, 0, 0};
+    if (!source_shape(net->file, key, &ndim, shape))
+        return alaei_fail(ALAE_E_FORMAT, func, "the file has no tensor '%s' (docs/evaluation.md lists the names)", key);
+    if (ndim != 4 || shape[0] < 1 || shape[0] > FN_MAX_WIDTH || shape[1] != in_c || shape[2] != kh || shape[3] != kw)
         return alaei_fail(ALAE_E_SHAPE, func, "tensor '%s' must be [O, %lld, %lld, %lld] with O 1..%d", key,
                           (long long)in_c, (long long)kh, (long long)kw, FN_MAX_WIDTH);
-    int64_t out_c = t->shape[0], per_out = in_c * kh * kw;
+    int64_t out_c = shape[0], per_out = in_c * kh * kw;
     float *w = malloc((size_t)(out_c * per_out) * sizeof *w), *b = malloc((size_t)out_c * sizeof *b);
     alae_status s = w && b ? ALAE_OK : alaei_fail(ALAE_E_NOMEM, func, "no memory for layer '%s'", name);
-    if (s == ALAE_OK) s = alaei_st_get_f32(net->file, key, 4, t->shape, w);
+    if (s == ALAE_OK) s = source_read(net->file, key, 4, shape, w);
     if (s == ALAE_OK) s = read_bn_folded(net->file, name, out_c, per_out, w, b);
     *out = (fn_layer){.out_c = out_c, .in_c = in_c, .kh = kh, .kw = kw};
     snprintf(out->name, sizeof out->name, "%s", name);
@@ -357,19 +417,19 @@ ALAE_API alae_status alae_feature_net_load(alae_context *ctx, const char *path_u
     ALAEI_CHECK_ARG(ctx);
     ALAEI_CHECK_ARG(path_utf8);
     ALAEI_CHECK_ARG(out);
-    alaei_st_file *f = NULL;
-    alae_status s = alaei_st_open(path_utf8, &f);
+    fn_source src;
+    alae_status s = source_open(path_utf8, &src);
     if (s != ALAE_OK) return alaei_fail_as(s, func, path_utf8);
     alae_feature_net *net = calloc(1, sizeof *net);
     if (!net) {
-        alaei_st_free(f);
+        source_close(&src);
         return alaei_fail(ALAE_E_NOMEM, func, "no memory");
     }
     net->ctx = ctx;
-    net->file = f;
+    net->file = &src;
     s = prepare(net, 1, func);
     net->file = NULL;
-    alaei_st_free(f);
+    source_close(&src);
     if (s != ALAE_OK) {
         char message[512];
         snprintf(message, sizeof message, "%s", bare_message(alae_last_error()));

@@ -205,6 +205,25 @@ START_TEST(path_length_in_feature_space) {
 }
 END_TEST
 
+/* pytorch-fid ships its weights as a torch.save state dict: the same weights as .pth give the
+ * same features. */
+START_TEST(pytorch_state_dict_gives_the_same_network) {
+    alae_feature_net *a = NULL, *b = NULL;
+    ck_assert_alae_ok(alae_feature_net_load(ctx, FIXTURE, &a));
+    ck_assert_alae_ok(alae_feature_net_load(ctx, ALAE_FIXTURE_DIR "/inception_tiny.pth", &b));
+    int64_t ish[4];
+    float *images = fixture("test.rgb.images", ish), fa[3 * 128], fb[3 * 128];
+    ck_assert_alae_ok(alae_feature_net_features(a, images, 3, 3, 32, 0, 1, fa));
+    ck_assert_alae_ok(alae_feature_net_features(b, images, 3, 3, 32, 0, 1, fb));
+    ck_assert_mem_eq(fa, fb, sizeof fa);
+    alae_feature_net_destroy(a);
+    alae_feature_net_destroy(b);
+    free(images);
+    /* a .pth that is no state dict */
+    ck_assert_int_eq(alae_feature_net_load(ctx, ALAE_FIXTURE_DIR "/pth/models_unknown.pth", &a), ALAE_E_FORMAT);
+}
+END_TEST
+
 static Suite *feature_net_suite(void) {
     Suite *s = suite_create("feature_net");
     TCase *tc = tcase_create("inception");
@@ -213,6 +232,7 @@ static Suite *feature_net_suite(void) {
     tcase_add_test(tc, features_match_pytorch);
     tcase_add_test(tc, features_do_not_depend_on_the_batch);
     tcase_add_test(tc, loading_names_what_is_missing);
+    tcase_add_test(tc, pytorch_state_dict_gives_the_same_network);
     tcase_add_test(tc, loading_checks_the_shapes);
     tcase_add_test(tc, features_reject_bad_arguments);
     tcase_add_test(tc, path_length_in_feature_space);
