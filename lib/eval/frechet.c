@@ -39,42 +39,55 @@ static void gaussian_fit(const float *x, int64_t n, int64_t dim, double *mean, d
         }
 }
 
-/* Pivoted Cholesky of the PSD matrix s [dim, dim] (destroyed): s[perm] ~ L L^T with L [dim, rank]
- * stored in l (row i of L is the permuted row perm[i]); stops when the largest remaining diagonal
- * falls below tol. Returns the rank. */
-static int64_t pivoted_cholesky(double *s, int64_t dim, double tol, double *l, int64_t *perm) {
+/* Element (i, k) of a symmetric matrix kept in the lower triangle of a [n, n]. */
+static double *lower(double *a, int64_t n, int64_t i, int64_t k) { return i >= k ? a + i * n + k : a + k * n + i; }
+
+/* Exchanges indices j < p of the symmetric lower-stored a (rows and columns together). */
+static void swap_index(double *a, int64_t n, int64_t j, int64_t p) {
+    for (int64_t m = 0; m < n; m++) {
+        if (m == j || m == p) continue;
+        double *x = lower(a, n, j, m), *y = lower(a, n, p, m), t = *x;
+        *x = *y;
+        *y = t;
+    }
+    double t = a[j * n + j];
+    a[j * n + j] = a[p * n + p];
+    a[p * n + p] = t;
+}
+
+/* Pivoted Cholesky of the PSD matrix s [dim, dim] (its lower triangle, destroyed): with the
+ * symmetric permutation perm, s[perm, perm] ~ L L^T, L [dim, rank] written to l (row stride
+ * rank). Stops when the largest remaining diagonal falls below tol. Returns the rank; c is
+ * scratch of dim doubles. Rows and columns are exchanged in place, so every loop runs along rows. */
+static int64_t pivoted_cholesky(double *s, int64_t dim, double tol, double *l, int64_t *perm, double *c) {
     for (int64_t i = 0; i < dim; i++) perm[i] = i;
-    memset(l, 0, (size_t)(dim * dim) * sizeof *l);
     int64_t rank = 0;
     for (int64_t j = 0; j < dim; j++) {
         int64_t best = j;
         for (int64_t i = j + 1; i < dim; i++)
-            if (s[perm[i] * dim + perm[i]] > s[perm[best] * dim + perm[best]]) best = i;
-        double pivot = s[perm[best] * dim + perm[best]];
-        if (!(pivot > tol)) break;
-        int64_t t = perm[j];
-        perm[j] = perm[best];
-        perm[best] = t;
-        for (int64_t k = 0; k < dim; k++) { /* swap rows j and best of L's filled columns */
-            double v = l[j * dim + k];
-            l[j * dim + k] = l[best * dim + k];
-            l[best * dim + k] = v;
+            if (s[i * dim + i] > s[best * dim + best]) best = i;
+        if (!(s[best * dim + best] > tol)) break;
+        if (best != j) {
+            swap_index(s, dim, j, best);
+            int64_t t = perm[j];
+            perm[j] = perm[best];
+            perm[best] = t;
         }
-        double d = sqrt(pivot);
-        l[j * dim + j] = d;
-        const double *pj = s + perm[j] * dim;
-        for (int64_t i = j + 1; i < dim; i++) l[i * dim + j] = pj[perm[i]] / d;
-        for (int64_t i = j + 1; i < dim; i++) { /* Schur complement of the remaining rows */
-            double li = l[i * dim + j];
-            double *pi = s + perm[i] * dim;
-            for (int64_t k = j + 1; k < dim; k++) pi[perm[k]] -= li * l[k * dim + j];
+        double d = sqrt(s[j * dim + j]);
+        s[j * dim + j] = d;
+        for (int64_t i = j + 1; i < dim; i++) c[i] = s[i * dim + j] /= d;
+        for (int64_t i = j + 1; i < dim; i++) { /* the Schur complement, lower triangle */
+            double ci = c[i], *row = s + i * dim;
+            for (int64_t k = j + 1; k <= i; k++) row[k] -= ci * c[k];
         }
         rank++;
     }
+    for (int64_t i = 0; i < dim; i++)
+        for (int64_t k = 0; k < rank; k++) l[i * rank + k] = k <= i ? s[i * dim + k] : 0.0;
     return rank;
 }
 
-/* m [rank, rank] = L^T P S_b P^T L with L [dim, rank] (row stride dim) and the permutation. */
+/* m [rank, rank] = L^T P S_b P^T L with L [dim, rank] and the permutation; t: dim * rank. */
 static void congruence(const double *l, const int64_t *perm, const double *sb, int64_t dim, int64_t rank, double *t,
                        double *m) {
     /* t [dim, rank] = S_b[perm, perm] L */
@@ -84,13 +97,13 @@ static void congruence(const double *l, const int64_t *perm, const double *sb, i
         double *trow = t + i * rank;
         for (int64_t k = 0; k < dim; k++) {
             double v = srow[perm[k]];
-            const double *lrow = l + k * dim;
+            const double *lrow = l + k * rank;
             for (int64_t c = 0; c < rank; c++) trow[c] += v * lrow[c];
         }
     }
     memset(m, 0, (size_t)(rank * rank) * sizeof *m);
     for (int64_t k = 0; k < dim; k++) {
-        const double *lrow = l + k * dim, *trow = t + k * rank;
+        const double *lrow = l + k * rank, *trow = t + k * rank;
         for (int64_t r = 0; r < rank; r++) {
             double v = lrow[r];
             double *mrow = m + r * rank;
@@ -181,7 +194,7 @@ static double trace_sqrt_product(double *sa, const double *sb, int64_t dim, doub
     double *l = work, *t = l + dim * dim, *m = t + dim * dim, *vec = m + dim * dim;
     double max_diag = 0;
     for (int64_t i = 0; i < dim; i++) max_diag = fmax(max_diag, sa[i * dim + i]);
-    int64_t rank = pivoted_cholesky(sa, dim, (double)dim * DBL_EPSILON * max_diag, l, perm);
+    int64_t rank = pivoted_cholesky(sa, dim, (double)dim * DBL_EPSILON * max_diag, l, perm, vec);
     if (rank == 0) return 0;
     congruence(l, perm, sb, dim, rank, t, m);
     double *diag = vec, *off = vec + dim, *v = vec + 2 * dim, *p = vec + 3 * dim;
