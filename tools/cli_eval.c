@@ -49,8 +49,8 @@ static const char eval_usage[] =
     "  --ppl-samples N    pairs for the path length, 0..1000000 (1000; 0 skips it)\n"
     "  --seed S           seed of the samples, pairs, noise and patch positions, 0..2^53 (0)\n"
     "  --threads T        worker threads, 1..256 (all CPUs)\n"
-    "  --inception W      FID's Inception-v3 (pt_inception-2015-12-05) as safetensors with\n"
-    "                     pytorch-fid's tensor names (docs/evaluation.md)\n"
+    "  --inception W      FID's Inception-v3 weights: pytorch-fid's pt_inception-2015-12-05-*.pth\n"
+    "                     as it is, or safetensors with its tensor names (docs/evaluation.md)\n"
     "  --out FILE         also write the metrics as a JSON object (atomically)\n";
 
 typedef struct eval_args {
