@@ -143,7 +143,8 @@ ALAE_API alae_status alae_eval_frechet_distance(const float *a, int64_t n_a, con
  * The network of FID (Heusel et al. 2017) as pytorch-fid runs it: Inception-v3 with the
  * `pt_inception-2015-12-05` weights, images resized bilinearly to 299 x 299 and scaled to
  * [-1, 1], the 2048 averages of the last block's channels ("pool3") as features. libalae ships
- * no weights: the user supplies them as safetensors with pytorch-fid's tensor names
+ * no weights: the user supplies pytorch-fid's file (`pt_inception-2015-12-05-*.pth`, a PyTorch
+ * state dict, read without PyTorch) or safetensors with the same tensor names
  * (docs/evaluation.md lists them: "Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch1x1.bn.
  * running_mean", ...; other tensors, such as "fc.weight", are ignored). The architecture is
  * fixed by the names; the widths are read from the shapes, and the feature dimension is the
@@ -152,10 +153,11 @@ ALAE_API alae_status alae_eval_frechet_distance(const float *a, int64_t n_a, con
  * context's threading rules: one call at a time. */
 typedef struct alae_feature_net alae_feature_net;
 
-/* Loads the network from a safetensors file onto ctx's device (about 95 MB for the standard
- * weights, plus the activations of a batch of 8 images: several hundred MB). Errors:
- * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_IO, ALAE_E_FORMAT (not safetensors; a tensor missing,
- * named in the message), ALAE_E_SHAPE (a tensor whose shape does not fit the architecture),
+/* Loads the network onto ctx's device from a file: a path ending in ".pth" or ".pt" is read as
+ * a PyTorch state dict, any other as safetensors (about 90 MB of weights for the standard
+ * network, plus the activations of a batch of 8 images: several hundred MB). Errors:
+ * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_IO, ALAE_E_FORMAT (not safetensors or not a state
+ * dict; a tensor missing, named in the message), ALAE_E_SHAPE (a tensor whose shape does not fit the architecture),
  * ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. The caller owns the network (alae_feature_net_destroy). */
 ALAE_API alae_status alae_feature_net_load(alae_context *ctx, const char *path_utf8, alae_feature_net **out);
 /* Destroys a network; NULL is a no-op. */
