@@ -16,7 +16,7 @@
 static const char eval_usage[] =
     "usage: alae eval --model M --data IMAGES [--labels L --train-data D2 --train-labels L2]\n"
     "                 [--n 1000] [--n-train N] [--ppl-samples 1000] [--seed S] [--threads T]\n"
-    "                 [--out metrics.json]\n"
+    "                 [--inception W.safetensors] [--out metrics.json]\n"
     "\n"
     "Measures a model without downloading anything and prints one 'name value' line per metric\n"
     "(docs/evaluation.md describes each):\n"
@@ -31,8 +31,12 @@ static const char eval_usage[] =
     "  nn_accuracy, linear_accuracy  with labels: 1-nearest-neighbour and linear-classifier\n"
     "                                accuracy of E's codes, --train-data as neighbours / training\n"
     "                                set, --data (all its images) scored\n"
-    "FID and path lengths in a feature network's space need Inception-v3 / VGG16 weights and are\n"
-    "not computed (the command says so on stderr).\n"
+    "With --inception (FID's Inception-v3 weights, which libalae does not ship; without them the\n"
+    "command says on stderr what is not computed):\n"
+    "  fid                           Frechet Inception distance of the N samples to the N images\n"
+    "  precision_inception,          precision and recall, k = 3, in Inception's feature space\n"
+    "  recall_inception\n"
+    "  ppl_w_end_inception           the path length with Inception's feature distance\n"
     "\n"
     "  --model M          a model file\n"
     "  --data PATH        the images measured (IDX, an image folder or one image)\n"
@@ -45,10 +49,12 @@ static const char eval_usage[] =
     "  --ppl-samples N    pairs for the path length, 0..1000000 (1000; 0 skips it)\n"
     "  --seed S           seed of the samples, pairs, noise and patch positions, 0..2^53 (0)\n"
     "  --threads T        worker threads, 1..256 (all CPUs)\n"
+    "  --inception W      FID's Inception-v3 weights: pytorch-fid's pt_inception-2015-12-05-*.pth\n"
+    "                     as it is, or safetensors with its tensor names (docs/evaluation.md)\n"
     "  --out FILE         also write the metrics as a JSON object (atomically)\n";
 
 typedef struct eval_args {
-    const char *model, *data, *labels, *train_data, *train_labels, *out;
+    const char *model, *data, *labels, *train_data, *train_labels, *out, *inception;
     int64_t n, n_train, ppl_samples, seed, threads;
 } eval_args;
 
@@ -62,6 +68,7 @@ typedef struct eval_run {
     eval_args a;
     alae_context *ctx;
     alae_model *model;
+    alae_feature_net *inception; /* with --inception */
     cli_geom g;
     alae_dataset *ds;
     metric_list m;
@@ -84,6 +91,7 @@ static int parse_eval(int argc, char **argv, eval_args *a) {
         {"--train-data", CLI_STR, &a->train_data, 0, 0, 0},
         {"--train-labels", CLI_STR, &a->train_labels, 0, 0, 0},
         {"--out", CLI_STR, &a->out, 0, 0, 0},
+        {"--inception", CLI_STR, &a->inception, 0, 0, 0},
         {"--n", CLI_INT, &a->n, 8, 65536, 0},
         {"--n-train", CLI_INT, &a->n_train, 1, 1e9, 0},
         {"--ppl-samples", CLI_INT, &a->ppl_samples, 0, 1000000, 0},
@@ -119,6 +127,26 @@ static alae_status reconstruction_metrics(eval_run *r, const float *x, int64_t n
     return s;
 }
 
+/* FID and precision / recall in Inception's feature space, of the samples against the images. */
+static alae_status inception_metrics(eval_run *r, const float *x, const float *fake, int64_t n) {
+    int64_t dim = alae_feature_net_dim(r->inception);
+    float *fx = cli_alloc(n, (size_t)dim * sizeof(float)), *ff = cli_alloc(n, (size_t)dim * sizeof(float));
+    double fid = 0, precision = 0, recall = 0;
+    alae_status s = fx && ff ? ALAE_OK : ALAE_E_NOMEM;
+    if (s == ALAE_OK) s = alae_feature_net_features(r->inception, x, n, r->g.channels, r->g.size, r->g.lo, r->g.hi, fx);
+    if (s == ALAE_OK) s = alae_feature_net_features(r->inception, fake, n, r->g.channels, r->g.size, r->g.lo, r->g.hi, ff);
+    if (s == ALAE_OK) s = alae_eval_frechet_distance(fx, n, ff, n, dim, &fid);
+    if (s == ALAE_OK) s = alae_eval_precision_recall(fx, n, ff, n, dim, PR_NEIGHBOURS, &precision, &recall);
+    if (s == ALAE_OK) {
+        add_metric(&r->m, "fid", fid);
+        add_metric(&r->m, "precision_inception", precision);
+        add_metric(&r->m, "recall_inception", recall);
+    }
+    free(fx);
+    free(ff);
+    return s;
+}
+
 static alae_status generation_metrics(eval_run *r, const float *x, int64_t n) {
     cli_shape zs = cli_latent_shape(&r->g), xs = cli_image_shape(&r->g);
     int64_t per = cli_image_floats(&r->g);
@@ -141,6 +169,7 @@ static alae_status generation_metrics(eval_run *r, const float *x, int64_t n) {
         add_metric(&r->m, "precision", precision);
         add_metric(&r->m, "recall", recall);
     }
+    if (s == ALAE_OK && r->inception) s = inception_metrics(r, x, fake, n);
     free(z);
     free(fake);
     return s;
@@ -158,6 +187,8 @@ static alae_status path_length_metric(eval_run *r) {
     if (s == ALAE_OK) s = alae_tensor_fill_normal(z1, 0.0f, 1.0f);
     if (s == ALAE_OK) s = alae_model_path_length(r->model, z0, z1, 1e-4, NULL, &mean);
     if (s == ALAE_OK) add_metric(&r->m, "ppl_w_end", mean);
+    if (s == ALAE_OK && r->inception) s = alae_model_path_length_features(r->model, r->inception, z0, z1, 1e-4, NULL, &mean);
+    if (s == ALAE_OK && r->inception) add_metric(&r->m, "ppl_w_end_inception", mean);
     alae_tensor_destroy(z0);
     alae_tensor_destroy(z1);
     return s;
@@ -274,16 +305,20 @@ int cli_cmd_eval(int argc, char **argv) {
     if ((rc = cli_load_model("eval", r.a.model, r.a.threads, &r.ctx, &r.model)) != CLI_GO) return rc;
     alae_status s = cli_model_geometry(r.model, &r.g);
     if (s != ALAE_OK) rc = cli_fail("eval", s);
+    if (rc == CLI_GO && r.a.inception && (s = alae_feature_net_load(r.ctx, r.a.inception, &r.inception)) != ALAE_OK)
+        rc = cli_fail_file("eval", s, r.a.inception);
     if (rc == CLI_GO) rc = cli_open_dataset("eval", r.a.data, &r.g, 0, &r.ds);
     if (rc == CLI_GO) rc = measure(&r);
     if (rc == CLI_GO && r.a.out) rc = write_json("eval", r.a.out, &r.m);
     if (rc == CLI_GO) {
         for (int i = 0; i < r.m.count; i++) printf("%s %.6g\n", r.m.name[i], r.m.value[i]);
-        fprintf(stderr, "alae eval: fid and ppl in a feature space not computed: they need Inception-v3 / VGG16 "
-                        "networks, which libalae does not implement yet\n");
+        if (!r.inception)
+            fprintf(stderr, "alae eval: fid, precision/recall_inception and ppl_w_end_inception not computed: they "
+                            "need FID's Inception-v3 weights (--inception W.safetensors; docs/evaluation.md)\n");
         rc = CLI_OK;
     }
     alae_dataset_destroy(r.ds);
+    alae_feature_net_destroy(r.inception);
     alae_model_destroy(r.model);
     alae_context_destroy(r.ctx);
     return rc;

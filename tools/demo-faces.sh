@@ -2,7 +2,7 @@
 # StyleALAE on a small folder of face photographs (e.g. the 146 FFHQ samples of
 # ../shared/data/faces128, non-commercial license: keep them out of the repository): a short
 # progressive run at 32x32 (4x4 -> 8x8 -> 16x16 -> 32x32) that overfits the faces, then
-# reconstructions, style mixing and an interpolation between two of them.
+# reconstructions, style mixing, an interpolation between two of them, and inversion in W and W+.
 # Usage: tools/demo-faces.sh DIR [output-dir] [epochs] [alae-binary]
 #   epochs: total epochs (4 per level for the three lower levels, the rest at 32x32; 40)
 # Re-running with the same output directory resumes the run (give more epochs to train further).
@@ -33,7 +33,15 @@ second=$(ls "$data" | grep -iE '\.(png|jpe?g|bmp)$' | sort | sed -n 2p)
     --noise off --out "$out/faces-mix-coarse.png"
 "$alae" interpolate --model "$out/model.safetensors" --a "$data/$first" --b "$data/$second" --steps 8 \
     --noise off --out "$out/faces-interpolation.png"
+# the same 32 faces through 100 steps of inversion, one code (W) and one code per style row (W+)
+echo "inversion in W (PSNR in dB of G(E(x)), then of G(inverted codes)):"
+"$alae" invert --model "$out/model.safetensors" --data "$data" --n 32 --steps 100 --out "$out/faces-w.npy" \
+    --grid "$out/faces-inverted-w.png"
+echo "inversion in W+:"
+"$alae" invert --model "$out/model.safetensors" --data "$data" --n 32 --steps 100 --space w+ \
+    --out "$out/faces-wplus.npy" --grid "$out/faces-inverted-wplus.png"
 echo "training images:  $out/samples.png (samples), $out/reconstructions.png, $out/samples-lod*.png"
 echo "reconstructions:  $out/faces-reconstructed.png (first 32 faces above their reconstructions)"
 echo "style mixing:     $out/faces-mix-coarse.png (rows: one of the first 8 faces, $second, $second with its coarse styles)"
 echo "interpolation:    $out/faces-interpolation.png ($first ... $second in W)"
+echo "inversion:        $out/faces-inverted-w.png, $out/faces-inverted-wplus.png (the same 32 faces above G(inverted codes))"

@@ -126,6 +126,52 @@ ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t
                                                const float *test, const int32_t *test_labels, int64_t n_test,
                                                int64_t dim, double *accuracy);
 
+/* Fréchet distance of two feature sets [n_a, dim] and [n_b, dim] (the distance FID reports,
+ * Heusel et al. 2017): each set is summarised by its mean and covariance (divisor n - 1, as
+ * numpy.cov), and
+ *     distance = |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2)),
+ * computed in double (the trace term from the eigenvalues of L^T S_b L, S_a = L L^T by a pivoted
+ * Cholesky factorisation, so sets smaller than dim, whose covariances are singular, work). A
+ * rounding error that would make it negative is clamped to 0. n_a, n_b 2..2^24, dim 1..4096;
+ * memory about 5 dim^2 doubles (168 MB at dim 2048), time O(dim^3 + n dim^2). Thread-safe.
+ * Errors: ALAE_E_INVALID_ARG (NULL pointer, a count or dim out of range, non-finite values),
+ * ALAE_E_NOMEM. */
+ALAE_API alae_status alae_eval_frechet_distance(const float *a, int64_t n_a, const float *b, int64_t n_b, int64_t dim,
+                                                double *distance);
+
+/* ---- a feature network: FID's Inception-v3 ----
+ * The network of FID (Heusel et al. 2017) as pytorch-fid runs it: Inception-v3 with the
+ * `pt_inception-2015-12-05` weights, images resized bilinearly to 299 x 299 and scaled to
+ * [-1, 1], the 2048 averages of the last block's channels ("pool3") as features. libalae ships
+ * no weights: the user supplies pytorch-fid's file (`pt_inception-2015-12-05-*.pth`, a PyTorch
+ * state dict, read without PyTorch) or safetensors with the same tensor names
+ * (docs/evaluation.md lists them: "Conv2d_1a_3x3.conv.weight", "Mixed_5b.branch1x1.bn.
+ * running_mean", ...; other tensors, such as "fc.weight", are ignored). The architecture is
+ * fixed by the names; the widths are read from the shapes, and the feature dimension is the
+ * last block's width (2048 for the standard weights). Batch normalisation (epsilon 1e-3) is
+ * folded into the convolutions when loading. A network belongs to its context and follows the
+ * context's threading rules: one call at a time. */
+typedef struct alae_feature_net alae_feature_net;
+
+/* Loads the network onto ctx's device from a file: a path ending in ".pth" or ".pt" is read as
+ * a PyTorch state dict, any other as safetensors (about 90 MB of weights for the standard
+ * network, plus the activations of a batch of 8 images: several hundred MB). Errors:
+ * ALAE_E_INVALID_ARG (NULL argument), ALAE_E_IO, ALAE_E_FORMAT (not safetensors or not a state
+ * dict; a tensor missing, named in the message), ALAE_E_SHAPE (a tensor whose shape does not fit the architecture),
+ * ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM. The caller owns the network (alae_feature_net_destroy). */
+ALAE_API alae_status alae_feature_net_load(alae_context *ctx, const char *path_utf8, alae_feature_net **out);
+/* Destroys a network; NULL is a no-op. */
+ALAE_API void alae_feature_net_destroy(alae_feature_net *net);
+/* The feature dimension (2048 for the standard weights); 0 for NULL. */
+ALAE_API int64_t alae_feature_net_dim(const alae_feature_net *net);
+/* Features [n, dim] (host) of n host images [n, channels, size, size] whose pixels span [lo, hi]
+ * (the model's data range: 0..1 or -1..1); one channel is repeated to three. n >= 1, channels 1
+ * or 3, size 1..4096. Errors: ALAE_E_INVALID_ARG (NULL pointer, a count, size or range out of
+ * range, non-finite pixels), ALAE_E_NOMEM, ALAE_E_DEVICE_NOMEM, ALAE_E_BACKEND, ALAE_E_ABORTED.
+ * features are complete only on success. */
+ALAE_API alae_status alae_feature_net_features(alae_feature_net *net, const float *images, int64_t n, int32_t channels,
+                                               int32_t size, double lo, double hi, float *features);
+
 /* Perceptual path length in W with end-point sampling (Karras et al. 2019), in pixel space: for
  * each pair (z0_i, z1_i) [N, latent_dim], w0 = F(z0), w1 = F(z1) and
  *   length_i = mean over pixels of (G(w0 + epsilon (w1 - w0)) - G(w0))^2 / (peak^2 epsilon^2)
@@ -138,6 +184,17 @@ ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t
  * Follows the model's threading rules. */
 ALAE_API alae_status alae_model_path_length(alae_model *model, const alae_tensor *z0, const alae_tensor *z1,
                                             double epsilon, float *lengths, double *mean);
+
+/* The same path length with the distance of a feature network instead of pixels:
+ *   length_i = |phi(G(w0 + epsilon (w1 - w0))) - phi(G(w0))|^2 / epsilon^2
+ * with phi the features of net (alae_feature_net_features over the model's data range), the
+ * squared Euclidean distance summed over the features. With FID's Inception-v3 this is a path
+ * length in Inception space; the paper's uses LPIPS (VGG16), so values are comparable only with
+ * each other. Arguments, noise and errors as alae_model_path_length, plus ALAE_E_INVALID_ARG for a
+ * NULL net; net and model may share a context or not. Follows both objects' threading rules. */
+ALAE_API alae_status alae_model_path_length_features(alae_model *model, alae_feature_net *net, const alae_tensor *z0,
+                                                     const alae_tensor *z1, double epsilon, float *lengths,
+                                                     double *mean);
 
 /* ---- attribute directions in W ----
  * A direction is a unit vector in W, the normal of a linear boundary between codes with and

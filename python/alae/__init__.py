@@ -19,12 +19,12 @@ from .core import (Context, DeviceInfo, Tensor, check_version, default_context, 
                    log_to_python, set_log_callback, set_log_level, status_string, version, version_number)
 from .model import Model, ModelConfig, part_mask, presets, setting_names
 from .train import Comm, Optimizer, StepStats, Trainer
-from .eval import InvertReport
+from .eval import FeatureNet, InvertReport
 from .data import Dataset, load_npy, save_npy, shuffle_order, write_png_grid
 
 __version__ = "0.2.0"
 
-__all__ = ["AlaeError", "Comm", "Context", "InvertReport", "Dataset", "DeviceInfo", "Model", "ModelConfig", "Optimizer", "StepStats",
+__all__ = ["AlaeError", "Comm", "Context", "FeatureNet", "InvertReport", "Dataset", "DeviceInfo", "Model", "ModelConfig", "Optimizer", "StepStats",
            "Tensor", "Trainer", "candidate_paths", "check_version", "constants", "default_context", "device_count",
            "device_info", "devices", "find_device", "get_log_level", "last_error", "lib", "library_path", "load_backend",
            "load_cuda_backend",

@@ -16,8 +16,9 @@ import numpy as np
 
 from . import _lib
 from . import constants as _k
+from ._handle import Handle
 from ._lib import AlaeError
-from .core import as_f32
+from .core import as_f32, default_context
 
 
 class InvertReport:
@@ -172,10 +173,11 @@ def linear_accuracy(train, train_labels, test, test_labels):
     return _accuracy("alae_eval_linear_accuracy", train, train_labels, test, test_labels)
 
 
-def path_length(model, n=1000, epsilon=1e-4, seed=0, z0=None, z1=None):
-    """Perceptual path length in W, end-point sampling, pixel distance (alae_model_path_length):
-    returns (trimmed mean, per-pair lengths). Pairs z0, z1 [N, latent_dim] default to n pairs
-    drawn from seed."""
+def path_length(model, n=1000, epsilon=1e-4, seed=0, z0=None, z1=None, features=None):
+    """Perceptual path length in W, end-point sampling, pixel distance (alae_model_path_length),
+    or with features=FeatureNet the squared distance of its features
+    (alae_model_path_length_features): returns (trimmed mean, per-pair lengths). Pairs z0, z1
+    [N, latent_dim] default to n pairs drawn from seed."""
     if z0 is None or z1 is None:
         z = model.random_latents(2 * int(n), seed=seed)
         z0, z1 = z[:n], z[n:]
@@ -192,11 +194,64 @@ def path_length(model, n=1000, epsilon=1e-4, seed=0, z0=None, z1=None):
             t0, t1 = _tensor(model.context, z0.shape), _tensor(model.context, z1.shape)
             lib_.alae_tensor_write(t0, z0.ctypes.data, z0.nbytes)
             lib_.alae_tensor_write(t1, z1.ctypes.data, z1.nbytes)
-            lib_.alae_model_path_length(model._ptr, t0, t1, float(epsilon), lengths.ctypes.data, byref(mean))
+            if features is None:
+                lib_.alae_model_path_length(model._ptr, t0, t1, float(epsilon), lengths.ctypes.data, byref(mean))
+            else:
+                with features._lock:
+                    lib_.alae_model_path_length_features(model._ptr, features._ptr, t0, t1, float(epsilon),
+                                                         lengths.ctypes.data, byref(mean))
         finally:
             lib_.alae_tensor_destroy(t0)
             lib_.alae_tensor_destroy(t1)
     return mean.value, lengths
+
+
+def frechet_distance(a, b):
+    """Frechet distance of two feature sets [N, dim] (the distance FID reports; computed in double,
+    alae_eval_frechet_distance)."""
+    a, b = _features(a, "a"), _features(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise AlaeError(_k.E_SHAPE, "frechet_distance: dims %d and %d differ" % (a.shape[1], b.shape[1]))
+    d = ctypes.c_double()
+    _lib.get().alae_eval_frechet_distance(a.ctypes.data, a.shape[0], b.ctypes.data, b.shape[0], a.shape[1], byref(d))
+    return d.value
+
+
+class FeatureNet(Handle):
+    """FID's Inception-v3 (alae_feature_net_*), from user-supplied weights: pytorch-fid's
+    ``pt_inception-2015-12-05-*.pth`` as it is, or the same tensors as safetensors
+    (docs/evaluation.md). ``FeatureNet(path, context=None)``; ``net.dim`` (2048);
+    ``net.features(images, lo=0.0, hi=1.0)`` for images [N, 1 or 3, S, S] spanning [lo, hi].
+
+        net = alae.eval.FeatureNet("pt_inception-2015-12-05-6726825d.pth")
+        fid = alae.eval.frechet_distance(net.features(real), net.features(fake))
+    """
+
+    _destroy = "alae_feature_net_destroy"
+    _kind = "FeatureNet"
+
+    def __init__(self, path, context=None):
+        context = context or default_context()
+        out = c_void_p()
+        with context._lock:
+            _lib.get().alae_feature_net_load(context._ptr, os.fsencode(path), byref(out))
+        self._own(out.value, parents=(context,), lock=context._lock)
+        self.context = context
+
+    @property
+    def dim(self):
+        return int(_lib.get().alae_feature_net_dim(self._ptr))
+
+    def features(self, images, lo=0.0, hi=1.0):
+        """Features [N, dim] of images [N, C, S, S] (C 1 or 3) whose pixels span [lo, hi]."""
+        x = np.ascontiguousarray(as_f32(images, "images"))
+        if x.ndim != 4 or x.shape[2] != x.shape[3]:
+            raise AlaeError(_k.E_SHAPE, "features: images %s must be [N, C, S, S]" % (list(x.shape),))
+        with self._lock:
+            out = np.empty((x.shape[0], self.dim), dtype=np.float32)
+            _lib.get().alae_feature_net_features(self._ptr, x.ctypes.data, x.shape[0], x.shape[1], x.shape[2],
+                                                 float(lo), float(hi), out.ctypes.data)
+        return out
 
 
 # ---- attribute directions ----

@@ -1,12 +1,13 @@
 #!/bin/sh
 # End-to-end test of the alae commands that measure and edit a model: invert, eval, directions,
 # edit, traverse.
-# Usage: test_cli_eval.sh ALAE MAKE_IDX WORKDIR
+# Usage: test_cli_eval.sh ALAE MAKE_IDX WORKDIR FIXTURES
 set -eu
 
 ALAE=$1
 MAKE_IDX=$2
 WORK=$3
+FIXTURES=$(cd "$4" && pwd)
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -87,12 +88,28 @@ for k in rec_mse rec_psnr rec_ssim swd swd_28 swd_14 precision recall ppl_w_end 
     [ -n "$v" ] || fail "eval printed no $k: $(cat eval.out)"
     grep -q "\"$k\": " m.json || fail "m.json lacks $k"
 done
-grep -q "fid" eval.err || fail "eval does not say that FID was not computed"
+grep -q "fid.*not computed.*--inception" eval.err || fail "eval does not say that FID was not computed and why"
 # the training set scored against itself: 1-NN finds every point itself
 [ "$(value nn_accuracy eval.out)" = 1 ] || fail "1-NN accuracy on the training set is $(value nn_accuracy eval.out)"
 "$ALAE" invert --model M/model.safetensors --data tiny.idx --n 8 --steps 0 --threads 1 --out w8.npy >inv8.out
 awk -v a="$(value rec_psnr eval.out)" -v b="$(value psnr_encoder inv8.out)" 'BEGIN { d = a - b; exit !(d < 0.01 && d > -0.01) }' ||
     fail "eval's rec_psnr $(value rec_psnr eval.out) differs from invert's $(value psnr_encoder inv8.out)"
+
+echo "== eval --inception: FID, precision/recall and path length in Inception's space"
+# a narrow Inception-v3 with the standard tensor names (tests/fixtures/make_inception_fixture.py)
+"$ALAE" eval --model M/model.safetensors --data tiny.idx --n 8 --ppl-samples 3 --threads 1 \
+    --inception "$FIXTURES/inception_tiny.safetensors" --out mi.json >evali.out 2>evali.err ||
+    fail "eval --inception: $(cat evali.err)"
+for k in fid precision_inception recall_inception ppl_w_end_inception rec_psnr; do
+    v=$(value "$k" evali.out)
+    [ -n "$v" ] || fail "eval --inception printed no $k: $(cat evali.out)"
+    grep -q "\"$k\": " mi.json || fail "mi.json lacks $k"
+done
+ge "$(value fid evali.out)" 0 || fail "negative FID: $(cat evali.out)"
+ge "$(value ppl_w_end_inception evali.out)" 0 || fail "negative path length: $(cat evali.out)"
+! grep -q "not computed" evali.err || fail "eval --inception says something was not computed: $(cat evali.err)"
+expect_fail 1 "Conv2d_1a_3x3.conv.weight" "$ALAE" eval --model M/model.safetensors --data tiny.idx \
+    --inception M/model.safetensors --out bad.json
 
 echo "== eval: bad input"
 expect_fail 2 "go together" "$ALAE" eval --model M/model.safetensors --data tiny.idx --labels labels.idx

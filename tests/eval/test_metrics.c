@@ -292,6 +292,112 @@ START_TEST(path_length_of_an_affine_generator) {
 }
 END_TEST
 
+/* ---- Fréchet distance ---- */
+
+/* n points of dim coordinates, correlated: x = u A with u uniform in [-1, 1] and A a fixed mix. */
+static float *correlated_points(int64_t n, int64_t dim, uint64_t seed) {
+    float *x = malloc((size_t)(n * dim) * sizeof(float));
+    double *u = malloc((size_t)dim * sizeof(double));
+    uint64_t st = seed;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t k = 0; k < dim; k++) u[k] = alae_test_uniform(&st, -1, 1);
+        for (int64_t k = 0; k < dim; k++) {
+            double v = 0;
+            for (int64_t j = 0; j < dim; j++) v += u[j] * (j == k ? 1.0 + 0.1 * (double)k : 0.3 / (1.0 + (double)(j + k)));
+            x[i * dim + k] = (float)v;
+        }
+    }
+    free(u);
+    return x;
+}
+
+/* Sample mean [dim] and covariance trace of x, in double. */
+static double covariance_trace(const float *x, int64_t n, int64_t dim, double *mean) {
+    double tr = 0;
+    for (int64_t k = 0; k < dim; k++) {
+        double m = 0, v = 0;
+        for (int64_t i = 0; i < n; i++) m += x[i * dim + k];
+        m /= (double)n;
+        for (int64_t i = 0; i < n; i++) v += (x[i * dim + k] - m) * (x[i * dim + k] - m);
+        mean[k] = m;
+        tr += v / (double)(n - 1);
+    }
+    return tr;
+}
+
+/* Identical sets give 0; b = s (a - mu) + mu + c has S_b = s^2 S_a, so tr((S_a S_b)^(1/2)) =
+ * s tr(S_a) and the distance is |c|^2 + (1 - s)^2 tr(S_a), for any covariance; also when there
+ * are fewer points than dimensions (singular covariances). */
+START_TEST(frechet_distance_of_scaled_and_shifted_sets) {
+    static const int64_t shapes[][2] = {{400, 16}, {6, 24}, {300, 1}};
+    for (int c = 0; c < 3; c++) {
+        int64_t n = shapes[c][0], dim = shapes[c][1];
+        float *a = correlated_points(n, dim, 10 + (uint64_t)c), *b = malloc((size_t)(n * dim) * sizeof(float));
+        double *mean = malloc((size_t)dim * sizeof(double)), d = -1;
+        double tr = covariance_trace(a, n, dim, mean);
+        ck_assert_alae_ok(alae_eval_frechet_distance(a, n, a, n, dim, &d));
+        ck_assert_double_eq_tol(d, 0, 1e-9 * tr);
+        const double scale = 1.7, shift = 0.25;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t k = 0; k < dim; k++)
+                b[i * dim + k] = (float)(scale * (a[i * dim + k] - mean[k]) + mean[k] + shift);
+        double want = (double)dim * shift * shift + (1 - scale) * (1 - scale) * tr;
+        ck_assert_alae_ok(alae_eval_frechet_distance(a, n, b, n, dim, &d));
+        ck_assert_double_eq_tol(d, want, 1e-5 * want);
+        ck_assert_alae_ok(alae_eval_frechet_distance(b, n, a, n, dim, &d));
+        ck_assert_double_eq_tol(d, want, 1e-5 * want);
+        free(a);
+        free(b);
+        free(mean);
+    }
+}
+END_TEST
+
+/* Two unrelated 2-d sets against the closed form of a 2x2 product: its eigenvalues are real and
+ * non-negative, so tr(M^(1/2)) = sqrt(tr M + 2 sqrt(det M)). */
+START_TEST(frechet_distance_matches_the_2d_closed_form) {
+    const int64_t n = 500;
+    float *a = correlated_points(n, 2, 21), *b = noise_images(n, 2, 22, 2.0);
+    double sa[4] = {0}, sb[4] = {0}, ma[2] = {0}, mb[2] = {0};
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            ma[k] += a[i * 2 + k] / (double)n;
+            mb[k] += b[i * 2 + k] / (double)n;
+        }
+    for (int64_t i = 0; i < n; i++)
+        for (int r = 0; r < 2; r++)
+            for (int k = 0; k < 2; k++) {
+                sa[r * 2 + k] += (a[i * 2 + r] - ma[r]) * (a[i * 2 + k] - ma[k]) / (double)(n - 1);
+                sb[r * 2 + k] += (b[i * 2 + r] - mb[r]) * (b[i * 2 + k] - mb[k]) / (double)(n - 1);
+            }
+    double m[4] = {sa[0] * sb[0] + sa[1] * sb[2], sa[0] * sb[1] + sa[1] * sb[3], sa[2] * sb[0] + sa[3] * sb[2],
+                   sa[2] * sb[1] + sa[3] * sb[3]};
+    double tr_sqrt = sqrt(m[0] + m[3] + 2 * sqrt(m[0] * m[3] - m[1] * m[2]));
+    double want = (ma[0] - mb[0]) * (ma[0] - mb[0]) + (ma[1] - mb[1]) * (ma[1] - mb[1]) + sa[0] + sa[3] + sb[0] + sb[3] -
+                  2 * tr_sqrt, d = -1;
+    ck_assert_alae_ok(alae_eval_frechet_distance(a, n, b, n, 2, &d));
+    ck_assert_double_eq_tol(d, want, 1e-9 + 1e-6 * want);
+    ck_assert_double_gt(d, 0.1);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(frechet_distance_rejects_bad_arguments) {
+    float x[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    double d = -1;
+    ck_assert_int_eq(alae_eval_frechet_distance(NULL, 4, x, 4, 2, &d), ALAE_E_INVALID_ARG);
+    ck_assert_int_eq(alae_eval_frechet_distance(x, 1, x, 4, 2, &d), ALAE_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(alae_last_error(), "need 2.."));
+    ck_assert_int_eq(alae_eval_frechet_distance(x, 4, x, 4, 0, &d), ALAE_E_INVALID_ARG);
+    ck_assert_int_eq(alae_eval_frechet_distance(x, 4, x, 4, 5000, &d), ALAE_E_INVALID_ARG);
+    x[3] = NAN;
+    ck_assert_int_eq(alae_eval_frechet_distance(x, 4, x + 0, 4, 2, &d), ALAE_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(alae_last_error(), "non-finite"));
+    ck_assert_double_eq(d, -1);
+}
+END_TEST
+
 static Suite *metrics_suite(void) {
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("metrics");
@@ -305,6 +411,9 @@ static Suite *metrics_suite(void) {
     tcase_add_test(tc, nn_accuracy_of_a_known_toy);
     tcase_add_test(tc, linear_accuracy_of_a_known_toy);
     tcase_add_test(tc, path_length_of_an_affine_generator);
+    tcase_add_test(tc, frechet_distance_of_scaled_and_shifted_sets);
+    tcase_add_test(tc, frechet_distance_matches_the_2d_closed_form);
+    tcase_add_test(tc, frechet_distance_rejects_bad_arguments);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,5 +1,8 @@
 """Measuring and editing from Python: inversion (Model.invert)."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -73,6 +76,46 @@ def test_metrics_on_known_cases(small_model):
     with pytest.raises(alae.AlaeError) as e:
         ev.nn_accuracy(feats, labels[:3], feats, labels)
     assert e.value.code == alae.E_SHAPE
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+
+
+def read_safetensors(path, name):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        entry = json.loads(f.read(n))[name]
+        begin, end = entry["data_offsets"]
+        f.seek(8 + n + begin)
+        return np.frombuffer(f.read(end - begin), dtype="<f4").reshape(entry["shape"])
+
+
+def test_frechet_distance_known_cases():
+    from alae import eval as ev
+    a = np.random.default_rng(1).normal(size=(300, 6)).astype(np.float32)
+    assert ev.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert ev.frechet_distance(a, a + 0.5) == pytest.approx(6 * 0.25, rel=1e-5)
+    with pytest.raises(alae.AlaeError) as e:
+        ev.frechet_distance(a, a[:, :3])
+    assert e.value.code == alae.E_SHAPE
+
+
+def test_feature_net_matches_pytorch_and_drives_fid_and_ppl(small_model):
+    """The narrow Inception of tests/fixtures (made by make_inception_fixture.py with PyTorch)."""
+    from alae import eval as ev
+    path = os.path.join(FIXTURES, "inception_tiny.safetensors")
+    images = read_safetensors(path, "test.rgb.images")
+    want = read_safetensors(path, "test.rgb.features")
+    with ev.FeatureNet(path, context=small_model.context) as net:
+        assert net.dim == want.shape[1]
+        got = net.features(images, lo=0.0, hi=1.0)
+        assert np.abs(got - want).max() <= 2e-5 * np.abs(want).max()
+        assert ev.frechet_distance(got, got) == pytest.approx(0.0, abs=1e-9)
+        mean, lengths = ev.path_length(small_model, n=3, epsilon=1e-2, features=net)
+        assert lengths.shape == (3,) and np.all(lengths > 0)
+    with pytest.raises(alae.AlaeError) as e:
+        ev.FeatureNet(os.path.join(FIXTURES, "mlp.safetensors"))
+    assert e.value.code == alae.E_FORMAT and "Conv2d_1a_3x3.conv.weight" in str(e.value)
 
 
 def test_directions_fit_save_load_and_edit(small_model, tmp_path):
