@@ -212,10 +212,17 @@ static alae_status run_styles(serve_worker *w, const float *styles, float *image
     return s;
 }
 
-static double image_psnr(const serve_shared *sh, const float *a, const float *b) {
+/* The PSNR of image y against x, y clamped to the data range as its PNG shows it (as
+ * alae_model_invert measures it). */
+static double image_psnr(const serve_shared *sh, const float *x, const float *y) {
+    int64_t n = cli_image_floats(&sh->g);
+    float *shown = malloc((size_t)n * sizeof(float));
+    if (!shown) return NAN;
+    for (int64_t i = 0; i < n; i++) shown[i] = y[i] < sh->g.lo ? sh->g.lo : y[i] > sh->g.hi ? sh->g.hi : y[i];
     alae_image_quality q = {.struct_size = sizeof q};
-    if (alae_eval_image_quality(a, b, 1, sh->g.channels, sh->g.size, sh->g.hi - sh->g.lo, &q) != ALAE_OK) return NAN;
-    return q.psnr;
+    alae_status s = alae_eval_image_quality(x, shown, 1, sh->g.channels, sh->g.size, sh->g.hi - sh->g.lo, &q);
+    free(shown);
+    return s == ALAE_OK ? q.psnr : NAN;
 }
 
 /* Replies n images as a PNG strip, or (FORMAT_JSON) as {"w": code, "image": data URL, extra}. */
