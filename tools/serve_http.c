@@ -173,7 +173,8 @@ serve_http *serve_http_start(const serve_http_config *cfg, serve_pool *pool, con
                              char *err, size_t errlen) {
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof addr);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    /* poll(), not select(): connections may exceed FD_SETSIZE */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
     if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
