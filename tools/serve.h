@@ -21,6 +21,7 @@
 /* ---- limits (docs/serve.md lists them) ---- */
 #define SERVE_MAX_BODY (16u << 20)     /* bytes of a request body (images) */
 #define SERVE_MAX_JSON_BODY (1u << 20) /* bytes of a JSON request body */
+#define SERVE_MAX_BUFFERED (256u << 20) /* bytes of request bodies held at once, all connections */
 #define SERVE_MAX_SIDE 4096            /* pixels per side of an uploaded image */
 #define SERVE_MAX_BATCH 16             /* codes per decode request, images per interpolation */
 #define SERVE_MAX_INVERT_STEPS 500     /* gradient steps per inversion */

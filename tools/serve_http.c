@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct serve_http {
     const serve_shared *shared;
     serve_root_fn root;
     void *root_arg;
+    atomic_size_t buffered; /* bytes of request bodies held by all connections */
 };
 
 /* What a connection carries between the calls of its request. */
@@ -32,6 +34,7 @@ typedef struct conn_state {
     serve_buf body;
     size_t cap;
     int too_large;
+    int over_budget; /* the bodies of all connections together passed SERVE_MAX_BUFFERED */
 } conn_state;
 
 static MHD_RESULT send_reply(struct MHD_Connection *conn, serve_reply *rp) {
@@ -131,6 +134,8 @@ static MHD_RESULT finish_request(serve_http *h, struct MHD_Connection *conn, con
         snprintf(what, sizeof what, "%zu", st->cap);
         return send_error(conn, 413, "the body is larger than the %s bytes this route accepts", what);
     }
+    if (st->over_budget)
+        return send_error(conn, 503, "%s", "the server holds too many uploads at once: retry later");
     if (st->body.failed) return send_error(conn, 500, "%s", "out of memory");
     serve_request rq = {method, url, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format"),
                         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "steps"),
@@ -151,19 +156,28 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
     conn_state *st = *con_cls;
     if (!st) return start_request(h, conn, url, method, con_cls);
     if (*upload_data_size > 0) {
-        if (st->body.len + *upload_data_size > st->cap)
-            st->too_large = 1;
-        else if (!st->too_large)
-            serve_buf_add(&st->body, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
+        if (st->body.len + n > st->cap) st->too_large = 1;
+        if (st->too_large || st->over_budget) return MHD_YES; /* read and dropped */
+        if (atomic_fetch_add(&h->buffered, n) + n > SERVE_MAX_BUFFERED) {
+            atomic_fetch_sub(&h->buffered, n);
+            st->over_budget = 1;
+            return MHD_YES;
+        }
+        size_t before = st->body.len;
+        serve_buf_add(&st->body, upload_data, n);
+        if (st->body.len != before + n) atomic_fetch_sub(&h->buffered, n); /* not held */
         return MHD_YES;
     }
     return finish_request(h, conn, url, method, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    serve_http *h = cls;
     conn_state *st = *con_cls;
     if (!st) return;
+    atomic_fetch_sub(&h->buffered, st->body.len);
     serve_buf_free(&st->body);
     free(st);
     *con_cls = NULL;

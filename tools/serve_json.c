@@ -111,12 +111,15 @@ void serve_buf_free(serve_buf *b) {
 /* ---- JSON reader ---- */
 
 #define JSON_MAX_DEPTH 4
-#define JSON_MAX_ITEMS 65536
+#define JSON_MAX_ITEMS 65536   /* per array or object */
+#define JSON_MAX_VALUES 262144 /* in a document (16 codes of 4096 numbers fit): bounds the memory
+                                  a body can make the reader allocate (about 12 MiB) */
 
 typedef struct json_reader {
     const char *p, *end;
     char *err;
     size_t errlen;
+    int64_t values; /* allocated so far */
 } json_reader;
 
 static int json_fail(json_reader *r, const char *what) {
@@ -200,7 +203,7 @@ static int parse_number(json_reader *r, double *out) {
 static int parse_value(json_reader *r, json_value *v, int depth);
 
 static int append_item(json_reader *r, json_value *v, int64_t *cap) {
-    if (v->count >= JSON_MAX_ITEMS) return json_fail(r, "too many items");
+    if (v->count >= JSON_MAX_ITEMS || ++r->values > JSON_MAX_VALUES) return json_fail(r, "too many items");
     if (v->count == *cap) {
         int64_t ncap = *cap ? *cap * 2 : 8;
         json_value *items = realloc(v->items, (size_t)ncap * sizeof *items);
@@ -278,7 +281,7 @@ static int parse_value(json_reader *r, json_value *v, int depth) {
 }
 
 int json_parse(const char *text, size_t len, json_value *out, char *err, size_t errlen) {
-    json_reader r = {text, text + len, err, errlen};
+    json_reader r = {text, text + len, err, errlen, 0};
     err[0] = 0;
     memset(out, 0, sizeof *out);
     int rc = parse_value(&r, out, 0);

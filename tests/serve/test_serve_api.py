@@ -152,6 +152,7 @@ def mlp_errors(s, w, png1, latent):
     e(400, "malformed JSON", "POST", "/api/edit", b"{\"w\": NaN}")
     e(400, "malformed JSON", "POST", "/api/edit", b"[[[[[[1]]]]]]")
     e(400, "malformed JSON", "POST", "/api/edit", b"{} trailing")
+    e(400, "too many items", "POST", "/api/decode", b"{\"w\": [" + b"[0,0,0,0]," * 70000 + b"[0]]}")
     e(400, "must be a JSON object", "POST", "/api/edit", b"[1, 2]")
     e(400, "'w' is missing", "POST", "/api/edit", {})
     e(400, "array of %d numbers" % latent, "POST", "/api/edit", {"w": [1, 2]})
