@@ -216,7 +216,7 @@ def style_routes(s, latent, side):
 
 
 def queue_full(models):
-    """One worker, room for one waiting request: among 6 slow requests sent at once, some get 503."""
+    """One worker, room for one waiting request: among 4 slow requests sent at once, some get 503."""
     s = Server(ALAE, WORK, ["--model", models + "/style.safetensors", "--workers", "1", "--queue", "1",
                             "--threads", "1"], name="queue")
     try:
@@ -224,8 +224,8 @@ def queue_full(models):
         statuses = []
 
         def slow():
-            statuses.append(s.request("POST", "/api/invert?steps=500", png)[0])
-        threads = [threading.Thread(target=slow) for _ in range(6)]
+            statuses.append(s.request("POST", "/api/invert?steps=200", png)[0])
+        threads = [threading.Thread(target=slow) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
