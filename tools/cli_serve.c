@@ -248,6 +248,8 @@ static int serve_until_signal(const serve_options *o, serve_shared *sh, serve_wo
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* before any thread starts: they inherit the mask */
     serve_pool *pool = serve_pool_create(workers, (int)o->workers, (int)o->queue);
     if (!pool) return cli_error("serve", "cannot start %lld worker threads", (long long)o->workers);
+    /* root NULL: "/" is the page. Another mode (a training run's report) sets root to a function
+     * that renders its HTML on every request, and the API stays as it is. */
     serve_http_config cfg = {o->bind, (int)o->port, (int)(o->workers + o->queue + 16), NULL, NULL};
     char err[512];
     int port = 0;
