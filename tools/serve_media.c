@@ -136,6 +136,25 @@ void serve_npy_bytes(serve_buf *b, int32_t ndim, const int64_t *shape, const flo
 
 /* ---- uploads ---- */
 
+/* The library's message about an upload, for the client: the temporary file's path (which the
+ * client never named) becomes "the upload", and the function name goes. */
+static void upload_message(const char *msg, const char *path, char *out, size_t outlen) {
+    const char *colon = strchr(msg, ':');
+    if (colon && colon[1] == ' ' && strncmp(msg, "alae_", 5) == 0) msg = colon + 2;
+    size_t n = 0, plen = strlen(path);
+    out[0] = 0;
+    while (*msg && n + 1 < outlen) {
+        if (strncmp(msg, path, plen) == 0) {
+            n += (size_t)snprintf(out + n, outlen - n, "the upload");
+            msg += plen;
+            if (n >= outlen) n = outlen - 1;
+        } else {
+            out[n++] = *msg++;
+            out[n] = 0;
+        }
+    }
+}
+
 /* Writes bytes to a fresh file of the upload folder; returns 0 and its path, or -1. */
 static int write_upload(serve_worker *w, const char *ext, const uint8_t *data, size_t len, char *path,
                         size_t pathlen) {
@@ -179,10 +198,9 @@ int serve_decode_upload(serve_worker *w, const uint8_t *data, size_t len, float 
     alae_status s = alae_dataset_open_folder(path, g->channels, g->full, ALAE_FOLDER_NO_CROP, &ds);
     unlink(path);
     if (s != ALAE_OK) {
-        /* the library names the temporary file; the client only needs what was wrong */
-        const char *msg = alae_last_error();
-        const char *colon = strrchr(msg, ':');
-        snprintf(err, errlen, "cannot decode the image%s%s", colon ? ":" : "", colon ? colon + 1 : "");
+        char msg[400];
+        upload_message(alae_last_error(), path, msg, sizeof msg);
+        snprintf(err, errlen, "cannot decode the image: %s", msg);
         return s == ALAE_E_NOMEM ? 500 : 400;
     }
     s = cli_read_images(w->ctx, ds, g, 0, 1, x);
@@ -204,9 +222,9 @@ int serve_read_npy_upload(serve_worker *w, const uint8_t *bytes, size_t len, int
     alae_status s = alae_npy_read_f32(path, ndim, shape, data);
     unlink(path);
     if (s != ALAE_OK) {
-        const char *msg = alae_last_error();
-        const char *colon = strrchr(msg, ':');
-        snprintf(err, errlen, "cannot read the .npy body%s%s", colon ? ":" : "", colon ? colon + 1 : "");
+        char msg[400];
+        upload_message(alae_last_error(), path, msg, sizeof msg);
+        snprintf(err, errlen, "cannot read the .npy body: %s", msg);
         return s == ALAE_E_NOMEM ? 500 : 400;
     }
     return 0;

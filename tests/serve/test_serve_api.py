@@ -33,6 +33,7 @@ def expect_error(server, status, needle, method, path, body=None, headers=None):
     expect(got == status, "%s %s: status %d, expected %d (%r)" % (method, path, got, status, data[:200]))
     msg = error_of(got, hdrs, data)
     expect(needle in msg, "%s %s: error %r lacks %r" % (method, path, msg, needle))
+    expect("alae-serve-" not in msg and "alae_" not in msg, "the error shows server internals: %r" % msg)
 
 
 def ok(server, method, path, body=None, headers=None, ctype=None):
@@ -139,6 +140,8 @@ def mlp_errors(s, w, png1, latent):
     e(413, "4096", "POST", "/api/encode", png_header_only(5000, 10))
     e(400, "cannot decode", "POST", "/api/encode", png1[:60])
     e(400, "cannot decode", "POST", "/api/invert", png1[:-20])
+    bmp = b"BM" + b"\0" * 8 + struct.pack("<IIiiHH", 54, 40, 4, 4, 1, 24)
+    e(400, "cannot decode the image: the upload", "POST", "/api/encode", bmp)
     # too large: announced (answered before the body is read), or chunked (read and dropped)
     status, body = raw_exchange(s.port, b"POST /api/encode HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
                                 % ((16 << 20) + 1) + b"\0" * 4096)
