@@ -66,7 +66,7 @@ def main():
         print("%s (%s, %d px, W of %d, %s, %s threads): slider move (POST /api/edit) median %.1f ms, p90 %.1f ms, "
               "min %.1f ms over %d moves; reconstruct median %.1f ms"
               % (os.path.basename(model), info["arch"], info["image_size"], info["latent_dim"], info["device"],
-                 s.stdout().split("workers, ")[1].split(" threads")[0], statistics.median(moves),
+                 s.stdout().split("worker, ")[1].split(" thread")[0], statistics.median(moves),
                  moves[int(0.9 * (len(moves) - 1))], moves[0], len(moves), statistics.median(recon)))
     finally:
         s.stop()

@@ -259,8 +259,9 @@ static int serve_until_signal(const serve_options *o, serve_shared *sh, serve_wo
         return cli_error("serve", "%s", err);
     }
     int v6 = strchr(o->bind, ':') != NULL;
-    printf("alae serve: %s on http://%s%s%s:%d/ (%lld workers, %lld threads each, %s sliders)\n", sh->model_name,
-           v6 ? "[" : "", o->bind, v6 ? "]" : "", port, (long long)o->workers, (long long)o->threads,
+    printf("alae serve: %s on http://%s%s%s:%d/ (%lld worker%s, %lld thread%s each, %s sliders)\n", sh->model_name,
+           v6 ? "[" : "", o->bind, v6 ? "]" : "", port, (long long)o->workers, o->workers == 1 ? "" : "s",
+           (long long)o->threads, o->threads == 1 ? "" : "s",
            sh->directions_are_components ? "principal-component" : "direction");
     if (!is_loopback(o->bind))
         fprintf(stderr, "alae serve: warning: listening on %s, which other machines may reach; the server has no "
