@@ -77,6 +77,15 @@ def test(alae, make_models, work):
         driver = browser.start_browser()
     except browser.BrowserMissing as e:
         browser.skip("serve_page: %s" % e)
+    try:
+        mlp_page(driver, alae, work, models)
+        style_page(driver, alae, work, models)
+    finally:
+        driver.quit()
+
+
+def mlp_page(driver, alae, work, models):
+    """The MLP: load, upload, move a slider (the picture changes, and comes back at 0), screenshot."""
     s = Server(alae, work, ["--model", models + "/mlp.safetensors", "--workers", "2", "--threads", "1"], name="page")
     try:
         image = os.path.join(work, "upload.png")
@@ -98,7 +107,32 @@ def test(alae, make_models, work):
         assert os.path.getsize(shot) > 1000, "screenshot %s" % shot
         print("serve_page: page loaded, image uploaded, slider moved (%s), screenshot %s" % (latency, shot))
     finally:
-        driver.quit()
+        rc = s.stop()
+    assert rc == 0, "server stop: %d %s" % (rc, s.stderr())
+
+
+def style_page(driver, alae, work, models):
+    """StyleALAE with --directions: the sliders are the directions; truncation, interpolation and
+    mixing fill their pictures."""
+    s = Server(alae, work, ["--model", models + "/style.safetensors", "--directions", models + "/dirs.safetensors",
+                            "--workers", "1", "--threads", "1"], name="page-style")
+    try:
+        open_page(driver, s.port)
+        names = [e.get_attribute("data-name") for e in driver.find_elements("css selector", "#sliders input")]
+        assert names == ["slant", "thick"], names
+        assert driver.find_element("id", "sliders-title").text.lower() == "directions"
+        before = driver.execute_script(PIXELS_JS, "result-img")
+        driver.execute_script("const t = document.getElementById('truncation'); t.value = 0.3;"
+                              "t.dispatchEvent(new Event('input'));")
+        wait_for("the truncated result", lambda: not driver.execute_script("return state.busy || state.again") and
+                 driver.execute_script(PIXELS_JS, "result-img") not in ("", before))
+        fill_mixing(driver)
+        for image in ("interp-img", "mix-img"):
+            assert driver.execute_script(PIXELS_JS, image), image + " is empty"
+        assert driver.find_element("id", "status").text == "", driver.find_element("id", "status").text
+        driver.save_screenshot(os.path.join(browser.output_dir("serve_page"), "serve_page_style.png"))
+        print("serve_page: StyleALAE page: directions, truncation, interpolation and mixing work")
+    finally:
         rc = s.stop()
     assert rc == 0, "server stop: %d %s" % (rc, s.stderr())
 
