@@ -24,6 +24,7 @@ static void print_usage(FILE *out) {
             "  directions   fit attribute directions in W from labelled images (or import them)\n"
             "  edit         move an image's code along a direction and write the strip\n"
             "  traverse     grids along latent dimensions or directions\n"
+            "  serve        serve a model to a browser (a page with sliders) and over an HTTP API\n"
             "  info         print the library version, the devices and the GEMM kernels in use,\n"
             "               or with --model a model's configuration and parameter counts\n"
             "  version      print the library version\n"
@@ -40,6 +41,7 @@ static const struct {
     {"mix", cli_cmd_mix},       {"interpolate", cli_cmd_interpolate}, {"import", cli_cmd_import},
     {"invert", cli_cmd_invert}, {"eval", cli_cmd_eval},           {"directions", cli_cmd_directions},
     {"edit", cli_cmd_edit},     {"traverse", cli_cmd_traverse},
+    {"serve", cli_cmd_serve},
 };
 
 static int command_version(int argc, char **argv) {

@@ -217,6 +217,7 @@ int cli_cmd_eval(int argc, char **argv);
 int cli_cmd_directions(int argc, char **argv);
 int cli_cmd_edit(int argc, char **argv);
 int cli_cmd_traverse(int argc, char **argv);
+int cli_cmd_serve(int argc, char **argv);
 
 /* The setting names alae_model_config_key knows (alae_model.h lists them; the API cannot). */
 extern const char *const cli_setting_names[];

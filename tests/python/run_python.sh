@@ -5,6 +5,7 @@
 #
 #   MODE pytest   python3 -m pytest REPO/tests/python ARGS   (needs numpy and pytest)
 #   MODE numpy    python3 ARGS                               (a script that needs numpy)
+#   MODE selenium python3 ARGS                               (a browser test: needs selenium)
 #   MODE plain    python3 ARGS                               (the standard library only)
 #
 # The interpreter is the first of $ALAE_PYTHON, python3 on PATH and /usr/bin/python3 that has
@@ -17,6 +18,7 @@ shift 3
 case $mode in
   pytest) modules="numpy pytest" ;;
   numpy) modules="numpy" ;;
+  selenium) modules="selenium" ;;
   plain) modules="" ;;
   *) echo "run_python.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac
