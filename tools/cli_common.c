@@ -172,7 +172,9 @@ static const char device_usage[] =
     "  --tf32         on a GPU: matrix products on TF32 tensor cores (faster, about 3 decimal\n"
     "                 digits per product; the default is exact float32)\n";
 
-static int command_uses_device(const char *cmd) { return strcmp(cmd, "info") != 0 && strcmp(cmd, "version") != 0; }
+static int command_uses_device(const char *cmd) {
+    return strcmp(cmd, "info") != 0 && strcmp(cmd, "version") != 0 && strcmp(cmd, "report") != 0;
+}
 
 int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int n_opts) {
     int with_device = command_uses_device(cmd);
@@ -614,6 +616,68 @@ void cli_replace_abort(cli_replace *rp) {
     free(rp->path);
     free(rp->tmp);
     rp->path = rp->tmp = NULL;
+}
+
+int cli_write_atomically(const char *path, const void *data, size_t len) {
+    size_t cap = strlen(path) + 32;
+    char *tmp = malloc(cap);
+    if (!tmp) return ENOMEM;
+    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666), err = fd < 0 ? errno : 0;
+    for (size_t done = 0; !err && done < len;) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno != EINTR) err = errno;
+        if (n > 0) done += (size_t)n;
+    }
+    if (fd >= 0 && !err && fsync(fd) != 0) err = errno;
+    if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err && fd >= 0) unlink(tmp);
+    free(tmp);
+    return err;
+}
+
+char *cli_read_regular(const char *path, size_t max, size_t *len, int *cut) {
+    *len = 0;
+    if (cut) *cut = 0;
+    /* O_NONBLOCK: opening a FIFO without a writer would block; cleared once the type is known */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0) return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
+    if (cap > max + 1) cap = max + 1;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (*len + 1 >= cap) { /* the file grew as it was read */
+            size_t grown_cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *grown = grown_cap > cap ? realloc(buf, grown_cap) : NULL;
+            if (!grown) break; /* at max: what was read */
+            buf = grown;
+            cap = grown_cap;
+        }
+        ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            free(buf);
+            buf = NULL;
+        } else if (n == 0) {
+            break;
+        } else {
+            *len += (size_t)n;
+        }
+    }
+    if (buf && cut && *len >= max) {
+        char probe;
+        *cut = read(fd, &probe, 1) > 0;
+    }
+    close(fd);
+    if (buf) buf[*len] = '\0';
+    return buf;
 }
 
 double cli_now(void) {

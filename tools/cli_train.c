@@ -466,6 +466,9 @@ static int write_run_record(const train_run *r) {
                    "seed %lld\nbatch %lld\nmax_images %lld\nimages %lld\nfingerprint %016llx\n",
             (long long)rec.seed, (long long)rec.batch, (long long)rec.max_images, (long long)rec.images,
             (unsigned long long)rec.fingerprint);
+    /* for people and report.html (--resume reads the lines above only) */
+    fprintf(rp.fp, "preset %s\ndata %s\n", cli_shown(r->a.preset), cli_shown(r->a.data));
+    for (int i = 0; i < r->a.sets.n; i++) fprintf(rp.fp, "set %s\n", cli_shown(r->a.sets.items[i]));
     return cli_replace_commit("train", &rp, 0);
 }
 
@@ -667,6 +670,7 @@ static int save_all(train_run *r) {
     if (s == ALAE_OK) s = alae_trainer_save_model(r->tr, r->path_model);
     if (s == ALAE_OK) s = write_previews(r);
     if (s == ALAE_OK) r->saved_step = (int64_t)alae_trainer_step_count(r->tr);
+    if (s == ALAE_OK) report_save(r, r->saved_step);
     return s == ALAE_OK ? CLI_GO : cli_fail("train", s);
 }
 

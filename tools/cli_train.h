@@ -8,6 +8,7 @@
 #define CLI_PATH_MAX 4096
 #define CLI_TRAIN_SAMPLES 64 /* samples.png: 8x8 */
 #define CLI_TRAIN_RECON 32   /* reconstructions.png: 32 originals, 32 reconstructions */
+#define CLI_TRAIN_PROGRESS 12 /* grid pairs kept in DIR/progress/ (thinned evenly over the run) */
 
 typedef struct train_args {
     const char *preset, *data, *out, *flip;
@@ -77,5 +78,10 @@ int report_step(train_run *r, const alae_step_stats *st);
 int report_flush(train_run *r);
 /* The summary line; signal != 0 when the run was interrupted. */
 void report_end(train_run *r, int signal);
+/* At a save: copies samples.png and reconstructions.png to DIR/progress/step-<N>-*.png (at most
+ * CLI_TRAIN_PROGRESS pairs: the first, the last and evenly spread ones between; pairs past the
+ * step, left by a run that crashed after its last save, are removed), then rewrites
+ * DIR/report.html. Failures are warnings: the run goes on. */
+void report_save(train_run *r, int64_t step);
 
 #endif /* ALAE_CLI_TRAIN_H */
