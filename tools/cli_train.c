@@ -37,8 +37,11 @@ static const char train_usage[] =
     "  reconstructions.png      the first 32 images (top) above their reconstructions (bottom)\n"
     "  samples-lod<k>.png       StyleALAE: the samples when level k ends (and at the end of a run)\n"
     "  train-run.txt            the seed, batch and data that --resume checks\n"
-    "The state, the model and the images are written every --save-every steps and at the end;\n"
-    "Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
+    "  progress/                the samples and reconstructions of each save, step-<N>-*.png (the\n"
+    "                           first, the last and 10 spread between them are kept)\n"
+    "  report.html              the training report: curves, grids, metrics (alae report)\n"
+    "The state, the model, the images and the report are written every --save-every steps and at\n"
+    "the end; Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
     "\n"
     "  --preset NAME      MLP: mnist-fc (32x32 padded digits in [-1, 1]) or mnist-fc-paper (28x28\n"
     "                     in [0, 1]); StyleALAE: mnist (32x32x1), celeba (128x128x3), celeba-hq256,\n"
@@ -227,8 +230,11 @@ static int make_config(const train_args *a, alae_model_config **cfg) {
  * image folder that is also --out would take samples.png and reconstructions.png as data). */
 static int check_outputs(const train_run *r) {
     const cli_input data = {"--data", r->a.data};
-    const char *outputs[6] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon, r->path_run};
-    for (int i = 0; i < 6; i++) {
+    char report[CLI_PATH_MAX];
+    snprintf(report, sizeof report, "%s/report.html", r->a.out); /* fits: make_paths checked a longer name */
+    const char *outputs[7] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon, r->path_run,
+                              report};
+    for (int i = 0; i < 7; i++) {
         int rc = cli_check_output("train", "--out", outputs[i], &data, 1);
         if (rc != CLI_GO) return rc;
     }

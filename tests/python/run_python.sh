@@ -6,6 +6,7 @@
 #   MODE pytest   python3 -m pytest REPO/tests/python ARGS   (needs numpy and pytest)
 #   MODE numpy    python3 ARGS                               (a script that needs numpy)
 #   MODE plain    python3 ARGS                               (the standard library only)
+#   MODE selenium python3 ARGS                               (a headless-browser test: selenium)
 #
 # The interpreter is the first of $ALAE_PYTHON, python3 on PATH and /usr/bin/python3 that has
 # the modules MODE needs. When none has them, it prints "SKIPPED: <package> not installed" and
@@ -18,6 +19,7 @@ case $mode in
   pytest) modules="numpy pytest" ;;
   numpy) modules="numpy" ;;
   plain) modules="" ;;
+  selenium) modules="selenium" ;;
   *) echo "run_python.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac
 
