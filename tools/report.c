@@ -585,7 +585,7 @@ static void put_progress_images(doc *d, const char *dir) {
     if (!join(sub, sizeof sub, dir, "progress")) return;
     int n = list_names(sub, "-samples.png", names, REPORT_PROGRESS);
     if (n == 0) return;
-    put(d, "<h2>Progress</h2>\n<table class=\"progress\">\n<tr><th>step</th><th>samples</th><th>reconstructions</th></tr>\n");
+    put(d, "<h2>Progress: the samples and reconstructions of each save</h2>\n<div class=\"grids\">\n");
     for (int i = 0; i < n; i++) {
         long long step;
         char rec[64], sam[64];
@@ -593,13 +593,12 @@ static void put_progress_images(doc *d, const char *dir) {
         snprintf(sam, sizeof sam, "progress/%s", names[i]);
         snprintf(rec, sizeof rec, "progress/step-%.*s-reconstructions.png",
                  (int)(strlen(names[i]) - strlen("step--samples.png")), names[i] + 5);
-        putf(d, "<tr><td>%lld</td><td>", step);
+        putf(d, "<figure class=\"progress\"><figcaption>step %lld</figcaption><div class=\"pair\">\n", step);
         put_image(d, dir, sam, "samples", "thumb");
-        put(d, "</td><td>");
         put_image(d, dir, rec, "reconstructions", "thumb");
-        put(d, "</td></tr>\n");
+        put(d, "</div></figure>\n");
     }
-    put(d, "</table>\n");
+    put(d, "</div>\n");
     free_names(names, n);
 }
 
@@ -609,10 +608,10 @@ static const char style_sheet[] =
     "body{font-family:sans-serif;margin:1.5em;max-width:1600px;color:#222}"
     "h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}"
     "figure{display:inline-block;margin:0 1.5em 1em 0;vertical-align:top}figcaption{font-size:.9em;color:#444}"
-    "svg{display:block;background:#fafafa;width:600px;max-width:100%;height:auto}table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;"
+    "svg{display:block;background:#fafafa;width:560px;max-width:100%;height:auto}table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;"
     "vertical-align:top}th{font-weight:normal;color:#555}.note,.empty{color:#777;font-size:.9em}"
     "img{image-rendering:pixelated;display:block}img.grid{width:min(100%,480px)}img.level{width:256px}"
-    "img.thumb{width:224px}pre{background:#f4f4f4;padding:.6em}.grids{display:flex;flex-wrap:wrap}";
+    "img.thumb{width:176px}.pair{display:flex;gap:6px}pre{background:#f4f4f4;padding:.6em}.grids{display:flex;flex-wrap:wrap}";
 
 static void put_head(doc *d, const char *run_dir, int refresh_seconds) {
     const char *base = strrchr(run_dir, '/');
