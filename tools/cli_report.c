@@ -8,7 +8,7 @@ static const char report_usage[] =
     "usage: alae report --run DIR\n"
     "\n"
     "Writes DIR/report.html, the training report of a run folder of 'alae train' (which writes it\n"
-    "itself at every save and at the end): the loss curves, images/s, the level-of-detail schedule,\n"
+    "itself at its saves and at the end): the loss curves, images/s, the level-of-detail schedule,\n"
     "the grids saved during training, the evaluation metrics of DIR/*.json and the settings, in one\n"
     "self-contained HTML file (inline SVG plots and images, no scripts, no network).\n"
     "\n"

@@ -39,7 +39,8 @@ static const char train_usage[] =
     "  train-run.txt            the seed, batch and data that --resume checks\n"
     "  progress/                the samples and reconstructions of each save, step-<N>-*.png (the\n"
     "                           first, the last and 10 spread between them are kept)\n"
-    "  report.html              the training report: curves, grids, metrics (alae report)\n"
+    "  report.html              the training report: curves, grids, metrics (alae report); it and\n"
+    "                           progress/ at most every 10 s (ALAE_REPORT_SECONDS), and at the end\n"
     "The state, the model, the images and the report are written every --save-every steps and at\n"
     "the end; Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
     "\n"
@@ -820,6 +821,7 @@ static int train_loop(train_run *r) {
         if (rc == CLI_GO && alae_trainer_step_count(r->tr) % (uint64_t)r->a.save_every == 0) rc = save_all(r);
     }
     if (rc == CLI_GO && is_root(r)) rc = report_flush(r);
+    r->final_save = 1;
     if (rc == CLI_GO) rc = save_all(r);
     return rc;
 }

@@ -315,7 +315,18 @@ static void save_progress(train_run *r, int64_t step) {
     thin_progress(dir, step, CLI_TRAIN_PROGRESS);
 }
 
+/* ALAE_REPORT_SECONDS, else CLI_REPORT_SECONDS. */
+static double report_seconds(void) {
+    const char *text = getenv("ALAE_REPORT_SECONDS");
+    char *end;
+    double v = text ? strtod(text, &end) : -1;
+    return text && *text && !*end && v >= 0 && v <= 1e9 ? v : CLI_REPORT_SECONDS;
+}
+
 void report_save(train_run *r, int64_t step) {
+    double now = cli_now();
+    if (!r->final_save && r->last_report > 0 && now - r->last_report < report_seconds()) return;
+    r->last_report = now;
     save_progress(r, step);
     char err[512];
     if (report_write(r->a.out, err, sizeof err) != 0) fprintf(stderr, "alae train: warning: %s\n", err);
