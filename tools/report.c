@@ -155,14 +155,15 @@ static int parse_header(run_log *lg, const char *line, size_t len, int *map, int
     return lg->has[C_STEP];
 }
 
-/* A complete line of `fields` finite numbers into row; 0 if malformed. */
+/* A complete line of `fields` finite numbers into row; 0 if malformed. Values beyond 1e200 (no
+ * float loss reaches them) are refused too, so that sums and ranges of a plot stay finite. */
 static int parse_row(const char *line, size_t len, int fields, const int *map, double *row) {
     const char *at = line, *end = line + len;
     for (int f = 0; f < fields; f++) {
         char *stop;
         if (at >= end || *at == ',' || *at == ' ') return 0;
         double v = strtod(at, &stop);
-        if (stop == at || stop > end || !isfinite(v) || (f + 1 < fields ? *stop != ',' : stop != end)) return 0;
+        if (stop == at || stop > end || !(fabs(v) <= 1e200) || (f + 1 < fields ? *stop != ',' : stop != end)) return 0;
         if (map[f] >= 0) row[map[f]] = v;
         at = stop + 1;
     }

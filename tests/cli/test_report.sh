@@ -54,13 +54,14 @@ mkdir partial
     echo "2,32,4.5,1.5,0.8,3.0,0.5"
     echo "4,64,4.0,1.4,0.6,2.5,1.0"
     echo "6,96,nan,1.3,0.5,2.0,1.5"
+    echo "7,100,1e300,1.3,0.5,2.0,1.5"
     echo "8,128,3.0,1.2,0.4,1.5,2.0"
     printf '10,160,2.9,1.1'
 } >partial/log.csv
 report partial
 has partial '<td id="rows">3</td>'
 has partial "incomplete (being written)"
-has partial "1 malformed line"
+has partial "2 malformed line"
 [ "$(points partial 'D (loss_d)')" -eq 3 ] || fail "the D curve has $(points partial 'D (loss_d)') points, not 3"
 [ "$(points partial 'images\/s')" -eq 3 ] || fail "images/s has $(points partial 'images\/s') points, not 3"
 lacks partial 'id="plot-lod"'
