@@ -197,7 +197,8 @@ int cli_replace_commit(const char *cmd, cli_replace *rp, int keep_open);
 /* Removes the temporary file of a begun replacement (nothing if committed). */
 void cli_replace_abort(cli_replace *rp);
 /* Writes len bytes to path through "<path>.tmp.<pid>", fsynced and renamed over path; 0 on
- * success, else an errno value (path then left as it was). */
+ * success, else an errno value (path then left as it was). First removes the temporaries of
+ * path that killed processes left (report.html, progress/ grids, eval's JSON). */
 int cli_write_atomically(const char *path, const void *data, size_t len);
 /* The contents of the regular file at path (never a FIFO, a device or a directory), at most max
  * bytes, NUL-terminated (len excludes the NUL); *cut (if not NULL) is set when the file holds

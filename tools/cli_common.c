@@ -1,7 +1,9 @@
 /* alae command-line tool: option parsing, messages and the model and data helpers. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -618,7 +620,38 @@ void cli_replace_abort(cli_replace *rp) {
     rp->path = rp->tmp = NULL;
 }
 
+/* The process id of a temporary file of `base` ("<base>.tmp.<pid>"), or 0 if name is not one. */
+static long temp_pid(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0) return 0;
+    const char *digits = name + n + 5;
+    long pid = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9' || p - digits >= 9) return 0;
+        pid = pid * 10 + (*p - '0');
+    }
+    return pid;
+}
+
+/* As the library's writers do (docs/reliability.md 6.9): removes "<path>.tmp.<pid>" files that a
+ * killed process left (regular files, pid not ours and no longer running). Best effort. */
+static void remove_stale_temporaries(const char *path) {
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    char dir[4096];
+    int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
+    DIR *d = n > 0 && (size_t)n < sizeof dir ? opendir(slash == path ? "/" : dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        long pid = temp_pid(e->d_name, base);
+        struct stat st;
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d) closedir(d);
+}
+
 int cli_write_atomically(const char *path, const void *data, size_t len) {
+    remove_stale_temporaries(path);
     size_t cap = strlen(path) + 32;
     char *tmp = malloc(cap);
     if (!tmp) return ENOMEM;

@@ -122,6 +122,13 @@ size=$(wc -c <long/report.html)
 has long "average the 200000 rows down to 500 points"
 has long '<td id="rows">200000</td>'
 
+echo "== the temporary file of a killed write is removed, a running process's is kept"
+printf 'half a report' >long/report.html.tmp.999999999 # above any pid_max: no such process
+printf 'being written' >"long/report.html.tmp.$$"      # this shell runs
+report long
+[ ! -e long/report.html.tmp.999999999 ] || fail "the stale temporary file was left"
+[ -e "long/report.html.tmp.$$" ] || fail "the temporary file of a running process was removed"
+
 echo "== errors: a missing folder, a file, no --run"
 rc=0
 "$ALAE" report --run missing-dir 2>err.txt || rc=$?
