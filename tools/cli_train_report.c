@@ -235,14 +235,14 @@ void report_end(train_run *r, int signal) {
                 (long long)step, (long long)r->total);
     else
         fprintf(stderr, "alae train: %lld steps in %.1f s (%.0f img/s); wrote %s/{model.safetensors,"
-                        "train-state.safetensors,log.csv,samples.png,reconstructions.png}\n",
+                        "train-state.safetensors,log.csv,samples.png,reconstructions.png,report.html}\n",
                 (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0,
                 cli_shown(r->a.out));
 }
 
 /* ---- progress grids and report.html (at every save) ---- */
 
-#define PROGRESS_LISTED 256 /* pairs looked at when thinning (more: from an older, larger limit) */
+#define PROGRESS_LISTED 256 /* pairs looked at when thinning (the tool keeps CLI_TRAIN_PROGRESS) */
 
 /* The steps of the pairs in DIR/progress, ascending; their count. */
 static int progress_steps(const char *dir, int64_t *steps, int max) {
@@ -294,24 +294,27 @@ static void thin_progress(const char *dir, int64_t step, int keep) {
     }
 }
 
-static int copy_file(const char *from, const char *to) {
+/* Copies the grid `from` to dir/step-<step>-<what>.png; 0, or an errno value after a warning. */
+static int copy_grid(const char *from, const char *dir, int64_t step, const char *what) {
+    char to[CLI_PATH_MAX];
     size_t len;
-    char *data = cli_read_regular(from, (size_t)1 << 30, &len, NULL);
-    if (!data) return errno ? errno : EIO;
-    int e = cli_write_atomically(to, data, len);
+    progress_path(to, sizeof to, dir, step, what);
+    errno = 0;
+    char *data = to[0] ? cli_read_regular(from, (size_t)1 << 30, &len, NULL) : NULL;
+    int e = !to[0] ? ENAMETOOLONG : !data ? (errno ? errno : EIO) : cli_write_atomically(to, data, len);
     free(data);
+    if (e) fprintf(stderr, "alae train: warning: cannot copy %s to %s: %s\n", cli_shown(from), cli_shown(to),
+                   strerror(e));
     return e;
 }
 
 static void save_progress(train_run *r, int64_t step) {
-    char dir[CLI_PATH_MAX], path[CLI_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/progress", r->a.out);
+    char dir[CLI_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/progress", r->a.out); /* fits: make_paths checked longer names */
     int e = cli_mkdirs(dir);
-    progress_path(path, sizeof path, dir, step, "samples");
-    if (!e) e = copy_file(r->path_samples, path);
-    progress_path(path, sizeof path, dir, step, "reconstructions");
-    if (!e) e = copy_file(r->path_recon, path);
-    if (e) fprintf(stderr, "alae train: warning: cannot write %s: %s\n", cli_shown(path), strerror(e));
+    if (e) fprintf(stderr, "alae train: warning: cannot create %s: %s\n", cli_shown(dir), strerror(e));
+    if (!e) e = copy_grid(r->path_samples, dir, step, "samples");
+    if (!e) copy_grid(r->path_recon, dir, step, "reconstructions");
     thin_progress(dir, step, CLI_TRAIN_PROGRESS);
 }
 
