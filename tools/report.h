@@ -6,7 +6,8 @@
  * in DIR/train-run.txt and the metrics of DIR/<name>.json (as `alae eval --out` writes them), and
  * shows them with inline SVG plots and images inlined as data: URIs: no scripts, no network.
  * Everything taken from the files is escaped; long logs are averaged down to a bounded number of
- * points per curve, and images past a total budget are linked instead of inlined.
+ * points per curve, and images past a total budget (24 MiB) are linked by their path relative to
+ * DIR instead of inlined (a server showing the document must serve those or leave them broken).
  * Both functions are reentrant (no static buffers): a server may render on several threads. */
 #ifndef ALAE_REPORT_H
 #define ALAE_REPORT_H
