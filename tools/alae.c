@@ -24,6 +24,7 @@ static void print_usage(FILE *out) {
             "  directions   fit attribute directions in W from labelled images (or import them)\n"
             "  edit         move an image's code along a direction and write the strip\n"
             "  traverse     grids along latent dimensions or directions\n"
+            "  report       write a training run's report.html (loss curves, grids, metrics)\n"
             "  serve        serve a model to a browser (a page with sliders) and over an HTTP API\n"
             "  info         print the library version, the devices and the GEMM kernels in use,\n"
             "               or with --model a model's configuration and parameter counts\n"
@@ -40,7 +41,7 @@ static const struct {
     {"decode", cli_cmd_decode}, {"reconstruct", cli_cmd_reconstruct}, {"info", cli_cmd_info},
     {"mix", cli_cmd_mix},       {"interpolate", cli_cmd_interpolate}, {"import", cli_cmd_import},
     {"invert", cli_cmd_invert}, {"eval", cli_cmd_eval},           {"directions", cli_cmd_directions},
-    {"edit", cli_cmd_edit},     {"traverse", cli_cmd_traverse},
+    {"edit", cli_cmd_edit},     {"traverse", cli_cmd_traverse},       {"report", cli_cmd_report},
     {"serve", cli_cmd_serve},
 };
 

@@ -196,6 +196,14 @@ int cli_replace_begin(const char *cmd, const char *path, cli_replace *rp);
 int cli_replace_commit(const char *cmd, cli_replace *rp, int keep_open);
 /* Removes the temporary file of a begun replacement (nothing if committed). */
 void cli_replace_abort(cli_replace *rp);
+/* Writes len bytes to path through "<path>.tmp.<pid>", fsynced and renamed over path; 0 on
+ * success, else an errno value (path then left as it was). First removes the temporaries of
+ * path that killed processes left (report.html, progress/ grids, eval's JSON). */
+int cli_write_atomically(const char *path, const void *data, size_t len);
+/* The contents of the regular file at path (never a FIFO, a device or a directory), at most max
+ * bytes, NUL-terminated (len excludes the NUL); *cut (if not NULL) is set when the file holds
+ * more. NULL if it is missing, not a regular file or unreadable, or on out-of-memory. */
+char *cli_read_regular(const char *path, size_t max, size_t *len, int *cut);
 /* Monotonic seconds. */
 double cli_now(void);
 /* malloc of n * size bytes with overflow checks; NULL on failure. */
@@ -218,6 +226,7 @@ int cli_cmd_directions(int argc, char **argv);
 int cli_cmd_edit(int argc, char **argv);
 int cli_cmd_traverse(int argc, char **argv);
 int cli_cmd_serve(int argc, char **argv);
+int cli_cmd_report(int argc, char **argv);
 
 /* The setting names alae_model_config_key knows (alae_model.h lists them; the API cannot). */
 extern const char *const cli_setting_names[];

@@ -1,7 +1,9 @@
 /* alae command-line tool: option parsing, messages and the model and data helpers. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -172,7 +174,9 @@ static const char device_usage[] =
     "  --tf32         on a GPU: matrix products on TF32 tensor cores (faster, about 3 decimal\n"
     "                 digits per product; the default is exact float32)\n";
 
-static int command_uses_device(const char *cmd) { return strcmp(cmd, "info") != 0 && strcmp(cmd, "version") != 0; }
+static int command_uses_device(const char *cmd) {
+    return strcmp(cmd, "info") != 0 && strcmp(cmd, "version") != 0 && strcmp(cmd, "report") != 0;
+}
 
 int cli_parse(const char *cmd, const char *usage, int argc, char **argv, cli_opt *opts, int n_opts) {
     int with_device = command_uses_device(cmd);
@@ -614,6 +618,99 @@ void cli_replace_abort(cli_replace *rp) {
     free(rp->path);
     free(rp->tmp);
     rp->path = rp->tmp = NULL;
+}
+
+/* The process id of a temporary file of `base` ("<base>.tmp.<pid>"), or 0 if name is not one. */
+static long temp_pid(const char *name, const char *base) {
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp.", 5) != 0) return 0;
+    const char *digits = name + n + 5;
+    long pid = 0;
+    for (const char *p = digits; *p; p++) {
+        if (*p < '0' || *p > '9' || p - digits >= 9) return 0;
+        pid = pid * 10 + (*p - '0');
+    }
+    return pid;
+}
+
+/* As the library's writers do (docs/reliability.md 6.9): removes "<path>.tmp.<pid>" files that a
+ * killed process left (regular files, pid not ours and no longer running). Best effort. */
+static void remove_stale_temporaries(const char *path) {
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    char dir[4096];
+    int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path) : snprintf(dir, sizeof dir, ".");
+    DIR *d = n > 0 && (size_t)n < sizeof dir ? opendir(slash == path ? "/" : dir) : NULL;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        long pid = temp_pid(e->d_name, base);
+        struct stat st;
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    if (d) closedir(d);
+}
+
+int cli_write_atomically(const char *path, const void *data, size_t len) {
+    remove_stale_temporaries(path);
+    size_t cap = strlen(path) + 32;
+    char *tmp = malloc(cap);
+    if (!tmp) return ENOMEM;
+    snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666), err = fd < 0 ? errno : 0;
+    for (size_t done = 0; !err && done < len;) {
+        ssize_t n = write(fd, (const char *)data + done, len - done);
+        if (n < 0 && errno != EINTR) err = errno;
+        if (n > 0) done += (size_t)n;
+    }
+    if (fd >= 0 && !err && fsync(fd) != 0) err = errno;
+    if (fd >= 0 && close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err && fd >= 0) unlink(tmp);
+    free(tmp);
+    return err;
+}
+
+char *cli_read_regular(const char *path, size_t max, size_t *len, int *cut) {
+    *len = 0;
+    if (cut) *cut = 0;
+    /* O_NONBLOCK: opening a FIFO without a writer would block; cleared once the type is known */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    struct stat st;
+    if (fd < 0) return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
+    if (cap > max + 1) cap = max + 1;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (*len + 1 >= cap) { /* the file grew as it was read */
+            size_t grown_cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *grown = grown_cap > cap ? realloc(buf, grown_cap) : NULL;
+            if (!grown) break; /* at max: what was read */
+            buf = grown;
+            cap = grown_cap;
+        }
+        ssize_t n = read(fd, buf + *len, cap - 1 - *len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            free(buf);
+            buf = NULL;
+        } else if (n == 0) {
+            break;
+        } else {
+            *len += (size_t)n;
+        }
+    }
+    if (buf && cut && *len >= max) {
+        char probe;
+        *cut = read(fd, &probe, 1) > 0;
+    }
+    close(fd);
+    if (buf) buf[*len] = '\0';
+    return buf;
 }
 
 double cli_now(void) {

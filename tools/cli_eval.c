@@ -252,24 +252,6 @@ static int representation_metrics(eval_run *r) {
 
 /* ---- output ---- */
 
-/* Writes text to path through a temporary file in the same folder, renamed into place. */
-static int write_atomically(const char *path, const char *text) {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 32);
-    if (!tmp) return ENOMEM;
-    snprintf(tmp, len + 32, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int err = f ? 0 : errno;
-    if (f && fputs(text, f) == EOF) err = errno ? errno : EIO;
-    if (f && fflush(f) != 0 && !err) err = errno;
-    if (f && fsync(fileno(f)) != 0 && !err) err = errno;
-    if (f && fclose(f) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) remove(tmp);
-    free(tmp);
-    return err;
-}
-
 static int write_json(const char *cmd, const char *path, const metric_list *m) {
     char *text = malloc((size_t)m->count * 64 + 8);
     if (!text) return cli_error(cmd, "no memory");
@@ -277,7 +259,7 @@ static int write_json(const char *cmd, const char *path, const metric_list *m) {
     for (int i = 0; i < m->count; i++)
         at += (size_t)sprintf(text + at, "  \"%s\": %.17g%s\n", m->name[i], m->value[i], i + 1 < m->count ? "," : "");
     sprintf(text + at, "}\n");
-    int err = write_atomically(path, text);
+    int err = cli_write_atomically(path, text, strlen(text));
     free(text);
     return err ? cli_error(cmd, "cannot write %s: %s", path, strerror(err)) : CLI_GO;
 }

@@ -37,8 +37,12 @@ static const char train_usage[] =
     "  reconstructions.png      the first 32 images (top) above their reconstructions (bottom)\n"
     "  samples-lod<k>.png       StyleALAE: the samples when level k ends (and at the end of a run)\n"
     "  train-run.txt            the seed, batch and data that --resume checks\n"
-    "The state, the model and the images are written every --save-every steps and at the end;\n"
-    "Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
+    "  progress/                the samples and reconstructions of each save, step-<N>-*.png (the\n"
+    "                           first, the last and 10 spread between them are kept)\n"
+    "  report.html              the training report: curves, grids, metrics (alae report); it and\n"
+    "                           progress/ at most every 10 s (ALAE_REPORT_SECONDS), and at the end\n"
+    "The state, the model, the images and the report are written every --save-every steps and at\n"
+    "the end; Ctrl-C (SIGINT) finishes the current step, saves them and exits with status 130.\n"
     "\n"
     "  --preset NAME      MLP: mnist-fc (32x32 padded digits in [-1, 1]) or mnist-fc-paper (28x28\n"
     "                     in [0, 1]); StyleALAE: mnist (32x32x1), celeba (128x128x3), celeba-hq256,\n"
@@ -227,8 +231,11 @@ static int make_config(const train_args *a, alae_model_config **cfg) {
  * image folder that is also --out would take samples.png and reconstructions.png as data). */
 static int check_outputs(const train_run *r) {
     const cli_input data = {"--data", r->a.data};
-    const char *outputs[6] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon, r->path_run};
-    for (int i = 0; i < 6; i++) {
+    char report[CLI_PATH_MAX];
+    snprintf(report, sizeof report, "%s/report.html", r->a.out); /* fits: make_paths checked a longer name */
+    const char *outputs[7] = {r->path_model, r->path_state, r->path_log, r->path_samples, r->path_recon, r->path_run,
+                              report};
+    for (int i = 0; i < 7; i++) {
         int rc = cli_check_output("train", "--out", outputs[i], &data, 1);
         if (rc != CLI_GO) return rc;
     }
@@ -466,6 +473,9 @@ static int write_run_record(const train_run *r) {
                    "seed %lld\nbatch %lld\nmax_images %lld\nimages %lld\nfingerprint %016llx\n",
             (long long)rec.seed, (long long)rec.batch, (long long)rec.max_images, (long long)rec.images,
             (unsigned long long)rec.fingerprint);
+    /* for people and report.html (--resume reads the lines above only) */
+    fprintf(rp.fp, "preset %s\ndata %s\n", cli_shown(r->a.preset), cli_shown(r->a.data));
+    for (int i = 0; i < r->a.sets.n; i++) fprintf(rp.fp, "set %s\n", cli_shown(r->a.sets.items[i]));
     return cli_replace_commit("train", &rp, 0);
 }
 
@@ -667,6 +677,7 @@ static int save_all(train_run *r) {
     if (s == ALAE_OK) s = alae_trainer_save_model(r->tr, r->path_model);
     if (s == ALAE_OK) s = write_previews(r);
     if (s == ALAE_OK) r->saved_step = (int64_t)alae_trainer_step_count(r->tr);
+    if (s == ALAE_OK) report_save(r, r->saved_step);
     return s == ALAE_OK ? CLI_GO : cli_fail("train", s);
 }
 
@@ -810,6 +821,7 @@ static int train_loop(train_run *r) {
         if (rc == CLI_GO && alae_trainer_step_count(r->tr) % (uint64_t)r->a.save_every == 0) rc = save_all(r);
     }
     if (rc == CLI_GO && is_root(r)) rc = report_flush(r);
+    r->final_save = 1;
     if (rc == CLI_GO) rc = save_all(r);
     return rc;
 }

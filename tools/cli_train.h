@@ -8,6 +8,7 @@
 #define CLI_PATH_MAX 4096
 #define CLI_TRAIN_SAMPLES 64 /* samples.png: 8x8 */
 #define CLI_TRAIN_RECON 32   /* reconstructions.png: 32 originals, 32 reconstructions */
+#define CLI_TRAIN_PROGRESS 12 /* grid pairs kept in DIR/progress/ (thinned evenly over the run) */
 
 typedef struct train_args {
     const char *preset, *data, *out, *flip;
@@ -57,6 +58,8 @@ typedef struct train_run {
     double seconds_before; /* training time of earlier runs (from log.csv on --resume) */
     double run_start, last_draw, rate;
     int64_t saved_step; /* the step of the state last written (or resumed from), -1 if none */
+    double last_report;  /* cli_now() when report.html was last written (0: not yet) */
+    int final_save;      /* the save at the end of the run (always writes the report) */
     int rollbacks;
     /* data parallelism (mpirun): this process's rank of `ranks`; only rank 0 writes files */
     alae_comm *comm;
@@ -77,5 +80,13 @@ int report_step(train_run *r, const alae_step_stats *st);
 int report_flush(train_run *r);
 /* The summary line; signal != 0 when the run was interrupted. */
 void report_end(train_run *r, int signal);
+/* At a save: copies samples.png and reconstructions.png to DIR/progress/step-<N>-*.png (at most
+ * CLI_TRAIN_PROGRESS pairs: the first, the last and evenly spread ones between; pairs past the
+ * step, left by a run that crashed after its last save, are removed), then rewrites
+ * DIR/report.html. At the first and the final save, and at others once CLI_REPORT_SECONDS
+ * (ALAE_REPORT_SECONDS in the environment) have passed since the last report, so that frequent
+ * saves (--save-every 1) do not spend their time on it. Failures are warnings: the run goes on. */
+#define CLI_REPORT_SECONDS 10.0
+void report_save(train_run *r, int64_t step);
 
 #endif /* ALAE_CLI_TRAIN_H */

@@ -1,10 +1,14 @@
-/* alae command-line tool: train's log.csv, progress bar (on a terminal) and progress lines. */
+/* alae command-line tool: train's log.csv, progress bar (on a terminal) and progress lines, and
+ * at each save the progress grids and report.html. */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli_train.h"
+#include "report.h"
 
 #define LOG_HEADER "step,images,loss_d,loss_g,loss_ae,r1,seconds\n"
 #define LOG_HEADER_STYLE "step,images,lod,blend,loss_d,loss_g,loss_ae,r1,seconds\n"
@@ -231,7 +235,102 @@ void report_end(train_run *r, int signal) {
                 (long long)step, (long long)r->total);
     else
         fprintf(stderr, "alae train: %lld steps in %.1f s (%.0f img/s); wrote %s/{model.safetensors,"
-                        "train-state.safetensors,log.csv,samples.png,reconstructions.png}\n",
+                        "train-state.safetensors,log.csv,samples.png,reconstructions.png,report.html}\n",
                 (long long)done, dt, dt > 0 ? (double)(r->images - r->images_at_start) / dt : 0.0,
                 cli_shown(r->a.out));
+}
+
+/* ---- progress grids and report.html (at every save) ---- */
+
+#define PROGRESS_LISTED 256 /* pairs looked at when thinning (the tool keeps CLI_TRAIN_PROGRESS) */
+
+/* The steps of the pairs in DIR/progress, ascending; their count. */
+static int progress_steps(const char *dir, int64_t *steps, int max) {
+    DIR *dp = opendir(dir);
+    int n = 0;
+    if (!dp) return 0;
+    for (struct dirent *e; (e = readdir(dp)) != NULL && n < max;) {
+        long long step;
+        char tail[32];
+        if (sscanf(e->d_name, "step-%lld-%31s", &step, tail) == 2 && !strcmp(tail, "samples.png") && step >= 0)
+            steps[n++] = step;
+    }
+    closedir(dp);
+    for (int i = 1; i < n; i++) /* insertion sort: a few dozen */
+        for (int j = i; j > 0 && steps[j - 1] > steps[j]; j--) {
+            int64_t t = steps[j];
+            steps[j] = steps[j - 1];
+            steps[j - 1] = t;
+        }
+    return n;
+}
+
+/* dir/step-<step>-<what>.png (empty if it does not fit: nothing is written or removed). */
+static void progress_path(char *buf, size_t cap, const char *dir, int64_t step, const char *what) {
+    int n = snprintf(buf, cap, "%s/step-%09lld-%s.png", dir, (long long)step, what);
+    if (n < 0 || (size_t)n >= cap) buf[0] = '\0';
+}
+
+static void remove_progress(const char *dir, int64_t step) {
+    char path[CLI_PATH_MAX];
+    progress_path(path, sizeof path, dir, step, "samples");
+    unlink(path);
+    progress_path(path, sizeof path, dir, step, "reconstructions");
+    unlink(path);
+}
+
+/* Removes pairs past `step` and, beyond `keep`, the inner pair whose neighbours are closest. */
+static void thin_progress(const char *dir, int64_t step, int keep) {
+    int64_t steps[PROGRESS_LISTED];
+    int n = progress_steps(dir, steps, PROGRESS_LISTED);
+    while (n > 0 && steps[n - 1] > step) remove_progress(dir, steps[--n]);
+    while (n > keep && n > 2) {
+        int best = 1;
+        for (int i = 2; i < n - 1; i++)
+            if (steps[i + 1] - steps[i - 1] < steps[best + 1] - steps[best - 1]) best = i;
+        remove_progress(dir, steps[best]);
+        memmove(steps + best, steps + best + 1, (size_t)(n - best - 1) * sizeof *steps);
+        n--;
+    }
+}
+
+/* Copies the grid `from` to dir/step-<step>-<what>.png; 0, or an errno value after a warning. */
+static int copy_grid(const char *from, const char *dir, int64_t step, const char *what) {
+    char to[CLI_PATH_MAX];
+    size_t len;
+    progress_path(to, sizeof to, dir, step, what);
+    errno = 0;
+    char *data = to[0] ? cli_read_regular(from, (size_t)1 << 30, &len, NULL) : NULL;
+    int e = !to[0] ? ENAMETOOLONG : !data ? (errno ? errno : EIO) : cli_write_atomically(to, data, len);
+    free(data);
+    if (e) fprintf(stderr, "alae train: warning: cannot copy %s to %s: %s\n", cli_shown(from), cli_shown(to),
+                   strerror(e));
+    return e;
+}
+
+static void save_progress(train_run *r, int64_t step) {
+    char dir[CLI_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/progress", r->a.out); /* fits: make_paths checked longer names */
+    int e = cli_mkdirs(dir);
+    if (e) fprintf(stderr, "alae train: warning: cannot create %s: %s\n", cli_shown(dir), strerror(e));
+    if (!e) e = copy_grid(r->path_samples, dir, step, "samples");
+    if (!e) copy_grid(r->path_recon, dir, step, "reconstructions");
+    thin_progress(dir, step, CLI_TRAIN_PROGRESS);
+}
+
+/* ALAE_REPORT_SECONDS, else CLI_REPORT_SECONDS. */
+static double report_seconds(void) {
+    const char *text = getenv("ALAE_REPORT_SECONDS");
+    char *end;
+    double v = text ? strtod(text, &end) : -1;
+    return text && *text && !*end && v >= 0 && v <= 1e9 ? v : CLI_REPORT_SECONDS;
+}
+
+void report_save(train_run *r, int64_t step) {
+    double now = cli_now();
+    if (!r->final_save && r->last_report > 0 && now - r->last_report < report_seconds()) return;
+    r->last_report = now;
+    save_progress(r, step);
+    char err[512];
+    if (report_write(r->a.out, err, sizeof err) != 0) fprintf(stderr, "alae train: warning: %s\n", err);
 }

@@ -4,7 +4,8 @@
 #   1. AddressSanitizer + UndefinedBehaviorSanitizer: the whole project in build-asan
 #      (-DALAE_SANITIZE="address;undefined"), then the whole ctest suite there;
 #   2. ThreadSanitizer: build-tsan (-DALAE_SANITIZE=thread), then the threaded tests:
-#      test_graph, test_backend_ops, test_api, test_concurrency, test_comm, serve_load (and short_run).
+#      test_graph, test_backend_ops, test_api, test_concurrency, test_comm, serve_load (and short_run and
+#      test_report_render, the training report rendered on several threads).
 #
 # Usage: tools/sanitize.sh [--asan-only | --tsan-only] [--keep-going]
 # Environment: CC (compiler, default cc), JOBS (parallel build jobs, default: online CPUs),
@@ -19,7 +20,7 @@ ASAN_DIR=${ASAN_DIR:-$ROOT/build-asan}
 TSAN_DIR=${TSAN_DIR:-$ROOT/build-tsan}
 CC=${CC:-cc}
 CTEST_ARGS=${CTEST_ARGS:-}
-TSAN_TESTS='^(test_graph|test_backend_ops|test_api|test_concurrency|test_comm|serve_load|short_run)$'
+TSAN_TESTS='^(test_graph|test_backend_ops|test_api|test_concurrency|test_comm|serve_load|short_run|test_report_render)$'
 
 do_asan=1
 do_tsan=1

@@ -7,6 +7,7 @@
 #   MODE numpy    python3 ARGS                               (a script that needs numpy)
 #   MODE selenium python3 ARGS                               (a browser test: needs selenium)
 #   MODE plain    python3 ARGS                               (the standard library only)
+#   MODE selenium python3 ARGS                               (a headless-browser test: selenium)
 #
 # The interpreter is the first of $ALAE_PYTHON, python3 on PATH and /usr/bin/python3 that has
 # the modules MODE needs. When none has them, it prints "SKIPPED: <package> not installed" and
@@ -20,6 +21,7 @@ case $mode in
   numpy) modules="numpy" ;;
   selenium) modules="selenium" ;;
   plain) modules="" ;;
+  selenium) modules="selenium" ;;
   *) echo "run_python.sh: unknown mode '$mode'" >&2; exit 2 ;;
 esac
 
