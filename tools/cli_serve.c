@@ -9,17 +9,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include "report.h"
 #include "serve.h"
 
 static const char serve_usage[] =
     "usage: alae serve --model M [--directions dirs.safetensors] [--port 8080] [--bind 127.0.0.1]\n"
     "                  [--threads T] [--workers N] [--queue Q]\n"
+    "       alae serve --run DIR [--refresh 10] [--port 8080] [--bind 127.0.0.1]\n"
     "\n"
     "Serves a model to a browser (a page to encode, reconstruct, edit with sliders, invert, mix\n"
     "and interpolate images) and to other programs (an HTTP API under /api/, docs/serve.md) until\n"
     "SIGINT or SIGTERM. The page is part of the program: nothing else is read at run time.\n"
+    "With --run, serves the training report of an 'alae train' run folder instead (the page of\n"
+    "'alae report', made afresh for every request and reloading itself: a run in progress).\n"
     "\n"
     "  --model M          the model file\n"
+    "  --run DIR          the output folder of an 'alae train' run (instead of --model)\n"
+    "  --refresh S        with --run: the page reloads itself every S seconds, 1..3600 (10)\n"
     "  --directions D     attribute directions for the sliders ('alae directions'); without it the\n"
     "                     sliders move along the first principal components of W (from F(z) samples)\n"
     "  --port P           TCP port, 0..65535; 0 picks a free one (8080)\n"
@@ -33,10 +41,11 @@ static const char serve_usage[] =
 #ifndef ALAE_HAVE_MHD
 
 int cli_cmd_serve(int argc, char **argv) {
-    const char *model = NULL, *dirs = NULL, *bind = NULL;
-    int64_t port = 8080, threads = 0, workers = 2, queue = 64;
+    const char *model = NULL, *dirs = NULL, *bind = NULL, *run = NULL;
+    int64_t port = 8080, threads = 0, workers = 2, queue = 64, refresh = 10;
     cli_opt opts[] = {
         {"--model", CLI_STR, &model, 0, 0, 0},       {"--directions", CLI_STR, &dirs, 0, 0, 0},
+        {"--run", CLI_STR, &run, 0, 0, 0},           {"--refresh", CLI_INT, &refresh, 1, 3600, 0},
         {"--port", CLI_INT, &port, 0, 65535, 0},     {"--bind", CLI_STR, &bind, 0, 0, 0},
         {"--threads", CLI_INT, &threads, 1, 256, 0}, {"--workers", CLI_INT, &workers, 1, 64, 0},
         {"--queue", CLI_INT, &queue, 1, 4096, 0},
@@ -50,8 +59,8 @@ int cli_cmd_serve(int argc, char **argv) {
 #else
 
 typedef struct serve_options {
-    const char *model, *directions, *bind;
-    int64_t port, threads, workers, queue;
+    const char *model, *directions, *bind, *run;
+    int64_t port, threads, workers, queue, refresh;
 } serve_options;
 
 /* ---- the sliders ---- */
@@ -239,17 +248,67 @@ static int is_loopback(const char *bind) {
 
 /* ---- running ---- */
 
-/* Serves until SIGINT or SIGTERM (blocked in every thread, taken here). */
-static int serve_until_signal(const serve_options *o, serve_shared *sh, serve_worker *workers) {
+static sigset_t block_stop_signals(void) {
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* before any thread starts: they inherit the mask */
+    return stop;
+}
+
+static void print_listening(const serve_options *o, const char *name, const char *details, int port) {
+    int v6 = strchr(o->bind, ':') != NULL;
+    printf("alae serve: %s on http://%s%s%s:%d/ (%s)\n", name, v6 ? "[" : "", o->bind, v6 ? "]" : "", port, details);
+    if (!is_loopback(o->bind))
+        fprintf(stderr, "alae serve: warning: listening on %s, which other machines may reach; the server has no "
+                        "authentication\n", cli_shown(o->bind));
+    fflush(stdout);
+}
+
+static void wait_for_stop(sigset_t *stop) {
+    int sig = 0;
+    sigwait(stop, &sig);
+    printf("alae serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fflush(stdout);
+}
+
+/* --run: "/" is the run's report, rendered on every request (log.csv may be growing). */
+typedef struct run_view {
+    const char *dir;
+    int refresh;
+} run_view;
+
+static int render_run(void *arg, char **html, size_t *len, char *err, size_t errlen) {
+    const run_view *v = arg;
+    return report_render_html(v->dir, v->refresh, html, len, err, errlen);
+}
+
+static int serve_run(const serve_options *o) {
+    struct stat st;
+    if (stat(o->run, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error("serve", "--run %s is not a folder (give the --out folder of 'alae train')", cli_shown(o->run));
+    sigset_t stop = block_stop_signals();
+    run_view view = {o->run, (int)o->refresh};
+    serve_http_config cfg = {o->bind, (int)o->port, 64, render_run, &view};
+    static const serve_shared no_model; /* the API answers 404: there is no model */
+    char err[512];
+    int port = 0;
+    serve_http *http = serve_http_start(&cfg, NULL, &no_model, &port, err, sizeof err);
+    if (!http) return cli_error("serve", "%s", err);
+    char details[64];
+    snprintf(details, sizeof details, "a training run's report, reloading every %d s", (int)o->refresh);
+    print_listening(o, cli_shown(o->run), details, port);
+    wait_for_stop(&stop);
+    serve_http_stop(http);
+    return CLI_OK;
+}
+
+/* Serves until SIGINT or SIGTERM (blocked in every thread, taken here). */
+static int serve_until_signal(const serve_options *o, serve_shared *sh, serve_worker *workers) {
+    sigset_t stop = block_stop_signals();
     serve_pool *pool = serve_pool_create(workers, (int)o->workers, (int)o->queue);
     if (!pool) return cli_error("serve", "cannot start %lld worker threads", (long long)o->workers);
-    /* root NULL: "/" is the page. Another mode (a training run's report) sets root to a function
-     * that renders its HTML on every request, and the API stays as it is. */
     serve_http_config cfg = {o->bind, (int)o->port, (int)(o->workers + o->queue + 16), NULL, NULL};
     char err[512];
     int port = 0;
@@ -258,19 +317,11 @@ static int serve_until_signal(const serve_options *o, serve_shared *sh, serve_wo
         serve_pool_destroy(pool);
         return cli_error("serve", "%s", err);
     }
-    int v6 = strchr(o->bind, ':') != NULL;
-    printf("alae serve: %s on http://%s%s%s:%d/ (%lld worker%s, %lld thread%s each, %s sliders)\n", sh->model_name,
-           v6 ? "[" : "", o->bind, v6 ? "]" : "", port, (long long)o->workers, o->workers == 1 ? "" : "s",
-           (long long)o->threads, o->threads == 1 ? "" : "s",
-           sh->directions_are_components ? "principal-component" : "direction");
-    if (!is_loopback(o->bind))
-        fprintf(stderr, "alae serve: warning: listening on %s, which other machines may reach; the server has no "
-                        "authentication\n", cli_shown(o->bind));
-    fflush(stdout);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    printf("alae serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    fflush(stdout);
+    char details[256];
+    snprintf(details, sizeof details, "%lld worker%s, %lld thread%s each, %s sliders", (long long)o->workers, o->workers == 1 ? "" : "s", (long long)o->threads, o->threads == 1 ? "" : "s",
+             sh->directions_are_components ? "principal-component" : "direction");
+    print_listening(o, sh->model_name, details, port);
+    wait_for_stop(&stop);
     serve_pool_abort(pool);  /* running model work ends at its next op */
     serve_http_stop(http);   /* waits for the connections, whose jobs the pool still finishes */
     serve_pool_destroy(pool); /* and the models and contexts */
@@ -315,9 +366,10 @@ static int start(serve_options *o) {
 }
 
 int cli_cmd_serve(int argc, char **argv) {
-    serve_options o = {NULL, NULL, "127.0.0.1", 8080, 0, 2, 64};
+    serve_options o = {NULL, NULL, "127.0.0.1", NULL, 8080, 0, 2, 64, 10};
     cli_opt opts[] = {
         {"--model", CLI_STR, &o.model, 0, 0, 0},       {"--directions", CLI_STR, &o.directions, 0, 0, 0},
+        {"--run", CLI_STR, &o.run, 0, 0, 0},           {"--refresh", CLI_INT, &o.refresh, 1, 3600, 0},
         {"--port", CLI_INT, &o.port, 0, 65535, 0},     {"--bind", CLI_STR, &o.bind, 0, 0, 0},
         {"--threads", CLI_INT, &o.threads, 1, 256, 0}, {"--workers", CLI_INT, &o.workers, 1, 64, 0},
         {"--queue", CLI_INT, &o.queue, 1, 4096, 0},
@@ -325,6 +377,9 @@ int cli_cmd_serve(int argc, char **argv) {
     const int n = (int)(sizeof opts / sizeof opts[0]);
     int rc = cli_parse("serve", serve_usage, argc, argv, opts, n);
     if (rc != CLI_GO) return rc;
+    if (o.run && (o.model || o.directions))
+        return cli_error("serve", "--run serves a training run's report; give it without --model and --directions");
+    if (o.run) return serve_run(&o);
     static const char *const required[] = {"--model"};
     rc = cli_require("serve", opts, n, required, 1);
     if (rc != CLI_GO) return rc;

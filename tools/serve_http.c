@@ -105,6 +105,9 @@ static MHD_RESULT start_request(serve_http *h, struct MHD_Connection *conn, cons
         if (!method_is(method, "GET")) return send_error(conn, 405, "'/' answers GET, not %s", method);
         return send_root(h, conn);
     }
+    if (!h->pool)
+        return send_error(conn, 404, "no route '%.200s': this server shows a training run (alae serve --run); "
+                                     "the API needs alae serve --model M", url);
     const serve_route *route = serve_find_route(url);
     if (!route) return send_error(conn, 404, "no route '%.200s': see GET /api/info and docs/serve.md", url);
     if (!method_is(method, route->method)) {

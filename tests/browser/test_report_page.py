@@ -6,8 +6,17 @@ Trains a few steps of mnist-fc, adds a StyleALAE-like level column run and an ev
 opens each report.html from a file:// URL and checks that the SVG plots render (present, of
 non-zero size, one polyline vertex per log row), that every inlined image decodes
 (naturalWidth > 0), that the page loads nothing from elsewhere and runs no script, and saves
-screenshots into the test's output folder. Skips visibly (exit 77) without chromium.
+screenshots into the test's output folder. Then serves the run with `alae serve --run` and checks
+the same page over HTTP, that it reloads itself and shows rows appended to log.csv meanwhile (a run
+in progress), that the API answers 404 without a model, and that SIGTERM stops the server.
+Skips visibly (exit 77) without chromium.
 """
+import json
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
 import os
 import shutil
 import subprocess
@@ -54,8 +63,8 @@ def data_rows(run):
         return len(f.read().splitlines()) - 1
 
 
-def check_page(driver, run, out, name, expect_lod):
-    url = "file://" + os.path.abspath(os.path.join(run, "report.html"))
+def check_page(driver, run, out, name, expect_lod, url=None):
+    url = url or "file://" + os.path.abspath(os.path.join(run, "report.html"))
     driver.get(url)
     rows = data_rows(run)
     svgs = driver.find_elements("css selector", "figure.plot svg")
@@ -98,6 +107,82 @@ def check_page(driver, run, out, name, expect_lod):
     return len(images)
 
 
+def start_run_server(alae, run):
+    proc = subprocess.Popen([alae, "serve", "--run", run, "--port", "0", "--refresh", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    match = re.search(r"on http://127\.0\.0\.1:(\d+)/ \(a training run's report", line)
+    if not match:
+        proc.kill()
+        fail("alae serve --run did not say where it listens: %r %r" % (line, proc.stderr.read()))
+    return proc, "http://127.0.0.1:%s/" % match.group(1)
+
+
+def append_rows(run, count):
+    with open(os.path.join(run, "log.csv")) as f:
+        last = f.read().splitlines()[-1].split(",")
+    with open(os.path.join(run, "log.csv"), "a") as f:
+        for i in range(1, count + 1):
+            row = list(last)
+            row[0] = str(int(last[0]) + i)
+            f.write(",".join(row) + "\n")
+
+
+def check_served(driver, alae, run, out):
+    """alae serve --run: the report over HTTP, reloading itself as the run's log grows."""
+    help_text = subprocess.run([alae, "serve", "--help"], capture_output=True, text=True).stdout
+    if "--run DIR" not in help_text:
+        fail("alae serve --help does not offer --run")
+    probe = subprocess.run([alae, "serve", "--run", run, "--model", "m.safetensors"], capture_output=True, text=True)
+    if probe.returncode != 1 or "without --model" not in probe.stderr:
+        fail("--run with --model: status %d, %r" % (probe.returncode, probe.stderr))
+    if "built without libmicrohttpd" in probe.stderr:
+        print("SKIPPED part: alae serve --run (alae was built without libmicrohttpd)", flush=True)
+        return
+    missing = subprocess.run([alae, "serve", "--run", os.path.join(run, "nothing-here")], capture_output=True,
+                             text=True)
+    if missing.returncode != 1 or "is not a folder" not in missing.stderr:
+        fail("--run on a missing folder: status %d, %r" % (missing.returncode, missing.stderr))
+    proc, url = start_run_server(alae, run)
+    try:
+        html = urllib.request.urlopen(url, timeout=30).read().decode()
+        if 'http-equiv="refresh"' not in html:
+            fail("the served report does not reload itself")
+        try:
+            urllib.request.urlopen(url + "api/info", timeout=30)
+            fail("/api/info answered without a model")
+        except urllib.error.HTTPError as e:
+            body = json.loads(e.read().decode())
+            if e.code != 404 or "--model" not in body.get("error", ""):
+                fail("/api/info under --run: %d %r" % (e.code, body))
+        check_page(driver, run, out, "serve-run", False, url)
+        before = data_rows(run)
+        append_rows(run, 5)
+        deadline = time.time() + 30
+        points = 0
+        while time.time() < deadline:
+            time.sleep(0.5)
+            try:
+                line = driver.find_element("css selector", "polyline.series[data-series='D (loss_d)']")
+                points = len(line.get_attribute("points").split())
+            except Exception:  # the page is reloading
+                continue
+            if points == before + 5:
+                break
+        if points != before + 5:
+            fail("the served page did not reload with the new rows: %d points, expected %d" % (points, before + 5))
+        print("serve --run: %s reloaded itself and shows %d rows after 5 were appended" % (url, points))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            status = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            fail("alae serve --run did not stop on SIGTERM")
+    if status != 0:
+        fail("alae serve --run ended with status %d on SIGTERM: %s" % (status, proc.stderr.read()))
+
+
 def main(alae, make_idx, work):
     try:
         driver = browser.start_browser()
@@ -114,6 +199,7 @@ def main(alae, make_idx, work):
         style = style_run(work)
         subprocess.run([alae, "report", "--run", style], check=True, stdout=subprocess.DEVNULL)
         check_page(driver, style, out, "report-style-levels", True)
+        check_served(driver, alae, run, out)
     finally:
         driver.quit()
     return 0
