@@ -240,6 +240,7 @@ static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return cpu_op_slice(ctx, op);
     case ALAEI_OP_SLICE_ADJ: return cpu_op_slice_adj(ctx, op);
     case ALAEI_OP_ADAM_STEP: return cpu_op_adam_step(ctx, op);
+    case ALAEI_OP_ADAM_EMA_STEP: return cpu_op_adam_ema_step(ctx, op);
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: return cpu_op_conv2d(ctx, op);

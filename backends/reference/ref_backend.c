@@ -474,6 +474,25 @@ static alae_status op_adam(const alaei_op *op, const char *name) {
     return ALAE_OK;
 }
 
+/* ADAM_EMA_STEP: ADAM_STEP, then s += r (p - s) with the new p (in double here). */
+static alae_status op_adam_ema(const alaei_op *op, const char *name) {
+    int64_t n = alaei_numel4(op->dst.ne);
+    if (alaei_numel4(op->src[0].ne) != n || alaei_numel4(op->src[1].ne) != 2 * n || alaei_numel4(op->src[2].ne) != n)
+        return alaei_fail(ALAE_E_SHAPE, "reference", "%s: %lld parameters need as many gradients and smoothed values "
+                          "and 2x as many moments", name, (long long)n);
+    double *P = D(&op->dst), *M = D(&op->src[1]), *V = M + n, *S = D(&op->src[2]);
+    const double *G = D(&op->src[0]);
+    double lr = op->fp[0], b1 = op->fp[1], b2 = op->fp[2], eps = op->fp[3], r = op->fp[4];
+    for (int64_t i = 0; i < n; i++) {
+        double g = G[i];
+        M[i] = b1 * M[i] + (1.0 - b1) * g;
+        V[i] = b2 * V[i] + (1.0 - b2) * g * g;
+        P[i] -= lr * M[i] / (sqrt(V[i]) + eps);
+        S[i] += r * (P[i] - S[i]);
+    }
+    return ALAE_OK;
+}
+
 /* CONV2D, CONV2D_BWD_DATA and CONV2D_BWD_WEIGHT: the three partial derivatives of
  * T(g, x, w) = alpha sum g[n,o,oy,ox] w[o,c,i,j] x[n,c,oy*S+i-P, ox*S+j-P], by one loop over
  * every (n, o, oy, ox, c, i, j) term that lands inside the image. */
@@ -563,6 +582,7 @@ static alae_status ref_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return op_slice(op, name, 0);
     case ALAEI_OP_SLICE_ADJ: return op_slice(op, name, 1);
     case ALAEI_OP_ADAM_STEP: return op_adam(op, name);
+    case ALAEI_OP_ADAM_EMA_STEP: return op_adam_ema(op, name);
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: return op_conv(op, name);
