@@ -212,6 +212,7 @@ static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_RNG_NORMAL: return cpu_op_rng_normal(ctx, op);
     case ALAEI_OP_GEMM: return cpu_op_gemm(ctx, op);
     case ALAEI_OP_ADD:
+    case ALAEI_OP_ADD_LEAKY_RELU:
     case ALAEI_OP_SUB:
     case ALAEI_OP_MUL:
     case ALAEI_OP_DIV: return cpu_op_binary(ctx, op);

@@ -110,7 +110,11 @@ typedef struct bin_job {
     bin_fn fn;
     float *d;
     const float *a, *b;
+    int leaky;   /* ADD_LEAKY_RELU: the activation follows each run while it is in L1 */
+    float slope;
 } bin_job;
+
+static inline float leakyf(float x, float slope);
 
 static void bin_range(void *p, int64_t e0, int64_t e1) {
     const bin_job *job = p;
@@ -126,6 +130,11 @@ static void bin_range(void *p, int64_t e0, int64_t e1) {
         int64_t oa = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + j * sa[3];
         int64_t ob = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + j * sb[3];
         job->fn(job->d + e, job->a + oa, (int)sa[3], job->b + ob, (int)sb[3], len);
+        if (job->leaky) {
+            float *d = job->d + e;
+            const float slope = job->slope;
+            IVDEP for (int64_t i = 0; i < len; i++) d[i] = leakyf(d[i], slope);
+        }
         e += len;
         j = 0;
         if (++i2 == n2) {
@@ -150,7 +159,12 @@ alae_status cpu_op_binary(cpu_ctx *ctx, const alaei_op *op) {
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3]);
     int64_t n = alaei_numel4(d->ne);
     if (n == 0) return ALAE_OK;
+    alae_status s;
+    if (op->code == ALAEI_OP_ADD_LEAKY_RELU && (s = cpu_check_same_shape(op, a, "a", d, "d")) != ALAE_OK) return s;
+    job.leaky = op->code == ALAEI_OP_ADD_LEAKY_RELU;
+    job.slope = (float)op->fp[0];
     switch (op->code) {
+    case ALAEI_OP_ADD_LEAKY_RELU:
     case ALAEI_OP_ADD: job.fn = bin_add; break;
     case ALAEI_OP_SUB: job.fn = bin_sub; break;
     case ALAEI_OP_MUL: job.fn = bin_mul; break;

@@ -282,6 +282,21 @@ static alae_status op_unary(cu_ctx *ctx, const alaei_op *op) {
     return ALAE_OK;
 }
 
+/* ADD_LEAKY_RELU: the ADD, then LEAKY_RELU in place (two kernels; the CPU fuses them) */
+static alae_status op_add_leaky(cu_ctx *ctx, const alaei_op *op) {
+    if (!same_shape(op->src[0].ne, op->dst.ne))
+        return shape_error(op, "a " FMT_NE " must have dst's shape " FMT_NE, ARG_NE(op->src[0].ne), ARG_NE(op->dst.ne));
+    alaei_op add = *op;
+    add.code = ALAEI_OP_ADD;
+    alae_status s = op_binary(ctx, &add);
+    if (s != ALAE_OK) return s;
+    alaei_op act = *op;
+    act.code = ALAEI_OP_LEAKY_RELU;
+    act.nsrc = 1;
+    act.src[0] = op->dst;
+    return op_unary(ctx, &act);
+}
+
 __global__ void k_broadcast(float *d, const float *a, int64_t n, dims4 dd, strides4 sa) {
     GRID_STRIDE(i, n) d[i] = a[src_offset(i, dd, sa)];
 }
@@ -997,6 +1012,7 @@ alae_status cu_run_op(cu_ctx *ctx, const alaei_op *op) {
     case ALAEI_OP_SUB:
     case ALAEI_OP_MUL:
     case ALAEI_OP_DIV: return op_binary(ctx, op);
+    case ALAEI_OP_ADD_LEAKY_RELU: return op_add_leaky(ctx, op);
     case ALAEI_OP_NEG:
     case ALAEI_OP_EXP:
     case ALAEI_OP_LOG:

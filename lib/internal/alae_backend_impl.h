@@ -35,6 +35,9 @@ extern "C" {
  *               softplus(x) = max(x, 0) + log1p(exp(-|x|)); sign(0) = 0.
  * LEAKY_RELU    d = a > 0 ? a : f[0] * a
  * LEAKY_MASK    d = a > 0 ? 1 : f[0]
+ * ADD_LEAKY_RELU  d = LEAKY_RELU(a + b) with slope f[0] (a bias add and the activation in one
+ *               pass): a has d's shape, every dim of b is d's or 1; the float sum a + b is
+ *               rounded before the activation (the bits of ADD then LEAKY_RELU).
  * SCALE_SHIFT   d = f[0] * a + f[1]
  * CLAMP         d = min(max(a, f[0]), f[1])     (inference only: it has no gradient rule)
  * REDUCE_SUM    d = sum of a over the dims where d has 1 and a does not (every d dim is a's or 1)

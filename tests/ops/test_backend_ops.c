@@ -643,6 +643,25 @@ static void cases_adam(case_list *L) {
         }
 }
 
+/* ADD_LEAKY_RELU: a of d's shape, b broadcast in every combination; slopes 0.2, 0, 1 and -0.5 */
+static void cases_add_leaky(case_list *L) {
+    static const int64_t dshapes[][4] = {{2, 3, 5, 7}, {1, 1, 128, 129}, {4, 8, 16, 17}};
+    static const double slopes[] = {0.2, 0.0, 1.0, -0.5};
+    for (size_t s = 0; s < sizeof dshapes / sizeof dshapes[0]; s++)
+        for (int mb = 0; mb < 16; mb++) {
+            const int64_t *d = dshapes[s];
+            int64_t bn[4];
+            for (int k = 0; k < 4; k++) bn[k] = (mb >> k & 1) ? 1 : d[k];
+            op_case *c = new_case(L, ALAEI_OP_ADD_LEAKY_RELU, 2);
+            cpy4(c->op.dst.ne, d);
+            cpy4(c->op.src[0].ne, d);
+            cpy4(c->op.src[1].ne, bn);
+            c->op.fp[0] = slopes[(s * 16 + (size_t)mb) % 4];
+            c->gen[1] = UNI2;
+            if (mb == 7 || mb == 14) c->inplace = 1; /* d = a (the planner runs it in place) */
+        }
+}
+
 /* ADAM_EMA_STEP: p, g and s of n elements (any shape), the moments [m; v] as [1, 1, 2, n] */
 static void cases_adam_ema(case_list *L) {
     static const int64_t shapes[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {1, 1, 33, 65}, {1, 1, 256, 257}};
@@ -815,6 +834,7 @@ static void gen_cases_base(int32_t code, case_list *L) {
     case ALAEI_OP_SLICE_ADJ: cases_slice(code, L); break;
     case ALAEI_OP_ADAM_STEP: cases_adam(L); break;
     case ALAEI_OP_ADAM_EMA_STEP: cases_adam_ema(L); break;
+    case ALAEI_OP_ADD_LEAKY_RELU: cases_add_leaky(L); break;
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: cases_conv(code, L); break;
@@ -841,7 +861,8 @@ static void describe(const alaei_op *op, char *buf, size_t size) {
     case ALAEI_OP_RNG_NORMAL: nip = 4, nfp = 2; break;
     case ALAEI_OP_GEMM: nip = 2, nfp = 1; break;
     case ALAEI_OP_LEAKY_RELU:
-    case ALAEI_OP_LEAKY_MASK: nfp = 1; break;
+    case ALAEI_OP_LEAKY_MASK:
+    case ALAEI_OP_ADD_LEAKY_RELU: nfp = 1; break;
     case ALAEI_OP_SCALE_SHIFT:
     case ALAEI_OP_CLAMP: nfp = 2; break;
     case ALAEI_OP_IM2COL:
@@ -1211,6 +1232,12 @@ static void bad_cases(case_list *L) {
     c->op.fp[0] = 0.1, c->op.fp[1] = 0.9, c->op.fp[2] = 0.999, c->op.fp[3] = 1e-8;
     c->gen_dst = UNI2;
     c->gen[2] = (gen_spec){G_UNI, 0.1, 1.0};
+    c = new_case(L, ALAEI_OP_ADD_LEAKY_RELU, 2); /* a broadcast (it must have d's shape) */
+    set4(c->op.dst.ne, 1, 1, 4, 8), set4(c->op.src[0].ne, 1, 1, 1, 8), set4(c->op.src[1].ne, 1, 1, 4, 8);
+    c->op.fp[0] = 0.2;
+    c = new_case(L, ALAEI_OP_ADD_LEAKY_RELU, 2); /* b does not broadcast */
+    set4(c->op.dst.ne, 1, 1, 4, 8), set4(c->op.src[0].ne, 1, 1, 4, 8), set4(c->op.src[1].ne, 1, 1, 1, 4);
+    c->op.fp[0] = 0.2;
     c = new_case(L, ALAEI_OP_ADAM_EMA_STEP, 3); /* moments [m; v] not twice the parameters */
     set4(c->op.dst.ne, 1, 1, 1, 8), set4(c->op.src[0].ne, 1, 1, 1, 8), set4(c->op.src[1].ne, 1, 1, 1, 8),
         set4(c->op.src[2].ne, 1, 1, 1, 8);
