@@ -494,19 +494,24 @@ def benchmark(threads, steps, batch, warmup=3, seed=0, device="cpu"):
     digits = torch.randint(0, 256, (batch, 28, 28), generator=gen, dtype=torch.uint8)
     x = pad_and_scale(digits).to(dev)
     times = []
+    cpus = []
     mon = None
     for i in range(warmup + steps):
         if i == warmup:
             mon = CpuMonitor()
         sync()
+        c0 = time.process_time()
         t0 = time.perf_counter()
         z = torch.randn(3, batch, L, generator=gen).to(dev)
         losses = train_step(model, opt, x, z[0], z[1], z[2])
         sync()
         t1 = time.perf_counter()
+        c1 = time.process_time()
         if i >= warmup:
             times.append(t1 - t0)
+            cpus.append(c1 - c0)
     times.sort()
+    cpus.sort()
     med = times[len(times) // 2]          # the same (upper) median as bench/bench_mlp.c
     rss = peak_rss_mib()
     print("torch %s, %d thread(s), batch %d: %d measured steps after %d warm-up; "
@@ -515,8 +520,10 @@ def benchmark(threads, steps, batch, warmup=3, seed=0, device="cpu"):
     print("peak RSS %.1f MiB (%.1f MiB after importing torch, before the model)" % (rss, rss_import))
     if mon is not None:
         print("load: " + mon.report())
-    print("RESULT torch threads=%d device=%s median_s=%.6f images_per_s=%.1f peak_rss_mib=%.1f"
-          % (threads, dev.type, med, batch / med, rss))
+    # cpu_s: the median process CPU time of an iteration (all threads), comparable when other
+    # processes share the cores
+    print("RESULT torch threads=%d device=%s median_s=%.6f images_per_s=%.1f peak_rss_mib=%.1f cpu_s=%.6f"
+          % (threads, dev.type, med, batch / med, rss, cpus[len(cpus) // 2]))
 
 
 def main(argv=None):

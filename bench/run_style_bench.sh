@@ -16,7 +16,7 @@
 #   bench/run_style_bench.sh                 (about 15 minutes on 2 busy cores)
 #   env: BUILD=build  PYTHON=/usr/bin/python3  THREADS="1 2"  REPS=2  TRAIN_REPS_CELEBA=1
 #        CODEC_BIG_REPS=1 (repetitions of the celeba batch-64 encode / decode, ~20 s a run)
-#        CASES="train-mnist train-celeba codec-mnist codec-celeba"  LOG=file (raw RESULT lines)
+#        CASES="train-mnist train-celeba codec-mnist codec-celeba codec-128"  LOG=file (raw RESULT lines)
 #        TORCH_OMP_WAIT_POLICY=passive|active|default
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -106,6 +106,12 @@ for c in $cases; do
             case_runs "$reps" --preset "$p" --mode "$m" --resolution "$side" --batch 1 --warmup 3 --iters 15
             big=$reps; [ "$p" = celeba ] && big=$codec_big_reps
             case_runs "$big" --preset "$p" --mode "$m" --resolution "$side" --batch 64 --warmup 1 --iters 2
+        done ;;
+    codec-128)    # celeba at its full 128x128 (the top level): batch 1 REPS times, batch 64 CODEC_BIG_REPS times
+        for m in encode decode; do
+            echo "== $m, celeba 128x128, batch 1 and 64"
+            case_runs "$reps" --preset celeba --mode "$m" --resolution 128 --batch 1 --warmup 2 --iters 7
+            case_runs "$codec_big_reps" --preset celeba --mode "$m" --resolution 128 --batch 64 --warmup 1 --iters 1
         done ;;
     *) echo "unknown case $c" ;;
     esac

@@ -70,7 +70,8 @@ static const char train_usage[] =
     "                     hidden, image_size, channels, net_size, data_range, g_slope, e_slope,\n"
     "                     e_out_slope, d_layers, start_channels, max_channels; or a trainer\n"
     "                     setting: r1_gamma, latent_loss (0 L2, 1 L1), latent_loss_weight,\n"
-    "                     ema_half_life, dlatent_beta, style_mixing, epochs_per_lod\n"
+    "                     ema_half_life, dlatent_beta, style_mixing, epochs_per_lod,\n"
+    "                     r1_interval (lazy R1: the penalty every k-th D-step, 1 = every one)\n"
     "  --resolution R     the image size (as --set image_size=R)\n"
     "  --channels C       the image channels (as --set channels=C)\n"
     "  --flip W           random horizontal flips of the training images, drawn from (seed, step):\n"
@@ -162,7 +163,7 @@ static const struct {
     {"r1_gamma", ALAE_TRAIN_R1_GAMMA},       {"latent_loss", ALAE_TRAIN_LATENT_LOSS},
     {"latent_loss_weight", ALAE_TRAIN_LATENT_LOSS_WEIGHT}, {"ema_half_life", ALAE_TRAIN_EMA_HALF_LIFE},
     {"dlatent_beta", ALAE_TRAIN_DLATENT_BETA}, {"style_mixing", ALAE_TRAIN_STYLE_MIXING},
-    {"epochs_per_lod", ALAE_TRAIN_EPOCHS_PER_LOD},
+    {"epochs_per_lod", ALAE_TRAIN_EPOCHS_PER_LOD}, {"r1_interval", ALAE_TRAIN_R1_INTERVAL},
 };
 #define N_TRAINER_KEYS ((int)(sizeof trainer_keys / sizeof trainer_keys[0]))
 

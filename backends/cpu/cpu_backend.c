@@ -212,6 +212,7 @@ static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_RNG_NORMAL: return cpu_op_rng_normal(ctx, op);
     case ALAEI_OP_GEMM: return cpu_op_gemm(ctx, op);
     case ALAEI_OP_ADD:
+    case ALAEI_OP_ADD_LEAKY_RELU:
     case ALAEI_OP_SUB:
     case ALAEI_OP_MUL:
     case ALAEI_OP_DIV: return cpu_op_binary(ctx, op);
@@ -240,6 +241,7 @@ static alae_status cpu_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return cpu_op_slice(ctx, op);
     case ALAEI_OP_SLICE_ADJ: return cpu_op_slice_adj(ctx, op);
     case ALAEI_OP_ADAM_STEP: return cpu_op_adam_step(ctx, op);
+    case ALAEI_OP_ADAM_EMA_STEP: return cpu_op_adam_ema_step(ctx, op);
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: return cpu_op_conv2d(ctx, op);

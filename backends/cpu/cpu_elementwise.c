@@ -1,5 +1,5 @@
 /* Elementwise CPU kernels: FILL, RNG_NORMAL, ADD/SUB/MUL/DIV with broadcasting, the unary ops,
- * LEAKY_RELU/MASK, SCALE_SHIFT, CLAMP and ADAM_STEP.
+ * LEAKY_RELU/MASK, SCALE_SHIFT, CLAMP, ADAM_STEP and ADAM_EMA_STEP.
  *
  * In place: the planner may run an elementwise op with dst == src[0] (same shape). The loops
  * therefore do not use restrict (which would make that aliasing undefined); they carry
@@ -110,7 +110,11 @@ typedef struct bin_job {
     bin_fn fn;
     float *d;
     const float *a, *b;
+    int leaky;   /* ADD_LEAKY_RELU: the activation follows each run while it is in L1 */
+    float slope;
 } bin_job;
+
+static inline float leakyf(float x, float slope);
 
 static void bin_range(void *p, int64_t e0, int64_t e1) {
     const bin_job *job = p;
@@ -126,6 +130,11 @@ static void bin_range(void *p, int64_t e0, int64_t e1) {
         int64_t oa = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + j * sa[3];
         int64_t ob = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + j * sb[3];
         job->fn(job->d + e, job->a + oa, (int)sa[3], job->b + ob, (int)sb[3], len);
+        if (job->leaky) {
+            float *d = job->d + e;
+            const float slope = job->slope;
+            IVDEP for (int64_t i = 0; i < len; i++) d[i] = leakyf(d[i], slope);
+        }
         e += len;
         j = 0;
         if (++i2 == n2) {
@@ -150,7 +159,12 @@ alae_status cpu_op_binary(cpu_ctx *ctx, const alaei_op *op) {
                                (long long)d->ne[0], (long long)d->ne[1], (long long)d->ne[2], (long long)d->ne[3]);
     int64_t n = alaei_numel4(d->ne);
     if (n == 0) return ALAE_OK;
+    alae_status s;
+    if (op->code == ALAEI_OP_ADD_LEAKY_RELU && (s = cpu_check_same_shape(op, a, "a", d, "d")) != ALAE_OK) return s;
+    job.leaky = op->code == ALAEI_OP_ADD_LEAKY_RELU;
+    job.slope = (float)op->fp[0];
     switch (op->code) {
+    case ALAEI_OP_ADD_LEAKY_RELU:
     case ALAEI_OP_ADD: job.fn = bin_add; break;
     case ALAEI_OP_SUB: job.fn = bin_sub; break;
     case ALAEI_OP_MUL: job.fn = bin_mul; break;
@@ -274,5 +288,51 @@ alae_status cpu_op_adam_step(cpu_ctx *ctx, const alaei_op *op) {
                     (float)(1.0 - op->fp[2]),
                     (float)op->fp[3]};
     cpu_parallel_for_cost(ctx->pool, alaei_numel4(op->dst.ne), 4, adam_range, &job);
+    return ALAE_OK;
+}
+
+/* ---- ADAM_EMA_STEP: Adam, then the smoothed copy follows the new parameter, in one pass ---- */
+
+typedef struct adam_ema_job {
+    adam_job adam;
+    float *s;
+    float rate;
+} adam_ema_job;
+
+static void adam_ema_range(void *arg, int64_t i0, int64_t i1) {
+    const adam_ema_job *job = arg;
+    float *p = job->adam.p, *m = job->adam.m, *v = job->adam.v, *sm = job->s;
+    const float *g = job->adam.g;
+    const float lr = job->adam.lr, b1 = job->adam.b1, c1 = job->adam.one_minus_b1, b2 = job->adam.b2,
+                c2 = job->adam.one_minus_b2, eps = job->adam.eps, rate = job->rate;
+    IVDEP for (int64_t i = i0; i < i1; i++) {
+        float gi = g[i];
+        float mi = b1 * m[i] + c1 * gi;
+        float vi = b2 * v[i] + c2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        float pi = p[i] - lr * mi / (sqrtf(vi) + eps);
+        p[i] = pi;
+        /* as SUB, SCALE_SHIFT(rate, 0) and ADD compute it, one after the other */
+        float t = pi - sm[i];
+        t = rate * t + 0.0f;
+        sm[i] = sm[i] + t;
+    }
+}
+
+alae_status cpu_op_adam_ema_step(cpu_ctx *ctx, const alaei_op *op) {
+    int64_t n = alaei_numel4(op->dst.ne);
+    if (alaei_numel4(op->src[0].ne) != n || alaei_numel4(op->src[2].ne) != n || alaei_numel4(op->src[1].ne) != 2 * n)
+        return alaei_fail(ALAE_E_SHAPE, "cpu_run_op",
+                          "ADAM_EMA_STEP: %lld parameters need as many gradients and smoothed values and 2x as "
+                          "many moments (got %lld, %lld, %lld)",
+                          (long long)n, (long long)alaei_numel4(op->src[0].ne), (long long)alaei_numel4(op->src[2].ne),
+                          (long long)alaei_numel4(op->src[1].ne));
+    float *moments = op->src[1].data;
+    adam_ema_job job = {{op->dst.data, moments, moments + n, op->src[0].data, (float)op->fp[0], (float)op->fp[1],
+                         (float)(1.0 - op->fp[1]), (float)op->fp[2], (float)(1.0 - op->fp[2]), (float)op->fp[3]},
+                        op->src[2].data,
+                        (float)op->fp[4]};
+    cpu_parallel_for_cost(ctx->pool, n, 6, adam_ema_range, &job);
     return ALAE_OK;
 }

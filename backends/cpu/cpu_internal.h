@@ -130,6 +130,7 @@ alae_status cpu_op_rng_normal(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_binary(cpu_ctx *ctx, const alaei_op *op);        /* ADD SUB MUL DIV */
 alae_status cpu_op_unary(cpu_ctx *ctx, const alaei_op *op);         /* NEG..SIGN, LEAKY_*, SCALE_SHIFT, CLAMP */
 alae_status cpu_op_adam_step(cpu_ctx *ctx, const alaei_op *op);
+alae_status cpu_op_adam_ema_step(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_reduce_sum(cpu_ctx *ctx, const alaei_op *op);    /* cpu_reduce.c */
 alae_status cpu_op_broadcast(cpu_ctx *ctx, const alaei_op *op);
 alae_status cpu_op_im2col(cpu_ctx *ctx, const alaei_op *op);        /* cpu_conv.c */

@@ -282,6 +282,21 @@ static alae_status op_unary(cu_ctx *ctx, const alaei_op *op) {
     return ALAE_OK;
 }
 
+/* ADD_LEAKY_RELU: the ADD, then LEAKY_RELU in place (two kernels; the CPU fuses them) */
+static alae_status op_add_leaky(cu_ctx *ctx, const alaei_op *op) {
+    if (!same_shape(op->src[0].ne, op->dst.ne))
+        return shape_error(op, "a " FMT_NE " must have dst's shape " FMT_NE, ARG_NE(op->src[0].ne), ARG_NE(op->dst.ne));
+    alaei_op add = *op;
+    add.code = ALAEI_OP_ADD;
+    alae_status s = op_binary(ctx, &add);
+    if (s != ALAE_OK) return s;
+    alaei_op act = *op;
+    act.code = ALAEI_OP_LEAKY_RELU;
+    act.nsrc = 1;
+    act.src[0] = op->dst;
+    return op_unary(ctx, &act);
+}
+
 __global__ void k_broadcast(float *d, const float *a, int64_t n, dims4 dd, strides4 sa) {
     GRID_STRIDE(i, n) d[i] = a[src_offset(i, dd, sa)];
 }
@@ -825,6 +840,35 @@ static alae_status op_adam(cu_ctx *ctx, const alaei_op *op) {
     return ALAE_OK;
 }
 
+/* ADAM_EMA_STEP: ADAM_STEP, then the smoothed copy follows the new parameter (as the CPU does it) */
+__global__ void k_adam_ema(float *p, const float *g, float *m, float *v, float *s, int64_t n, float lr, float b1,
+                           float c1, float b2, float c2, float eps, float rate) {
+    GRID_STRIDE(i, n) {
+        float gi = g[i];
+        float mi = __fadd_rn(__fmul_rn(b1, m[i]), __fmul_rn(c1, gi));
+        float vi = __fadd_rn(__fmul_rn(b2, v[i]), __fmul_rn(c2, __fmul_rn(gi, gi)));
+        m[i] = mi;
+        v[i] = vi;
+        float pi = __fsub_rn(p[i], __fdiv_rn(__fmul_rn(lr, mi), __fadd_rn(__fsqrt_rn(vi), eps)));
+        p[i] = pi;
+        float t = __fadd_rn(__fmul_rn(rate, __fsub_rn(pi, s[i])), 0.0f);
+        s[i] = __fadd_rn(s[i], t);
+    }
+}
+
+static alae_status op_adam_ema(cu_ctx *ctx, const alaei_op *op) {
+    int64_t n = numel(op->dst.ne);
+    if (numel(op->src[0].ne) != n || numel(op->src[1].ne) != 2 * n || numel(op->src[2].ne) != n)
+        return shape_error(op, "%lld parameters need as many gradients and smoothed values and 2x as many moments",
+                           (long long)n);
+    if (n == 0) return ALAE_OK;
+    float *moments = (float *)op->src[1].data;
+    LAUNCH(ctx, n, k_adam_ema, (float *)op->dst.data, (const float *)op->src[0].data, moments, moments + n,
+           (float *)op->src[2].data, n, (float)op->fp[0], (float)op->fp[1], (float)(1.0 - op->fp[1]),
+           (float)op->fp[2], (float)(1.0 - op->fp[2]), (float)op->fp[3], (float)op->fp[4]);
+    return ALAE_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The fused convolutions: im2col of a chunk of nb images into the concatenated layout
  * X [C*KH*KW, nb*OH*OW] (column q = image n, output pixel p), then one GEMM per chunk:
@@ -968,6 +1012,7 @@ alae_status cu_run_op(cu_ctx *ctx, const alaei_op *op) {
     case ALAEI_OP_SUB:
     case ALAEI_OP_MUL:
     case ALAEI_OP_DIV: return op_binary(ctx, op);
+    case ALAEI_OP_ADD_LEAKY_RELU: return op_add_leaky(ctx, op);
     case ALAEI_OP_NEG:
     case ALAEI_OP_EXP:
     case ALAEI_OP_LOG:
@@ -993,6 +1038,7 @@ alae_status cu_run_op(cu_ctx *ctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return op_slice(ctx, op, 0);
     case ALAEI_OP_SLICE_ADJ: return op_slice(ctx, op, 1);
     case ALAEI_OP_ADAM_STEP: return op_adam(ctx, op);
+    case ALAEI_OP_ADAM_EMA_STEP: return op_adam_ema(ctx, op);
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: return op_conv(ctx, op);

@@ -213,6 +213,25 @@ static alae_status op_binary(const alaei_op *op, const char *name) {
     return ALAE_OK;
 }
 
+/* ADD_LEAKY_RELU: d = leaky_relu(a + b, f[0]), b broadcast to a's (= d's) shape */
+static alae_status op_add_leaky(const alaei_op *op, const char *name) {
+    const alaei_tview *a = &op->src[0], *b = &op->src[1], *d = &op->dst;
+    if (!same_shape(a->ne, d->ne) || !broadcastable(b->ne, d->ne))
+        return alaei_fail(ALAE_E_SHAPE, "reference", "%s: a " FMT_NE " must be d's shape and b " FMT_NE
+                          " broadcast to d " FMT_NE, name, ARG_NE(a->ne), ARG_NE(b->ne), ARG_NE(d->ne));
+    const double *A = D(a), *B = D(b);
+    double *C = D(d), slope = op->fp[0];
+    int64_t i[4];
+    for (i[0] = 0; i[0] < d->ne[0]; i[0]++)
+        for (i[1] = 0; i[1] < d->ne[1]; i[1]++)
+            for (i[2] = 0; i[2] < d->ne[2]; i[2]++)
+                for (i[3] = 0; i[3] < d->ne[3]; i[3]++) {
+                    double z = A[boff4(a->ne, i)] + B[boff4(b->ne, i)];
+                    C[off4(d->ne, i[0], i[1], i[2], i[3])] = z > 0 ? z : slope * z;
+                }
+    return ALAE_OK;
+}
+
 static double unary1(int32_t code, double x, const double *f) {
     switch (code) {
     case ALAEI_OP_NEG: return -x;
@@ -474,6 +493,25 @@ static alae_status op_adam(const alaei_op *op, const char *name) {
     return ALAE_OK;
 }
 
+/* ADAM_EMA_STEP: ADAM_STEP, then s += r (p - s) with the new p (in double here). */
+static alae_status op_adam_ema(const alaei_op *op, const char *name) {
+    int64_t n = alaei_numel4(op->dst.ne);
+    if (alaei_numel4(op->src[0].ne) != n || alaei_numel4(op->src[1].ne) != 2 * n || alaei_numel4(op->src[2].ne) != n)
+        return alaei_fail(ALAE_E_SHAPE, "reference", "%s: %lld parameters need as many gradients and smoothed values "
+                          "and 2x as many moments", name, (long long)n);
+    double *P = D(&op->dst), *M = D(&op->src[1]), *V = M + n, *S = D(&op->src[2]);
+    const double *G = D(&op->src[0]);
+    double lr = op->fp[0], b1 = op->fp[1], b2 = op->fp[2], eps = op->fp[3], r = op->fp[4];
+    for (int64_t i = 0; i < n; i++) {
+        double g = G[i];
+        M[i] = b1 * M[i] + (1.0 - b1) * g;
+        V[i] = b2 * V[i] + (1.0 - b2) * g * g;
+        P[i] -= lr * M[i] / (sqrt(V[i]) + eps);
+        S[i] += r * (P[i] - S[i]);
+    }
+    return ALAE_OK;
+}
+
 /* CONV2D, CONV2D_BWD_DATA and CONV2D_BWD_WEIGHT: the three partial derivatives of
  * T(g, x, w) = alpha sum g[n,o,oy,ox] w[o,c,i,j] x[n,c,oy*S+i-P, ox*S+j-P], by one loop over
  * every (n, o, oy, ox, c, i, j) term that lands inside the image. */
@@ -563,6 +601,8 @@ static alae_status ref_run_op(void *bctx, const alaei_op *op) {
     case ALAEI_OP_SLICE: return op_slice(op, name, 0);
     case ALAEI_OP_SLICE_ADJ: return op_slice(op, name, 1);
     case ALAEI_OP_ADAM_STEP: return op_adam(op, name);
+    case ALAEI_OP_ADAM_EMA_STEP: return op_adam_ema(op, name);
+    case ALAEI_OP_ADD_LEAKY_RELU: return op_add_leaky(op, name);
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: return op_conv(op, name);

@@ -116,3 +116,25 @@ alae_status alaei_device_adam_step(alae_context *ctx, void *param, const void *g
     op.fp[3] = eps;
     return alaei_device_run(ctx, &op);
 }
+
+alae_status alaei_device_adam_ema_step(alae_context *ctx, void *param, const void *grad, void *moments,
+                                       void *smoothed, void *scratch, int64_t count, double step, double beta1,
+                                       double beta2, double eps, double rate) {
+    alaei_op op = flat_op(ALAEI_OP_ADAM_EMA_STEP, 3, param, count);
+    op.src[0].data = (void *)grad;
+    op.src[1].data = moments;
+    op.src[1].ne[2] = 2; /* [1, 1, 2, count]: m, then v */
+    op.src[2].data = smoothed;
+    op.fp[0] = step;
+    op.fp[1] = beta1;
+    op.fp[2] = beta2;
+    op.fp[3] = eps;
+    op.fp[4] = rate;
+    if (ctx->backend->supports(ctx->bctx, &op)) return alaei_device_run(ctx, &op);
+    void *v = (char *)moments + (size_t)count * (size_t)ctx->backend->elem_size;
+    alae_status s = alaei_device_adam_step(ctx, param, grad, moments, v, count, step, beta1, beta2, eps);
+    if (s == ALAE_OK) s = alaei_device_binary(ctx, ALAEI_OP_SUB, scratch, param, smoothed, count);
+    if (s == ALAE_OK) s = alaei_device_scale_shift(ctx, scratch, scratch, count, rate, 0.0);
+    if (s == ALAE_OK) s = alaei_device_binary(ctx, ALAEI_OP_ADD, smoothed, smoothed, scratch, count);
+    return s;
+}

@@ -117,6 +117,13 @@ static void grad_mul(grad_state *st, const vjp_args *x) {
     int32_t db = st->needed[b] ? alaei_mul(st->g, x->h, a) : -1;
     accumulate_reduced(st, x, da, db);
 }
+/* d = leaky_relu(a + b, s), s >= 0 (alaei_linear_leaky's condition): d > 0 exactly where
+ * a + b > 0, so the mask comes from d itself (a + b is never stored); a gets dz = h mask, b dz
+ * summed over its broadcast dims: the gradients of ADD then LEAKY_RELU, with the same bits. */
+static void grad_add_leaky_relu(grad_state *st, const vjp_args *x) {
+    int32_t dz = alaei_mul(st->g, x->h, alaei_leaky_mask(st->g, x->self, x->d->fp[0]));
+    accumulate_reduced(st, x, dz, dz);
+}
 /* d = a / b: da = h / b, db = -h d / b */
 static void grad_div(grad_state *st, const vjp_args *x) {
     alaei_graph *g = st->g;
@@ -220,6 +227,7 @@ static const grad_rule grad_rules[ALAEI_OP_COUNT] = {
     [ALAEI_OP_CONV2D] = EACH(grad_conv2d),
     [ALAEI_OP_CONV2D_BWD_DATA] = EACH(grad_conv2d_bwd_data),
     [ALAEI_OP_CONV2D_BWD_WEIGHT] = EACH(grad_conv2d_bwd_weight),
+    [ALAEI_OP_ADD_LEAKY_RELU] = EACH(grad_add_leaky_relu),
 };
 
 static const grad_rule *rule_of(int32_t op) {

@@ -22,6 +22,12 @@ int32_t alaei_linear(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double 
     return bias < 0 || y < 0 ? y : alaei_add(g, y, bias);
 }
 
+int32_t alaei_linear_leaky(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale, double slope) {
+    if (bias < 0 || !(slope >= 0)) return alaei_leaky_relu(g, alaei_linear(g, x, w, bias, scale), slope);
+    int32_t y = alaei_gemm(g, x, w, 0, 1, scale);
+    return y < 0 ? y : alaei_add_leaky_relu(g, y, bias, slope);
+}
+
 static int32_t add_channel_bias(alaei_graph *g, int32_t y, int32_t bias) {
     if (bias < 0 || y < 0) return y;
     int64_t b_ne[4] = {1, node(g, y)->ne[1], 1, 1};

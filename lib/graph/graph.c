@@ -225,6 +225,19 @@ static int32_t unary_with(alaei_graph *g, int32_t op, int32_t a, double f0, doub
     return id;
 }
 
+int32_t alaei_add_leaky_relu(alaei_graph *g, int32_t a, int32_t b, double slope) {
+    int32_t src[2] = {a, b};
+    if (!valid_ids(g, 2, src)) return -1;
+    const alaei_node *A = N(g, a), *B = N(g, b);
+    for (int d = 0; d < 4; d++)
+        if (B->ne[d] != A->ne[d] && B->ne[d] != 1)
+            return alaei_graph_set_error(g, ALAE_E_SHAPE, "ADD_LEAKY_RELU: dimension %d of b (%lld) is neither a's (%lld) nor 1",
+                                         d, (long long)B->ne[d], (long long)A->ne[d]);
+    int32_t id = push(g, ALAEI_OP_ADD_LEAKY_RELU, A->ne, max_ndim(A->ndim, B->ndim), 2, src);
+    if (id >= 0) N(g, id)->fp[0] = slope;
+    return id;
+}
+
 int32_t alaei_leaky_relu(alaei_graph *g, int32_t a, double slope) {
     return unary_with(g, ALAEI_OP_LEAKY_RELU, a, slope, 0);
 }

@@ -88,7 +88,7 @@ static int give_back(free_list *fl, size_t offset, size_t bytes) {
 
 static int is_elementwise_inplace(const alaei_node *d, const alaei_node *src0) {
     int op = d->op;
-    int elementwise = (op >= ALAEI_OP_ADD && op <= ALAEI_OP_CLAMP);
+    int elementwise = (op >= ALAEI_OP_ADD && op <= ALAEI_OP_CLAMP) || op == ALAEI_OP_ADD_LEAKY_RELU;
     return elementwise && memcmp(d->ne, src0->ne, sizeof d->ne) == 0;
 }
 

@@ -35,6 +35,9 @@ extern "C" {
  *               softplus(x) = max(x, 0) + log1p(exp(-|x|)); sign(0) = 0.
  * LEAKY_RELU    d = a > 0 ? a : f[0] * a
  * LEAKY_MASK    d = a > 0 ? 1 : f[0]
+ * ADD_LEAKY_RELU  d = LEAKY_RELU(a + b) with slope f[0] (a bias add and the activation in one
+ *               pass): a has d's shape, every dim of b is d's or 1; the float sum a + b is
+ *               rounded before the activation (the bits of ADD then LEAKY_RELU).
  * SCALE_SHIFT   d = f[0] * a + f[1]
  * CLAMP         d = min(max(a, f[0]), f[1])     (inference only: it has no gradient rule)
  * REDUCE_SUM    d = sum of a over the dims where d has 1 and a does not (every d dim is a's or 1)
@@ -57,6 +60,13 @@ extern "C" {
  *               m = f[1] m + (1 - f[1]) g; v = f[2] v + (1 - f[2]) g^2;
  *               p -= f[0] * m / (sqrt(v) + f[3]), where f[0] already holds the bias-corrected rate.
  *               (not a graph op: the optimizer runs it directly)
+ * ADAM_EMA_STEP ADAM_STEP and the update of the smoothed (EMA) copy in one pass: d = parameter p,
+ *               a = gradient, b = the moments [1, 1, 2, n] (row 0 m, row 1 v; d and a are
+ *               [1, 1, 1, n] or any shape of n elements), src[2] = smoothed copy s (n elements);
+ *               the ADAM_STEP of f[0..3], then with the new p and r = (float)f[4]:
+ *               t = p - s; t = r * t + 0; s = s + t   (float, in this order: the bits of SUB,
+ *               SCALE_SHIFT(r, 0) and ADD run one after the other). Optional: the core runs
+ *               ADAM_STEP and those three ops when supports() refuses it.
  *
  * The three convolution ops share p = {KH, KW, stride, pad} and the scale alpha = f[0]; images
  * are x [N, C, H, W], kernels w [O, C, KH, KW], output gradients g [N, O, OH, OW] with
@@ -85,7 +95,7 @@ typedef enum alaei_op_kind {
     ALAEI_OPK_GRAPH,  /* graph only: inputs and views, never reach a backend */
     ALAEI_OPK_KERNEL, /* every backend runs it */
     ALAEI_OPK_FUSED,  /* optional: the planner decomposes it for a backend that lacks it */
-    ALAEI_OPK_DIRECT  /* run by the core outside graphs (ADAM_STEP) */
+    ALAEI_OPK_DIRECT  /* run by the core outside graphs (ADAM_STEP, ADAM_EMA_STEP) */
 } alaei_op_kind;
 
 /* The op's kind, or -1 for an unknown code. */

@@ -60,6 +60,8 @@ int32_t alaei_div(alaei_graph *g, int32_t a, int32_t b);
 int32_t alaei_unary(alaei_graph *g, int32_t op, int32_t a);
 int32_t alaei_leaky_relu(alaei_graph *g, int32_t a, double slope);
 int32_t alaei_leaky_mask(alaei_graph *g, int32_t a, double slope);
+/* leaky_relu(a + b, slope) as one ADD_LEAKY_RELU node: b broadcasts to a's shape */
+int32_t alaei_add_leaky_relu(alaei_graph *g, int32_t a, int32_t b, double slope);
 int32_t alaei_scale_shift(alaei_graph *g, int32_t a, double scale, double shift);
 int32_t alaei_clamp(alaei_graph *g, int32_t a, double lo, double hi);
 /* ne: the target shape as four dims (leading 1s) */
@@ -93,6 +95,10 @@ int32_t alaei_sum_all(alaei_graph *g, int32_t x);   /* -> scalar */
 int32_t alaei_mean_all(alaei_graph *g, int32_t x);  /* -> scalar */
 /* x [N, IN] @ w[OUT, IN]^T * scale + bias[OUT] (bias may be -1) */
 int32_t alaei_linear(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale);
+/* leaky_relu(alaei_linear(...), slope): the bias and the activation in one ADD_LEAKY_RELU pass
+ * after the GEMM when there is a bias and slope >= 0 (its gradient takes the mask from the output,
+ * which has the pre-activation's sign only then); else the separate ADD and LEAKY_RELU. */
+int32_t alaei_linear_leaky(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale, double slope);
 /* x [N, C, H, W] conv w [OUT, C, K, K] (* scale), stride, pad; bias [OUT] or -1: one CONV2D node
  * (+ a broadcast ADD of the bias). Nothing but x and w is kept for the backward pass. */
 int32_t alaei_conv2d(alaei_graph *g, int32_t x, int32_t w, int32_t bias, double scale, int32_t stride,

@@ -138,6 +138,12 @@ alae_status alaei_device_scale_shift(alae_context *ctx, void *dst, const void *a
 /* ADAM_STEP on param (count elements) with gradient grad and moments m, v (alae_backend_impl.h). */
 alae_status alaei_device_adam_step(alae_context *ctx, void *param, const void *grad, void *m, void *v, int64_t count,
                                    double step, double beta1, double beta2, double eps);
+/* ADAM_EMA_STEP: the same ADAM_STEP with the moments m, v = m + count elements in one buffer,
+ * then the smoothed copy s += (float)rate * (p - s), in one pass; on a backend without the op,
+ * ADAM_STEP then SUB, SCALE_SHIFT and ADD through scratch (count elements), with the same bits. */
+alae_status alaei_device_adam_ema_step(alae_context *ctx, void *param, const void *grad, void *moments,
+                                       void *smoothed, void *scratch, int64_t count, double step, double beta1,
+                                       double beta2, double eps, double rate);
 
 /* ---- backend registry (lib/core/registry.c) ---- */
 /* Maps a public device index to (backend, backend device). */

@@ -93,8 +93,8 @@ int32_t alaei_mlp_G(alaei_net *net, int32_t w) {
     alaei_graph *g = net->g;
     const alae_model_config *c = &net->m->cfg;
     int64_t n = alaei_graph_numel(g, w) / c->latent_dim;
-    int32_t h = alaei_leaky_relu(g, alaei_net_linear(net, w, "G.fc.1"), c->g_slope);
-    h = alaei_leaky_relu(g, alaei_net_linear(net, h, "G.fc.2"), c->g_slope);
+    int32_t h = alaei_net_linear_leaky(net, w, "G.fc.1", c->g_slope);
+    h = alaei_net_linear_leaky(net, h, "G.fc.2", c->g_slope);
     h = alaei_net_linear(net, h, "G.fc.3"); /* no activation */
     int64_t img[4] = {n, c->channels, c->net_size, c->net_size};
     h = alaei_reshape4(g, h, img);
@@ -110,7 +110,7 @@ int32_t alaei_mlp_E(alaei_net *net, int32_t x) {
     if (c->net_size != c->image_size) x = resize(net, x, resize_node(net, 0));
     int64_t flat[2] = {n, (int64_t)c->channels * c->net_size * c->net_size};
     int32_t h = alaei_reshape(g, x, 2, flat);
-    h = alaei_leaky_relu(g, alaei_net_linear(net, h, "E.fc.1"), c->e_slope);
-    h = alaei_leaky_relu(g, alaei_net_linear(net, h, "E.fc.2"), c->e_slope);
-    return alaei_leaky_relu(g, alaei_net_linear(net, h, "E.fc.3"), c->e_out_slope);
+    h = alaei_net_linear_leaky(net, h, "E.fc.1", c->e_slope);
+    h = alaei_net_linear_leaky(net, h, "E.fc.2", c->e_slope);
+    return alaei_net_linear_leaky(net, h, "E.fc.3", c->e_out_slope);
 }

@@ -139,6 +139,8 @@ int32_t alaei_net_param(alaei_net *net, int32_t i);
 int32_t alaei_net_param_named(alaei_net *net, const char *name);
 /* x W^T + b with the parameters "<layer>.weight" and "<layer>.bias" */
 int32_t alaei_net_linear(alaei_net *net, int32_t x, const char *layer);
+/* leaky_relu(alaei_net_linear(net, x, layer), slope), bias and activation fused (alaei_linear_leaky) */
+int32_t alaei_net_linear_leaky(alaei_net *net, int32_t x, const char *layer, double slope);
 
 int32_t alaei_net_F(alaei_net *net, int32_t z);   /* [N, L] -> [N, L] */
 /* G from w [N, L]: every style row is w. -> [N, C, S, S] (S: the level's size) */

@@ -1,5 +1,6 @@
 /* Graph building over a model's parameters, and the two networks both architectures share:
  * the mapping F (z -> w) and the discriminator D (w -> logit). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,13 +93,20 @@ alae_status alaei_net_bind(const alaei_net *net, alaei_plan *plan, void *const *
     return s;
 }
 
-int32_t alaei_net_linear(alaei_net *net, int32_t x, const char *layer) {
+/* (slope NAN: no activation) */
+static int32_t linear_act(alaei_net *net, int32_t x, const char *layer, double slope) {
     char name[80];
     snprintf(name, sizeof name, "%s.weight", layer);
     int32_t w = alaei_net_param_named(net, name);
     snprintf(name, sizeof name, "%s.bias", layer);
     int32_t b = alaei_net_param_named(net, name);
-    return alaei_linear(net->g, x, w, b, 1.0);
+    return isnan(slope) ? alaei_linear(net->g, x, w, b, 1.0) : alaei_linear_leaky(net->g, x, w, b, 1.0, slope);
+}
+
+int32_t alaei_net_linear(alaei_net *net, int32_t x, const char *layer) { return linear_act(net, x, layer, NAN); }
+
+int32_t alaei_net_linear_leaky(alaei_net *net, int32_t x, const char *layer, double slope) {
+    return linear_act(net, x, layer, slope);
 }
 
 /* F: pixel norm, then mapping_layers x (linear, leaky ReLU 0.2), the last layer included. */
@@ -108,7 +116,7 @@ int32_t alaei_net_F(alaei_net *net, int32_t z) {
     char layer[32];
     for (int i = 0; i < c->mapping_layers; i++) {
         snprintf(layer, sizeof layer, "F.dense.%d", i);
-        h = alaei_leaky_relu(net->g, alaei_net_linear(net, h, layer), 0.2);
+        h = alaei_net_linear_leaky(net, h, layer, 0.2);
         alaei_net_tap(net, h, "mapping_f.map_blocks.%d", i);
     }
     return h;

@@ -215,7 +215,7 @@ static int32_t g_modulate(alaei_net *net, g_call *call, int32_t x, int32_t level
     char what[16], layer[48];
     x = inject_noise(net, call, x, level, k);
     snprintf(what, sizeof what, "bias_%d", k);
-    x = alaei_leaky_relu(g, alaei_add(g, x, block_param(net, "G", level, what)), SLOPE);
+    x = alaei_add_leaky_relu(g, x, block_param(net, "G", level, what), SLOPE);
     x = alaei_blk_instance_norm(g, x, G_NORM_EPS, NULL, NULL);
     snprintf(layer, sizeof layer, "G.block.%d.style_%d", level, k);
     int32_t style = alaei_net_linear(net, style_row(net, styles, 2 * level + k - 1), layer);
@@ -321,7 +321,7 @@ static int32_t e_block(alaei_net *net, int32_t j, int32_t x, int32_t *w1, int32_
     int64_t in_size = alaei_level_size(&net->m->cfg, levels - 1 - j);
     int32_t mean, var;
     x = alaei_conv2d(g, x, block_param(net, "E", j, "conv_1.weight"), -1, 1.0, 1, 1);
-    x = alaei_leaky_relu(g, alaei_add(g, x, block_param(net, "E", j, "bias_1")), SLOPE);
+    x = alaei_add_leaky_relu(g, x, block_param(net, "E", j, "bias_1"), SLOPE);
     x = alaei_blk_instance_norm(g, x, E_NORM_EPS, &mean, &var);
     int32_t stats1 = style_statistics(g, mean, var);
     x = alaei_blk_blur(g, x);
@@ -330,7 +330,7 @@ static int32_t e_block(alaei_net *net, int32_t j, int32_t x, int32_t *w1, int32_
         x = alaei_blk_conv_down_fused(g, x, w);
     else /* 3x3 conv then 2x2 average pooling, the 1/4 folded into the conv's product */
         x = alaei_sumpool2d(g, alaei_conv2d(g, x, w, -1, 0.25, 1, 1), 2);
-    x = alaei_leaky_relu(g, alaei_add(g, x, block_param(net, "E", j, "bias_2")), SLOPE);
+    x = alaei_add_leaky_relu(g, x, block_param(net, "E", j, "bias_2"), SLOPE);
     x = alaei_blk_instance_norm(g, x, E_NORM_EPS, &mean, &var);
     int32_t stats2 = style_statistics(g, mean, var);
     char layer[48];

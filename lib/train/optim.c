@@ -31,10 +31,10 @@ ALAE_API alae_status alae_optimizer_create_adam(alae_model *model, int32_t part_
     for (int32_t i = 0; s == ALAE_OK && i < n; i++) {
         const alaei_param *p = &model->params[i];
         if (!(p->part & part_mask)) continue;
-        s = alaei_device_alloc(ctx, (size_t)p->numel, &o->m[i]);
-        if (s == ALAE_OK) s = alaei_device_alloc(ctx, (size_t)p->numel, &o->v[i]);
-        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->m[i], (size_t)p->numel, 0.0);
-        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->v[i], (size_t)p->numel, 0.0);
+        /* m and v in one buffer, v right after m: ADAM_EMA_STEP reads them as one source */
+        s = alaei_device_alloc(ctx, 2 * (size_t)p->numel, &o->m[i]);
+        if (s == ALAE_OK) o->v[i] = (char *)o->m[i] + (size_t)p->numel * alaei_device_elem_size(ctx);
+        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->m[i], 2 * (size_t)p->numel, 0.0);
     }
     if (s != ALAE_OK) {
         alae_optimizer_destroy(o);
@@ -48,10 +48,8 @@ ALAE_API void alae_optimizer_destroy(alae_optimizer *o) {
     if (!o) return;
     if (o->model) {
         alae_context *ctx = o->model->ctx;
-        for (int32_t i = 0; i < o->model->n_params; i++) {
-            if (o->m) alaei_device_free(ctx, o->m[i]);
-            if (o->v) alaei_device_free(ctx, o->v[i]);
-        }
+        for (int32_t i = 0; i < o->model->n_params; i++)
+            if (o->m) alaei_device_free(ctx, o->m[i]); /* v lies in the same buffer */
     }
     free(o->m);
     free(o->v);
@@ -99,6 +97,11 @@ ALAE_API alae_status alae_optimizer_get(const alae_optimizer *o, int32_t key, do
 }
 
 alae_status alaei_optimizer_step(alae_optimizer *o, void *const *grads) {
+    return alaei_optimizer_step_smoothed(o, grads, NULL, NULL, 0.0, NULL);
+}
+
+alae_status alaei_optimizer_step_smoothed(alae_optimizer *o, void *const *grads, void *const *smoothed, void *scratch,
+                                          double rate, unsigned char *smoothed_done) {
     alae_model *model = o->model;
     alae_context *ctx = model->ctx;
     for (int32_t i = 0; i < model->n_params; i++) {
@@ -107,8 +110,15 @@ alae_status alaei_optimizer_step(alae_optimizer *o, void *const *grads) {
         int64_t t = o->t[i] + 1;
         /* folded bias corrections, in double as the reference computes them */
         double step = o->lr * sqrt(1.0 - pow(o->beta2, (double)t)) / (1.0 - pow(o->beta1, (double)t)) * p->lr_coef;
-        alae_status s = alaei_device_adam_step(ctx, p->data, grads[i], o->m[i], o->v[i], p->numel, step, o->beta1,
-                                               o->beta2, o->eps);
+        alae_status s;
+        if (smoothed && smoothed[i]) {
+            s = alaei_device_adam_ema_step(ctx, p->data, grads[i], o->m[i], smoothed[i], scratch, p->numel, step,
+                                           o->beta1, o->beta2, o->eps, rate);
+            if (s == ALAE_OK) smoothed_done[i] = 1;
+        } else {
+            s = alaei_device_adam_step(ctx, p->data, grads[i], o->m[i], o->v[i], p->numel, step, o->beta1, o->beta2,
+                                       o->eps);
+        }
         if (s != ALAE_OK) return s;
         o->t[i] = t; /* counted once it ran (an aborted step leaves it) */
     }
@@ -121,8 +131,7 @@ alae_status alaei_optimizer_reset(alae_optimizer *o) {
     for (int32_t i = 0; i < model->n_params; i++) {
         if (!o->m[i]) continue;
         size_t count = (size_t)model->params[i].numel;
-        alae_status s = alaei_device_fill(ctx, o->m[i], count, 0.0);
-        if (s == ALAE_OK) s = alaei_device_fill(ctx, o->v[i], count, 0.0);
+        alae_status s = alaei_device_fill(ctx, o->m[i], 2 * count, 0.0); /* m and v */
         if (s != ALAE_OK) return s;
         o->t[i] = 0;
     }

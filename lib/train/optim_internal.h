@@ -8,13 +8,19 @@ struct alae_optimizer {
     alae_model *model;
     int32_t part_mask;
     double lr, beta1, beta2, eps;
-    void **m, **v;  /* per model parameter (NULL outside part_mask): moments in backend memory */
+    void **m, **v;  /* per model parameter (NULL outside part_mask): moments in backend memory, one
+                     * buffer of 2 numel per parameter (v = m + numel: ADAM_EMA_STEP's layout) */
     int64_t *t;     /* per model parameter: Adam steps taken */
 };
 
 /* One Adam step for every parameter of the optimizer's parts whose gradient is given
  * (grads[i] == NULL: no gradient, the parameter is skipped as the reference does). */
 alae_status alaei_optimizer_step(alae_optimizer *opt, void *const *grads);
+/* The same, and for every parameter i stepped with smoothed[i] != NULL the smoothed copy's update
+ * smoothed[i] += rate (p - smoothed[i]) in the same pass over memory (ADAM_EMA_STEP; scratch of
+ * the largest parameter's size for backends without it); sets smoothed_done[i] = 1 for those. */
+alae_status alaei_optimizer_step_smoothed(alae_optimizer *opt, void *const *grads, void *const *smoothed, void *scratch,
+                                          double rate, unsigned char *smoothed_done);
 /* Forgets the moments and step counts (the reference does this at every level change). */
 alae_status alaei_optimizer_reset(alae_optimizer *opt);
 

@@ -74,7 +74,8 @@ ALAE_API alae_status alae_trainer_create(alae_model *model, alae_optimizer *opt_
                           "opt_fg must cover ALAE_PART_F|ALAE_PART_G and opt_ed ALAE_PART_E|ALAE_PART_D");
     alae_trainer *t = calloc(1, sizeof *t);
     if (!t || !(t->ema = calloc((size_t)model->n_params, sizeof(void *))) ||
-        !(t->grad_ptr = calloc((size_t)model->n_params, sizeof(void *)))) {
+        !(t->grad_ptr = calloc((size_t)model->n_params, sizeof(void *))) ||
+        !(t->ema_done = calloc((size_t)(model->n_params > 0 ? model->n_params : 1), 1))) {
         alae_trainer_destroy(t);
         return alaei_fail(ALAE_E_NOMEM, __func__, "no memory for a trainer");
     }
@@ -124,6 +125,7 @@ ALAE_API void alae_trainer_destroy(alae_trainer *t) {
     }
     free(t->ema);
     free(t->grad_ptr);
+    free(t->ema_done);
     free(t);
 }
 
@@ -428,25 +430,39 @@ static alae_status update_dlatent_avg(alae_trainer *t, const step_plan *sp) {
     return s;
 }
 
-static alae_status optimizer_step(alae_trainer *t, alae_optimizer *opt, const step_plan *sp) {
+/* The smoothed copy's rate: p_s += rate (p - p_s), rate = 1 - 0.5^(global batch / half_life). */
+static double smoothing_rate(const alae_trainer *t) {
+    return 1.0 - pow(0.5, (double)(t->key.batch * alaei_trainer_ranks(t)) / t->ema_half_life);
+}
+
+/* An optimizer step; with `smooth` (the iteration's last step of these parameters) the smoothed
+ * copy of every parameter it updates follows in the same pass (ADAM_EMA_STEP). */
+static alae_status optimizer_step_opt(alae_trainer *t, alae_optimizer *opt, const step_plan *sp, int smooth) {
     for (int32_t i = 0; i < t->model->n_params; i++)
         t->grad_ptr[i] = sp->grad[i] >= 0 && (t->model->params[i].part & opt->part_mask)
                              ? alaei_plan_data(sp->plan, sp->grad[i]) : NULL;
     alae_status s = alaei_trainer_average_grads(t, t->grad_ptr); /* data parallelism: the global batch's */
-    return s == ALAE_OK ? alaei_optimizer_step(opt, t->grad_ptr) : s;
+    if (s != ALAE_OK) return s;
+    if (smooth && t->ema_half_life > 0)
+        return alaei_optimizer_step_smoothed(opt, t->grad_ptr, t->ema, t->ema_scratch, smoothing_rate(t), t->ema_done);
+    return alaei_optimizer_step(opt, t->grad_ptr);
+}
+
+static alae_status optimizer_step(alae_trainer *t, alae_optimizer *opt, const step_plan *sp) {
+    return optimizer_step_opt(t, opt, sp, 0);
 }
 
 /* An E|D optimizer step. With lazy R1 (interval k > 1) Adam runs with the learning rate times
  * c = k / (k + 1) and the betas to the power c, as StyleGAN2 does for its lazily regularised
  * discriminator; the optimizer's own settings are restored afterwards. */
-static alae_status optimizer_step_ed(alae_trainer *t, const step_plan *sp) {
+static alae_status optimizer_step_ed(alae_trainer *t, const step_plan *sp, int smooth) {
     alae_optimizer *opt = t->opt_ed;
-    if (t->r1_interval <= 1) return optimizer_step(t, opt, sp);
+    if (t->r1_interval <= 1) return optimizer_step_opt(t, opt, sp, smooth);
     double lr = opt->lr, beta1 = opt->beta1, beta2 = opt->beta2, c = t->r1_interval / (t->r1_interval + 1.0);
     opt->lr = lr * c;
     opt->beta1 = pow(beta1, c);
     opt->beta2 = pow(beta2, c);
-    alae_status s = optimizer_step(t, opt, sp);
+    alae_status s = optimizer_step_opt(t, opt, sp, smooth);
     opt->lr = lr;
     opt->beta1 = beta1;
     opt->beta2 = beta2;
@@ -458,13 +474,18 @@ static alae_status read_scalar(alae_trainer *t, const step_plan *sp, int32_t nod
     return alaei_device_download(ctx, out, alaei_plan_data(sp->plan, node), 1);
 }
 
-/* p_s += (1 - beta) (p - p_s), beta = 0.5^(batch / half_life) */
+/* p_s += (1 - beta) (p - p_s), beta = 0.5^(batch / half_life), for the parameters whose last
+ * Adam step of the iteration did not already do it (ema_done, which this clears). */
 static alae_status update_smoothed(alae_trainer *t) {
     if (t->ema_half_life <= 0) return ALAE_OK;
     alae_context *ctx = t->model->ctx;
-    double rate = 1.0 - pow(0.5, (double)(t->key.batch * alaei_trainer_ranks(t)) / t->ema_half_life);
+    double rate = smoothing_rate(t);
     for (int32_t i = 0; i < t->model->n_params; i++) {
         const alaei_param *p = &t->model->params[i];
+        if (t->ema_done[i]) {
+            t->ema_done[i] = 0;
+            continue;
+        }
         alae_status s = alaei_device_binary(ctx, ALAEI_OP_SUB, t->ema_scratch, p->data, t->ema[i], p->numel);
         if (s == ALAE_OK) s = alaei_device_scale_shift(ctx, t->ema_scratch, t->ema_scratch, p->numel, rate, 0.0);
         if (s == ALAE_OK) s = alaei_device_binary(ctx, ALAEI_OP_ADD, t->ema[i], t->ema[i], t->ema_scratch, p->numel);
@@ -491,7 +512,7 @@ static alae_status run_iteration(alae_trainer *t, const alae_tensor *real, alae_
     if (s == ALAE_OK) s = alaei_plan_run(t->gen.plan);
     if (s == ALAE_OK) s = update_dlatent_avg(t, &t->gen);
     if (s == ALAE_OK) s = alaei_plan_run(dp->plan);
-    if (s == ALAE_OK) s = optimizer_step_ed(t, dp);
+    if (s == ALAE_OK) s = optimizer_step_ed(t, dp, 0);
     if (s == ALAE_OK) s = read_scalar(t, dp, dp->loss, &loss_d);
     if (s == ALAE_OK && dp->extra >= 0) s = read_scalar(t, dp, dp->extra, &r1);
     if (s == ALAE_OK && t->phase_hook) t->phase_hook(t->phase_user, 1);
@@ -504,8 +525,10 @@ static alae_status run_iteration(alae_trainer *t, const alae_tensor *real, alae_
     /* III: latent matching on E, G and F (and D's zero-gradient step) */
     if (s == ALAE_OK) s = alaei_plan_run(t->ae.plan);
     if (s == ALAE_OK) s = update_dlatent_avg(t, &t->ae);
-    if (s == ALAE_OK) s = optimizer_step_ed(t, &t->ae);
-    if (s == ALAE_OK) s = optimizer_step(t, t->opt_fg, &t->ae);
+    /* the last Adam step of these parameters in the iteration: the smoothed copy follows in it */
+    if (s == ALAE_OK) memset(t->ema_done, 0, (size_t)t->model->n_params);
+    if (s == ALAE_OK) s = optimizer_step_ed(t, &t->ae, 1);
+    if (s == ALAE_OK) s = optimizer_step_opt(t, t->opt_fg, &t->ae, 1);
     if (s == ALAE_OK) s = read_scalar(t, &t->ae, t->ae.loss, &loss_ae);
     if (s == ALAE_OK) s = update_smoothed(t);
     float losses[4] = {loss_d, loss_g, loss_ae, r1};

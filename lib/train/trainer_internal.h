@@ -30,6 +30,7 @@ struct alae_trainer {
     uint64_t seed, step, rng_offset;
     void **ema;              /* per parameter: the smoothed copy */
     void *ema_scratch;
+    unsigned char *ema_done; /* per parameter: its smoothed copy was updated with its last Adam step */
     /* level of detail and fade-in */
     int32_t lod;
     double blend;

@@ -108,7 +108,23 @@ grep -a -q 'r1_gamma\\":100,\\"latent_loss\\":1,' C2/train-state.safetensors ||
 grep -a -q 'r1_gamma\\":10,\\"latent_loss\\":0,' C1/train-state.safetensors || fail "C1's state lacks the default settings"
 [ "$(sed -n 2p C1/log.csv | cut -d, -f3,5)" != "$(sed -n 2p C2/log.csv | cut -d, -f3,5)" ] ||
     fail "r1_gamma and latent_loss changed neither loss_d nor loss_ae: $(sed -n 2p C2/log.csv)"
-for bad in r1_gamma=-1 r1_gamma=nan latent_loss=2 ema_half_life=inf latent_loss_weight=-3; do
+# lazy R1: --set r1_interval=4 reaches the trainer: the state holds it, the first D-step runs R1
+# weighted 4 gamma (r1 4x the default run's, loss_d - r1 equal), the 2nd and 3rd skip it (r1 = 0)
+for run in C4:4 C5:1; do
+    "$ALAE" train --preset mnist-fc --data "$DATA" --out "${run%:*}" --batch 16 --threads 1 --report-every 1 \
+        --seed 5 --set hidden=32 --steps 3 --set "r1_interval=${run#*:}" 2>"${run%:*}.err" ||
+        fail "train ${run%:*}: $(cat "${run%:*}.err")"
+done
+grep -a -q 'r1_interval\\":4,' C4/train-state.safetensors || fail "the state of a run with --set r1_interval=4 lacks it"
+grep -a -q 'r1_interval\\":1,' C5/train-state.safetensors || fail "C5's state lacks the default r1_interval 1"
+paste -d, C4/log.csv C5/log.csv | sed -n 2p | awk -F, '{ d = ($3 - $6) - ($10 - $13); exit !(d < 0.01 && d > -0.01 &&
+    $6 > 3.999 * $13 && $6 < 4.001 * $13 && $13 > 0) }' ||
+    fail "r1_interval=4: the first iteration should be R1 x 4: $(sed -n 2p C4/log.csv) vs $(sed -n 2p C5/log.csv)"
+[ "$(sed -n 3,4p C4/log.csv | cut -d, -f6 | tr '\n' ' ')" = "0 0 " ] ||
+    fail "r1_interval=4: steps 2 and 3 should skip R1: $(cat C4/log.csv)"
+[ "$(sed -n 3p C5/log.csv | cut -d, -f6)" != 0 ] || fail "r1 is 0 where R1 runs: $(cat C5/log.csv)"
+for bad in r1_gamma=-1 r1_gamma=nan latent_loss=2 ema_half_life=inf latent_loss_weight=-3 r1_interval=0 r1_interval=2.5 \
+    r1_interval=2000; do
     expect_fail 2 "\-\-set ${bad%%=*}" "$ALAE" train --preset mnist-fc --data tiny.idx --out C3 --steps 1 --set "$bad"
 done
 [ ! -e C3/train-state.safetensors ] || fail "a refused --set still trained"

@@ -267,6 +267,7 @@ enum {
     K_BINARY_SELF,     /* op(x, x) */
     K_UNARY,
     K_LEAKY,
+    K_ADD_LEAKY,       /* ADD_LEAKY_RELU(a = in 0, b = in 1 broadcast), slope fp[0] */
     K_SCALE_SHIFT,
     K_REDUCE,
     K_BROADCAST,
@@ -363,6 +364,15 @@ static const op_case cases[] = {
     UN_CASE("softplus_wide", ALAEI_OP_SOFTPLUS, -15, 15, 0.05),
     UN_CASE("abs", ALAEI_OP_ABS, -1, 1, 0.05),
     {.name = "leaky_relu", .kind = K_LEAKY, .n_in = 1, .ne = {{1, 2, 3, 4}}, .minabs = 0.05, .fp = {0.2}},
+    /* bias + activation in one op: b small against |a| >= 0.05, so a + b stays off the kink */
+    {.name = "add_leaky_relu_row_bias", .kind = K_ADD_LEAKY, .n_in = 2, .ne = {{1, 1, 3, 4}, {1, 1, 1, 4}},
+     .lo = {-1, -0.02}, .hi = {1, 0.02}, .minabs = 0.05, .fp = {0.2}},
+    {.name = "add_leaky_relu_channel_bias", .kind = K_ADD_LEAKY, .n_in = 2, .ne = {{2, 3, 2, 2}, {1, 3, 1, 1}},
+     .lo = {-1, -0.02}, .hi = {1, 0.02}, .minabs = 0.05, .fp = {0.0}},
+    {.name = "add_leaky_relu_full", .kind = K_ADD_LEAKY, .n_in = 2, .ne = {{1, 2, 3, 4}, {1, 2, 3, 4}},
+     .lo = {-1, -0.02}, .hi = {1, 0.02}, .minabs = 0.05, .fp = {1.0}},
+    {.name = "add_leaky_relu_const_b", .kind = K_ADD_LEAKY, .n_in = 2, .ne = {{1, 1, 3, 4}, {1, 1, 1, 4}},
+     .lo = {-1, -0.02}, .hi = {1, 0.02}, .minabs = 0.05, .fp = {0.2}, .const_mask = 2},
     {.name = "leaky_relu_neg_slope", .kind = K_LEAKY, .n_in = 1, .ne = {{1, 2, 3, 4}}, .minabs = 0.05, .fp = {-0.3}},
     {.name = "scale_shift", .kind = K_SCALE_SHIFT, .n_in = 1, .ne = {{1, 2, 3, 4}}, .fp = {1.7, -0.3}},
     /* reductions and broadcasts */
@@ -460,6 +470,7 @@ static int32_t build_case(alaei_graph *g, const op_case *c, const int32_t *x) {
     case K_BINARY_SELF: return alaei_binary(g, c->op, x[0], x[0]);
     case K_UNARY: return alaei_unary(g, c->op, x[0]);
     case K_LEAKY: return alaei_leaky_relu(g, x[0], c->fp[0]);
+    case K_ADD_LEAKY: return alaei_add_leaky_relu(g, x[0], x[1], c->fp[0]);
     case K_SCALE_SHIFT: return alaei_scale_shift(g, x[0], c->fp[0], c->fp[1]);
     case K_REDUCE: return alaei_reduce_sum(g, x[0], c->tne);
     case K_BROADCAST: return alaei_broadcast(g, x[0], c->tne);
@@ -498,7 +509,8 @@ static int32_t setup_case(net *nt, const op_case *c, uint64_t *rng, int *kin) {
         kin[i] = net_input4(nt, c->ne[i], name);
         double lo = c->lo[i], hi = c->hi[i];
         if (lo == 0 && hi == 0) lo = -1, hi = 1;
-        fill_uniform(rng, nt->x[kin[i]], nt->n[kin[i]], lo, hi, c->minabs);
+        /* (ADD_LEAKY_RELU: the kink is at a + b = 0; its small bias b has no minimum) */
+        fill_uniform(rng, nt->x[kin[i]], nt->n[kin[i]], lo, hi, c->kind == K_ADD_LEAKY && i == 1 ? 0 : c->minabs);
         xid[i] = nt->id[kin[i]];
     }
     int32_t y = build_case(nt->g, c, xid);

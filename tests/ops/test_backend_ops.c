@@ -643,6 +643,45 @@ static void cases_adam(case_list *L) {
         }
 }
 
+/* ADD_LEAKY_RELU: a of d's shape, b broadcast in every combination; slopes 0.2, 0, 1 and -0.5 */
+static void cases_add_leaky(case_list *L) {
+    static const int64_t dshapes[][4] = {{2, 3, 5, 7}, {1, 1, 128, 129}, {4, 8, 16, 17}};
+    static const double slopes[] = {0.2, 0.0, 1.0, -0.5};
+    for (size_t s = 0; s < sizeof dshapes / sizeof dshapes[0]; s++)
+        for (int mb = 0; mb < 16; mb++) {
+            const int64_t *d = dshapes[s];
+            int64_t bn[4];
+            for (int k = 0; k < 4; k++) bn[k] = (mb >> k & 1) ? 1 : d[k];
+            op_case *c = new_case(L, ALAEI_OP_ADD_LEAKY_RELU, 2);
+            cpy4(c->op.dst.ne, d);
+            cpy4(c->op.src[0].ne, d);
+            cpy4(c->op.src[1].ne, bn);
+            c->op.fp[0] = slopes[(s * 16 + (size_t)mb) % 4];
+            c->gen[1] = UNI2;
+            if (mb == 7 || mb == 14) c->inplace = 1; /* d = a (the planner runs it in place) */
+        }
+}
+
+/* ADAM_EMA_STEP: p, g and s of n elements (any shape), the moments [m; v] as [1, 1, 2, n] */
+static void cases_adam_ema(case_list *L) {
+    static const int64_t shapes[][4] = {{1, 1, 1, 1}, {2, 3, 5, 7}, {1, 1, 33, 65}, {1, 1, 256, 257}};
+    static const double hp[][5] = {{0.1, 0.9, 0.999, 1e-8, 0.25}, {0.01, 0.0, 0.99, 1e-3, 0.006}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (size_t h = 0; h < 2; h++) {
+            op_case *c = new_case(L, ALAEI_OP_ADAM_EMA_STEP, 3);
+            int64_t n = alaei_numel4(shapes[s]);
+            cpy4(c->op.dst.ne, shapes[s]);
+            cpy4(c->op.src[0].ne, shapes[s]);
+            set4(c->op.src[1].ne, 1, 1, 2, n);
+            set4(c->op.src[2].ne, 1, 1, 1, n);
+            memcpy(c->op.fp, hp[h], sizeof hp[h]);
+            c->gen_dst = (gen_spec){G_UNI, -0.1, 0.1};   /* parameters */
+            c->gen[0] = (gen_spec){G_UNI, -1.0, 1.0};    /* gradient */
+            c->gen[1] = (gen_spec){G_UNI, 1e-4, 0.5};    /* m and v (v > 0) */
+            c->gen[2] = (gen_spec){G_UNI, -0.1, 0.1};    /* smoothed copy */
+        }
+}
+
 static void cases_fill_rng(int32_t code, case_list *L) {
     static const int64_t shapes[][4] = {{1, 1, 1, 1}, {1, 1, 1, 2}, {2, 3, 5, 7}, {1, 1, 1, 4097}, {2, 1, 256, 257}};
     if (code == ALAEI_OP_FILL) {
@@ -794,6 +833,8 @@ static void gen_cases_base(int32_t code, case_list *L) {
     case ALAEI_OP_SLICE:
     case ALAEI_OP_SLICE_ADJ: cases_slice(code, L); break;
     case ALAEI_OP_ADAM_STEP: cases_adam(L); break;
+    case ALAEI_OP_ADAM_EMA_STEP: cases_adam_ema(L); break;
+    case ALAEI_OP_ADD_LEAKY_RELU: cases_add_leaky(L); break;
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: cases_conv(code, L); break;
@@ -820,7 +861,8 @@ static void describe(const alaei_op *op, char *buf, size_t size) {
     case ALAEI_OP_RNG_NORMAL: nip = 4, nfp = 2; break;
     case ALAEI_OP_GEMM: nip = 2, nfp = 1; break;
     case ALAEI_OP_LEAKY_RELU:
-    case ALAEI_OP_LEAKY_MASK: nfp = 1; break;
+    case ALAEI_OP_LEAKY_MASK:
+    case ALAEI_OP_ADD_LEAKY_RELU: nfp = 1; break;
     case ALAEI_OP_SCALE_SHIFT:
     case ALAEI_OP_CLAMP: nfp = 2; break;
     case ALAEI_OP_IM2COL:
@@ -832,6 +874,7 @@ static void describe(const alaei_op *op, char *buf, size_t size) {
     case ALAEI_OP_SLICE:
     case ALAEI_OP_SLICE_ADJ: nip = 2; break;
     case ALAEI_OP_ADAM_STEP: nfp = 4; break;
+    case ALAEI_OP_ADAM_EMA_STEP: nfp = 5; break;
     case ALAEI_OP_CONV2D:
     case ALAEI_OP_CONV2D_BWD_DATA:
     case ALAEI_OP_CONV2D_BWD_WEIGHT: nip = 4, nfp = 1; break;
@@ -948,7 +991,8 @@ static void run_case(const backend_ut *b, const op_case *c, float *const dst_ini
     TRY(vt->synchronize(bctx));
     /* outputs: dst, plus m and v for ADAM_STEP */
     int outs[3] = {0, 2, 3};
-    r->n_out = op.code == ALAEI_OP_ADAM_STEP ? 3 : 1;
+    int adam = op.code == ALAEI_OP_ADAM_STEP || op.code == ALAEI_OP_ADAM_EMA_STEP; /* m, v (or s) written too */
+    r->n_out = adam ? 3 : 1;
     for (int o = 0; o < r->n_out; o++) {
         size_t n = numel_of(views[outs[o]]);
         r->out[o] = calloc(n ? n : 1, sizeof(float));
@@ -956,7 +1000,7 @@ static void run_case(const backend_ut *b, const op_case *c, float *const dst_ini
         TRY(vt->read_f32(bctx, r->out[o], views[outs[o]]->data, n));
     }
     /* sources must be left alone (unless they are the destination) */
-    if (op.code != ALAEI_OP_ADAM_STEP && !c->inplace)
+    if (!adam && !c->inplace)
         for (int k = 0; k < op.nsrc; k++) {
             size_t n = numel_of(&op.src[k]);
             r->srcs_after[k] = calloc(n ? n : 1, sizeof(float));
@@ -1188,6 +1232,24 @@ static void bad_cases(case_list *L) {
     c->op.fp[0] = 0.1, c->op.fp[1] = 0.9, c->op.fp[2] = 0.999, c->op.fp[3] = 1e-8;
     c->gen_dst = UNI2;
     c->gen[2] = (gen_spec){G_UNI, 0.1, 1.0};
+    c = new_case(L, ALAEI_OP_ADD_LEAKY_RELU, 2); /* a broadcast (it must have d's shape) */
+    set4(c->op.dst.ne, 1, 1, 4, 8), set4(c->op.src[0].ne, 1, 1, 1, 8), set4(c->op.src[1].ne, 1, 1, 4, 8);
+    c->op.fp[0] = 0.2;
+    c = new_case(L, ALAEI_OP_ADD_LEAKY_RELU, 2); /* b does not broadcast */
+    set4(c->op.dst.ne, 1, 1, 4, 8), set4(c->op.src[0].ne, 1, 1, 4, 8), set4(c->op.src[1].ne, 1, 1, 1, 4);
+    c->op.fp[0] = 0.2;
+    c = new_case(L, ALAEI_OP_ADAM_EMA_STEP, 3); /* moments [m; v] not twice the parameters */
+    set4(c->op.dst.ne, 1, 1, 1, 8), set4(c->op.src[0].ne, 1, 1, 1, 8), set4(c->op.src[1].ne, 1, 1, 1, 8),
+        set4(c->op.src[2].ne, 1, 1, 1, 8);
+    c->op.fp[0] = 0.1, c->op.fp[1] = 0.9, c->op.fp[2] = 0.999, c->op.fp[3] = 1e-8, c->op.fp[4] = 0.5;
+    c->gen_dst = UNI2;
+    c->gen[1] = (gen_spec){G_UNI, 0.1, 1.0};
+    c = new_case(L, ALAEI_OP_ADAM_EMA_STEP, 3); /* smoothed copy smaller than p */
+    set4(c->op.dst.ne, 1, 1, 1, 8), set4(c->op.src[0].ne, 1, 1, 1, 8), set4(c->op.src[1].ne, 1, 1, 2, 8),
+        set4(c->op.src[2].ne, 1, 1, 1, 4);
+    c->op.fp[0] = 0.1, c->op.fp[1] = 0.9, c->op.fp[2] = 0.999, c->op.fp[3] = 1e-8, c->op.fp[4] = 0.5;
+    c->gen_dst = UNI2;
+    c->gen[1] = (gen_spec){G_UNI, 0.1, 1.0};
     c = new_case(L, ALAEI_OP_CONV2D, 2); /* kernel channels differ from the image's */
     set4(c->op.dst.ne, 1, 2, 4, 4), set4(c->op.src[0].ne, 1, 3, 4, 4), set4(c->op.src[1].ne, 2, 2, 3, 3);
     c->op.ip[0] = 3, c->op.ip[1] = 3, c->op.ip[2] = 1, c->op.ip[3] = 1, c->op.fp[0] = 1.0;
@@ -1462,6 +1524,92 @@ static const alaei_backend_vtbl *noconv_backend(void) {
     return &g_noconv_vt;
 }
 
+/* A float backend that refuses ADAM_EMA_STEP in supports(): alaei_device_adam_ema_step's fallback. */
+static alaei_backend_vtbl g_noema_vt;
+
+static int noema_supports(void *bctx, const alaei_op *op) {
+    return op->code != ALAEI_OP_ADAM_EMA_STEP && alaei_cpu_backend()->supports(bctx, op);
+}
+
+/* ADAM_EMA_STEP gives the bits of ADAM_STEP, SUB, SCALE_SHIFT(rate, 0) and ADD run one after the
+ * other on every float backend (what the trainer ran before the fusion, and what the core runs on
+ * a backend without the op: checked here too); the parameters' and moments' bits are ADAM_STEP's. */
+START_TEST(test_adam_ema_equals_separate_ops) {
+    g_noema_vt = *alaei_cpu_backend();
+    g_noema_vt.name = "cpu-noema";
+    g_noema_vt.supports = noema_supports;
+    alae_context *noema = NULL;
+    ck_assert_alae_ok(alaei_context_create_on(&g_noema_vt, 0, &noema));
+    static const int64_t sizes[] = {1, 7, 4097, 300000};
+    static const double hp[][5] = {{0.0005, 0.0, 0.99, 1e-8, 0.0088}, {0.1, 0.9, 0.999, 1e-3, 0.5}};
+    int nchecked = 0;
+    for (int bi = 0; bi <= g_nbk; bi++) {
+        alae_context *ctx = bi < g_nbk ? g_bk[bi].ctx : noema;
+        const char *label = bi < g_nbk ? g_bk[bi].label : "cpu without ADAM_EMA_STEP";
+        if (ctx->backend->elem_size != 4) continue;
+        int exact = bi == g_nbk || is_cpu_backend(&g_bk[bi]); /* CUDA's ADAM_STEP contracts to FMAs */
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (size_t h = 0; h < 2; h++) {
+                int64_t n = sizes[si];
+                size_t un = (size_t)n;
+                float *host[5], *got[2][4];
+                static const gen_spec gens[5] = {{G_UNI, -0.1, 0.1}, {G_UNI, -1, 1}, {G_UNI, -0.5, 0.5},
+                                                 {G_UNI, 1e-4, 1}, {G_UNI, -0.1, 0.1}}; /* p g m v s */
+                for (int k = 0; k < 5; k++) host[k] = gen_array(&gens[k], un, 77 * si + 5 * h + (uint64_t)k);
+                for (int way = 0; way < 2; way++) { /* 0: fused, 1: the separate ops */
+                    void *p, *g, *mv, *s, *scratch;
+                    ck_assert_alae_ok(alaei_device_alloc(ctx, un, &p));
+                    ck_assert_alae_ok(alaei_device_alloc(ctx, un, &g));
+                    ck_assert_alae_ok(alaei_device_alloc(ctx, 2 * un, &mv));
+                    ck_assert_alae_ok(alaei_device_alloc(ctx, un, &s));
+                    ck_assert_alae_ok(alaei_device_alloc(ctx, un, &scratch));
+                    void *v = (char *)mv + un * sizeof(float);
+                    ck_assert_alae_ok(alaei_device_upload(ctx, p, host[0], un));
+                    ck_assert_alae_ok(alaei_device_upload(ctx, g, host[1], un));
+                    ck_assert_alae_ok(alaei_device_upload(ctx, mv, host[2], un));
+                    ck_assert_alae_ok(alaei_device_upload(ctx, v, host[3], un));
+                    ck_assert_alae_ok(alaei_device_upload(ctx, s, host[4], un));
+                    const double *f = hp[h];
+                    if (way == 0) {
+                        ck_assert_alae_ok(alaei_device_adam_ema_step(ctx, p, g, mv, s, scratch, n, f[0], f[1], f[2],
+                                                                     f[3], f[4]));
+                    } else {
+                        ck_assert_alae_ok(alaei_device_adam_step(ctx, p, g, mv, v, n, f[0], f[1], f[2], f[3]));
+                        ck_assert_alae_ok(alaei_device_binary(ctx, ALAEI_OP_SUB, scratch, p, s, n));
+                        ck_assert_alae_ok(alaei_device_scale_shift(ctx, scratch, scratch, n, f[4], 0.0));
+                        ck_assert_alae_ok(alaei_device_binary(ctx, ALAEI_OP_ADD, s, s, scratch, n));
+                    }
+                    void *bufs[4] = {p, mv, v, s};
+                    for (int k = 0; k < 4; k++) {
+                        got[way][k] = malloc(un * sizeof(float));
+                        ck_assert_alae_ok(alaei_device_download(ctx, got[way][k], bufs[k], un));
+                    }
+                    alaei_device_free(ctx, p), alaei_device_free(ctx, g), alaei_device_free(ctx, mv);
+                    alaei_device_free(ctx, s), alaei_device_free(ctx, scratch);
+                }
+                /* the op did something: the smoothed copy moved towards the new parameters */
+                ck_assert_msg(first_mismatch(got[0][3], host[4], un) >= 0, "%s: the smoothed copy did not change",
+                              label);
+                static const char *const names[4] = {"p", "m", "v", "s"};
+                for (int k = 0; k < 4; k++) {
+                    if (exact)
+                        ck_assert_msg(memcmp(got[0][k], got[1][k], un * sizeof(float)) == 0,
+                                      "%s, n %lld, hp %zu: ADAM_EMA_STEP's %s differs from the separate ops' at %ld",
+                                      label, (long long)n, h, names[k], first_mismatch(got[0][k], got[1][k], un));
+                    else
+                        ck_assert_msg(nmse(got[0][k], got[1][k], un) <= NMSE_MAX, "%s, n %lld: %s: NMSE %g", label,
+                                      (long long)n, names[k], nmse(got[0][k], got[1][k], un));
+                    free(got[0][k]), free(got[1][k]);
+                }
+                for (int k = 0; k < 5; k++) free(host[k]);
+                nchecked++;
+            }
+    }
+    alae_context_destroy(noema);
+    ck_assert_int_ge(nchecked, 16);
+}
+END_TEST
+
 typedef struct conv_graph {
     alaei_graph *g;
     int32_t a, b, fused, decomposed;
@@ -1654,6 +1802,7 @@ static Suite *backend_ops_suite(void) {
     tcase_add_test(tc, test_shared_validation);
     if (!alae_test_on_cuda()) tcase_add_test(tc, test_cpu_builtin_sgemm);
     tcase_add_test(tc, test_conv_fused_equals_decomposition);
+    tcase_add_test(tc, test_adam_ema_equals_separate_ops);
     suite_add_tcase(s, tc);
     return s;
 }
