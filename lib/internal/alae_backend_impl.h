@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define ALAEI_BACKEND_ABI_VERSION 1
+#define ALAEI_BACKEND_ABI_VERSION 2
 
 /* The primitive ops. Semantics (d = dst, a = src[0], b = src[1]; p = ip[], f = fp[]):
  *
