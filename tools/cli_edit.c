@@ -131,7 +131,11 @@ static int labels_from_csv(const char *cmd, const char *path, attributes *at) {
     FILE *f = fopen(path, "r");
     if (!f) return cli_error(cmd, "cannot open %s", path);
     char *line = malloc(CSV_LINE), *fields[MAX_ATTRIBUTES];
-    int rc = line ? CLI_GO : cli_error(cmd, "no memory");
+    if (!line) {
+        fclose(f);
+        return cli_error(cmd, "no memory");
+    }
+    int rc = CLI_GO;
     int cols = 0;
     if (rc == CLI_GO && fgets(line, CSV_LINE, f)) cols = split_csv(line, fields, MAX_ATTRIBUTES);
     for (int j = 0; rc == CLI_GO && j < cols; j++) rc = add_attribute(cmd, at, fields[j][0] ? fields[j] : "unnamed");
