@@ -12,7 +12,9 @@
  * Tiles cover the output map from its top-left corner; a partial tile at the right or bottom
  * edge reads zeros beyond the image (and, for the weight gradient, beyond the output map) and
  * writes only its valid pixels. Transforms run WINO_LANES tiles at a time, the tiles being the
- * inner (vectorised) loop.
+ * inner (vectorised) loop; where a group's tiles start and which of their pixels lie inside the
+ * map is worked out once per group (lanes_init), and full groups copy to and from V and M with
+ * fixed-size moves.
  *
  * Rounding: the transforms are exact in exact arithmetic; in float32 the error grows with the
  * transform entries (up to 8 in A, 1/24 in G) to roughly 10x that of the direct form, still an
@@ -32,10 +34,22 @@
 #define WINO_FLOATS_PER_THREAD ((int64_t)1 << 20) /* V + M floats of a chunk, per thread */
 #define WINO_FLOATS_MAX ((int64_t)4 << 20)
 
+/* The tile transforms are built twice on x86-64: for the baseline (SSE2) and with AVX2, picked at
+ * run time (8 lanes = one AVX register instead of two). No FMA: both give the same bits. The
+ * bodies are inlined into each variant so that they are vectorised for its instruction set. */
+#if defined(__GNUC__)
+#define WINO_INLINE static inline __attribute__((always_inline))
+#else
+#define WINO_INLINE static inline
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WINO_X86_AVX2 1
+#endif
+
 /* ---- the 1-D transforms, each over WINO_LANES tiles (in: stride is, out: stride os) ---- */
 
 /* B^T d: 6 -> 6 */
-static inline void input_1d(const float *in, int64_t is, float *out, int64_t os) {
+WINO_INLINE void input_1d(const float *in, int64_t is, float *out, int64_t os) {
     for (int l = 0; l < WINO_LANES; l++) {
         float d0 = in[l], d1 = in[is + l], d2 = in[2 * is + l], d3 = in[3 * is + l], d4 = in[4 * is + l],
               d5 = in[5 * is + l];
@@ -49,7 +63,7 @@ static inline void input_1d(const float *in, int64_t is, float *out, int64_t os)
 }
 
 /* A^T m: 6 -> 4 */
-static inline void output_1d(const float *in, int64_t is, float *out, int64_t os) {
+WINO_INLINE void output_1d(const float *in, int64_t is, float *out, int64_t os) {
     for (int l = 0; l < WINO_LANES; l++) {
         float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l], m4 = in[4 * is + l],
               m5 = in[5 * is + l];
@@ -62,7 +76,7 @@ static inline void output_1d(const float *in, int64_t is, float *out, int64_t os
 }
 
 /* A g: 4 -> 6 (the transpose of output_1d) */
-static inline void grad_1d(const float *in, int64_t is, float *out, int64_t os) {
+WINO_INLINE void grad_1d(const float *in, int64_t is, float *out, int64_t os) {
     for (int l = 0; l < WINO_LANES; l++) {
         float g0 = in[l], g1 = in[is + l], g2 = in[2 * is + l], g3 = in[3 * is + l];
         float p02 = g0 + g2, p13 = g1 + g3, q02 = g0 + 4.0f * g2, q13 = 2.0f * g1 + 8.0f * g3;
@@ -76,7 +90,7 @@ static inline void grad_1d(const float *in, int64_t is, float *out, int64_t os) 
 }
 
 /* G w: 3 -> 6, over WINO_LANES kernels */
-static inline void kernel_1d(const float *in, int64_t is, float *out, int64_t os) {
+WINO_INLINE void kernel_1d(const float *in, int64_t is, float *out, int64_t os) {
     for (int l = 0; l < WINO_LANES; l++) {
         float w0 = in[l], w1 = in[is + l], w2 = in[2 * is + l];
         out[l] = w0 * (1.0f / 4);
@@ -89,7 +103,7 @@ static inline void kernel_1d(const float *in, int64_t is, float *out, int64_t os
 }
 
 /* G^T m: 6 -> 3, over WINO_LANES kernels (the transpose of kernel_1d) */
-static inline void kernel_grad_1d(const float *in, int64_t is, float *out, int64_t os) {
+WINO_INLINE void kernel_grad_1d(const float *in, int64_t is, float *out, int64_t os) {
     for (int l = 0; l < WINO_LANES; l++) {
         float m0 = in[l], m1 = in[is + l], m2 = in[2 * is + l], m3 = in[3 * is + l], m4 = in[4 * is + l],
               m5 = in[5 * is + l];
@@ -119,108 +133,164 @@ typedef struct wino_job {
     alae_status status[WINO_POS];
 } wino_job;
 
-/* The image, row and column of tile t's top-left output pixel. */
-static void tile_origin(const wino_job *J, int64_t t, int64_t *b, int64_t *y, int64_t *x) {
-    int64_t r = t % J->tiles_img;
-    *b = t / J->tiles_img;
-    *y = r / J->tiles_w * 4;
-    *x = r % J->tiles_w * 4;
-}
+/* Where the tiles of one group of WINO_LANES lanes read or write in a stack of planes
+ * [N][nch][hh][ww]: per lane the offset of the patch origin (tile origin - off) without the
+ * channel's plane, and the rows [a0, a1) and columns [c0, c1) of the side x side patch inside the
+ * plane; full when all WINO_LANES lanes are used and whole. Computed once per group and reused
+ * for every channel. */
+typedef struct lane_set {
+    int64_t pos[WINO_LANES];
+    int a0[WINO_LANES], a1[WINO_LANES], c0[WINO_LANES], c1[WINO_LANES], whole[WINO_LANES];
+    int n, full;
+} lane_set;
 
-/* d[36][lanes] <- the 6x6 patches of plane channel ch (zero outside [0, hh) x [0, ww)), patch
- * origin = tile origin - off, for tiles [t, t + n); lanes n.. are zero. side: 6 (input patches)
- * or 4 (gradient tiles). */
-static void gather_patches(const wino_job *J, const float *planes, int64_t nch, int64_t ch, int64_t hh,
-                           int64_t ww, int64_t off, int side, int64_t t, int n, float *d) {
-    memset(d, 0, sizeof(float) * (size_t)(side * side * WINO_LANES));
+static int clampi(int64_t v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (int)v; }
+
+WINO_INLINE void lanes_init(const wino_job *J, int64_t t, int n, int64_t nch, int64_t hh, int64_t ww, int64_t off,
+                       int side, lane_set *L) {
+    int64_t r = t % J->tiles_img, b = t / J->tiles_img, ty = r / J->tiles_w, tx = r % J->tiles_w;
+    L->n = n;
+    L->full = n == WINO_LANES;
     for (int l = 0; l < n; l++) {
-        int64_t b, y, x;
-        tile_origin(J, t + l, &b, &y, &x);
-        y -= off;
-        x -= off;
-        const float *plane = planes + (b * nch + ch) * hh * ww;
-        if (y >= 0 && x >= 0 && y + side <= hh && x + side <= ww) {
-            for (int a = 0; a < side; a++) {
-                const float *row = plane + (y + a) * ww + x;
-                for (int c = 0; c < side; c++) d[(a * side + c) * WINO_LANES + l] = row[c];
-            }
-            continue;
-        }
-        for (int a = 0; a < side; a++) {
-            if (y + a < 0 || y + a >= hh) continue;
-            const float *row = plane + (y + a) * ww;
-            for (int c = 0; c < side; c++)
-                if (x + c >= 0 && x + c < ww) d[(a * side + c) * WINO_LANES + l] = row[x + c];
+        int64_t y = ty * 4 - off, x = tx * 4 - off;
+        L->pos[l] = b * nch * hh * ww + y * ww + x;
+        L->a0[l] = clampi(-y, 0, side);
+        L->a1[l] = clampi(hh - y, L->a0[l], side);
+        L->c0[l] = clampi(-x, 0, side);
+        L->c1[l] = clampi(ww - x, L->c0[l], side);
+        L->whole[l] = !L->a0[l] && !L->c0[l] && L->a1[l] == side && L->c1[l] == side;
+        if (!L->whole[l]) L->full = 0;
+        if (++tx == J->tiles_w) {
+            tx = 0;
+            if (++ty == J->tiles_h) ty = 0, b++;
         }
     }
 }
 
+/* d[side * side][lanes] <- the patches of the plane src (zero outside it; lanes n.. zero) */
+WINO_INLINE void gather_patches(const lane_set *L, const float *src, int64_t ww, int side, float *d) {
+    if (L->full) {
+        for (int l = 0; l < WINO_LANES; l++)
+            for (int a = 0; a < side; a++)
+                for (int c = 0; c < side; c++) d[(a * side + c) * WINO_LANES + l] = src[L->pos[l] + a * ww + c];
+        return;
+    }
+    memset(d, 0, sizeof(float) * (size_t)(side * side * WINO_LANES));
+    for (int l = 0; l < L->n; l++) {
+        if (L->whole[l]) {
+            for (int a = 0; a < side; a++)
+                for (int c = 0; c < side; c++) d[(a * side + c) * WINO_LANES + l] = src[L->pos[l] + a * ww + c];
+            continue;
+        }
+        for (int a = L->a0[l]; a < L->a1[l]; a++)
+            for (int c = L->c0[l]; c < L->c1[l]; c++) d[(a * side + c) * WINO_LANES + l] = src[L->pos[l] + a * ww + c];
+    }
+}
+
 /* Copies lanes [0, n) of the 36 rows of t36 to dst[ξ * stride + l]. */
-static void store_lanes(const float *t36, int n, float *dst, int64_t stride) {
+WINO_INLINE void store_lanes(const float *t36, int n, float *dst, int64_t stride) {
+    if (n == WINO_LANES) { /* a fixed-size copy the compiler turns into vector moves */
+        for (int k = 0; k < WINO_POS; k++) memcpy(dst + k * stride, t36 + k * WINO_LANES, sizeof(float) * WINO_LANES);
+        return;
+    }
     for (int k = 0; k < WINO_POS; k++) memcpy(dst + k * stride, t36 + k * WINO_LANES, sizeof(float) * (size_t)n);
 }
 
 /* V <- B^T d B for input channels [c0, c1) */
-static void input_transform(void *arg, int64_t c0, int64_t c1) {
+WINO_INLINE void input_transform_body(void *arg, int64_t c0, int64_t c1) {
     const wino_job *J = arg;
     const cpu_wino_shape *s = J->sh;
     float d[WINO_POS * WINO_LANES], tmp[WINO_POS * WINO_LANES], v[WINO_POS * WINO_LANES];
+    int64_t stride = s->c * J->ld, plane = s->h * s->w;
     for (int64_t c = c0; c < c1; c++)
         for (int64_t i = 0; i < J->nt; i += WINO_LANES) {
             int n = J->nt - i < WINO_LANES ? (int)(J->nt - i) : WINO_LANES;
-            gather_patches(J, J->img, s->c, c, s->h, s->w, s->pad, 6, J->t0 + i, n, d);
+            lane_set L;
+            lanes_init(J, J->t0 + i, n, s->c, s->h, s->w, s->pad, 6, &L);
+            gather_patches(&L, J->img + c * plane, s->w, 6, d);
             for (int col = 0; col < 6; col++) /* tmp = B^T d, column by column */
                 input_1d(d + col * WINO_LANES, 6 * WINO_LANES, tmp + col * WINO_LANES, 6 * WINO_LANES);
             for (int row = 0; row < 6; row++) /* v = tmp B, row by row */
                 input_1d(tmp + row * 6 * WINO_LANES, WINO_LANES, v + row * 6 * WINO_LANES, WINO_LANES);
-            store_lanes(v, n, J->V + c * J->ld + i, s->c * J->ld);
+            store_lanes(v, n, J->V + c * J->ld + i, stride);
         }
 }
 
 /* M <- A g A^T (the gradient tiles, zero beyond the output map) for output channels [o0, o1) */
-static void grad_transform(void *arg, int64_t o0, int64_t o1) {
+WINO_INLINE void grad_transform_body(void *arg, int64_t o0, int64_t o1) {
     const wino_job *J = arg;
     const cpu_wino_shape *s = J->sh;
     float g[16 * WINO_LANES], tmp[24 * WINO_LANES], v[WINO_POS * WINO_LANES];
+    int64_t stride = s->o * J->ld, plane = s->oh * s->ow;
     for (int64_t o = o0; o < o1; o++)
         for (int64_t i = 0; i < J->nt; i += WINO_LANES) {
             int n = J->nt - i < WINO_LANES ? (int)(J->nt - i) : WINO_LANES;
-            gather_patches(J, J->grad, s->o, o, s->oh, s->ow, 0, 4, J->t0 + i, n, g);
+            lane_set L;
+            lanes_init(J, J->t0 + i, n, s->o, s->oh, s->ow, 0, 4, &L);
+            gather_patches(&L, J->grad + o * plane, s->ow, 4, g);
             for (int col = 0; col < 4; col++) /* tmp [6][4] = A g */
                 grad_1d(g + col * WINO_LANES, 4 * WINO_LANES, tmp + col * WINO_LANES, 4 * WINO_LANES);
             for (int row = 0; row < 6; row++) /* v [6][6] = tmp A^T */
                 grad_1d(tmp + row * 4 * WINO_LANES, WINO_LANES, v + row * 6 * WINO_LANES, WINO_LANES);
-            store_lanes(v, n, J->M + o * J->ld + i, s->o * J->ld);
+            store_lanes(v, n, J->M + o * J->ld + i, stride);
         }
 }
 
 /* y tiles <- A^T M A for output channels [o0, o1) (valid pixels only) */
-static void output_transform(void *arg, int64_t o0, int64_t o1) {
+WINO_INLINE void output_transform_body(void *arg, int64_t o0, int64_t o1) {
     const wino_job *J = arg;
     const cpu_wino_shape *s = J->sh;
     float m[WINO_POS * WINO_LANES], tmp[24 * WINO_LANES], y[16 * WINO_LANES];
+    int64_t stride = s->o * J->ld, plane = s->oh * s->ow;
     for (int64_t o = o0; o < o1; o++)
         for (int64_t i = 0; i < J->nt; i += WINO_LANES) {
             int n = J->nt - i < WINO_LANES ? (int)(J->nt - i) : WINO_LANES;
+            lane_set L;
+            lanes_init(J, J->t0 + i, n, s->o, s->oh, s->ow, 0, 4, &L);
             const float *src = J->M + o * J->ld + i;
-            for (int k = 0; k < WINO_POS; k++) {
-                memcpy(m + k * WINO_LANES, src + k * s->o * J->ld, sizeof(float) * (size_t)n);
-                for (int l = n; l < WINO_LANES; l++) m[k * WINO_LANES + l] = 0.0f;
+            if (n == WINO_LANES) { /* tmp [4][6] = A^T m, straight from M */
+                for (int col = 0; col < 6; col++)
+                    output_1d(src + col * stride, 6 * stride, tmp + col * WINO_LANES, 6 * WINO_LANES);
+            } else {
+                for (int k = 0; k < WINO_POS; k++) {
+                    memcpy(m + k * WINO_LANES, src + k * stride, sizeof(float) * (size_t)n);
+                    for (int l = n; l < WINO_LANES; l++) m[k * WINO_LANES + l] = 0.0f;
+                }
+                for (int col = 0; col < 6; col++)
+                    output_1d(m + col * WINO_LANES, 6 * WINO_LANES, tmp + col * WINO_LANES, 6 * WINO_LANES);
             }
-            for (int col = 0; col < 6; col++) /* tmp [4][6] = A^T m */
-                output_1d(m + col * WINO_LANES, 6 * WINO_LANES, tmp + col * WINO_LANES, 6 * WINO_LANES);
             for (int row = 0; row < 4; row++) /* y [4][4] = tmp A */
                 output_1d(tmp + row * 6 * WINO_LANES, WINO_LANES, y + row * 4 * WINO_LANES, WINO_LANES);
-            for (int l = 0; l < n; l++) {
-                int64_t b, ty, tx;
-                tile_origin(J, J->t0 + i + l, &b, &ty, &tx);
-                int64_t rows = s->oh - ty < 4 ? s->oh - ty : 4, cols = s->ow - tx < 4 ? s->ow - tx : 4;
-                float *dst = J->out + ((b * s->o + o) * s->oh + ty) * s->ow + tx;
-                for (int64_t u = 0; u < rows; u++)
-                    for (int64_t v = 0; v < cols; v++) dst[u * s->ow + v] = y[(u * 4 + v) * WINO_LANES + l];
+            float *dst = J->out + o * plane;
+            if (L.full) {
+                for (int l = 0; l < WINO_LANES; l++)
+                    for (int u = 0; u < 4; u++)
+                        for (int v = 0; v < 4; v++) dst[L.pos[l] + u * s->ow + v] = y[(u * 4 + v) * WINO_LANES + l];
+                continue;
             }
+            for (int l = 0; l < n; l++)
+                for (int u = 0; u < L.a1[l]; u++)
+                    for (int v = 0; v < L.c1[l]; v++) dst[L.pos[l] + u * s->ow + v] = y[(u * 4 + v) * WINO_LANES + l];
         }
 }
+
+/* the variants of the three per-tile transforms, and the choice between them */
+#define WINO_VARIANT(name, attr, suffix) \
+    attr static void name##suffix(void *arg, int64_t b, int64_t e) { name##_body(arg, b, e); }
+WINO_VARIANT(input_transform, , _base)
+WINO_VARIANT(grad_transform, , _base)
+WINO_VARIANT(output_transform, , _base)
+#if WINO_X86_AVX2
+WINO_VARIANT(input_transform, __attribute__((target("avx2"))), _avx2)
+WINO_VARIANT(grad_transform, __attribute__((target("avx2"))), _avx2)
+WINO_VARIANT(output_transform, __attribute__((target("avx2"))), _avx2)
+#endif
+
+#if WINO_X86_AVX2
+#define WINO_PICK(name) (__builtin_cpu_supports("avx2") ? name##_avx2 : name##_base)
+#else
+#define WINO_PICK(name) name##_base
+#endif
 
 /* U <- alpha G w G^T for output channels [o0, o1), WINO_LANES input channels at a time */
 static void kernel_transform(void *arg, int64_t o0, int64_t o1) {
@@ -359,9 +429,9 @@ alae_status cpu_winograd_conv(cpu_ctx *ctx, const cpu_wino_shape *s, const float
     int64_t tiles = s->n * J.tiles_img;
     for (J.t0 = 0; J.t0 < tiles; J.t0 += J.ld) {
         J.nt = tiles - J.t0 < J.ld ? tiles - J.t0 : J.ld;
-        cpu_parallel_for_cost(pool, s->c, J.nt * 2 * WINO_POS, input_transform, &J);
+        cpu_parallel_for_cost(pool, s->c, J.nt * 2 * WINO_POS, WINO_PICK(input_transform), &J);
         if ((st = run_gemms(ctx, &J)) != ALAE_OK) return st;
-        cpu_parallel_for_cost(pool, s->o, J.nt * 2 * WINO_POS, output_transform, &J);
+        cpu_parallel_for_cost(pool, s->o, J.nt * 2 * WINO_POS, WINO_PICK(output_transform), &J);
     }
     return ALAE_OK;
 }
@@ -376,8 +446,8 @@ alae_status cpu_winograd_bwd_weight(cpu_ctx *ctx, const cpu_wino_shape *s, const
     int64_t tiles = s->n * J.tiles_img;
     for (J.t0 = 0; J.t0 < tiles; J.t0 += J.ld, J.first = 0) {
         J.nt = tiles - J.t0 < J.ld ? tiles - J.t0 : J.ld;
-        cpu_parallel_for_cost(pool, s->c, J.nt * 2 * WINO_POS, input_transform, &J);
-        cpu_parallel_for_cost(pool, s->o, J.nt * 2 * WINO_POS, grad_transform, &J);
+        cpu_parallel_for_cost(pool, s->c, J.nt * 2 * WINO_POS, WINO_PICK(input_transform), &J);
+        cpu_parallel_for_cost(pool, s->o, J.nt * 2 * WINO_POS, WINO_PICK(grad_transform), &J);
         if ((st = run_gemms(ctx, &J)) != ALAE_OK) return st;
     }
     cpu_parallel_for_cost(pool, s->o, s->c * 9 * WINO_POS, kernel_grad_transform, &J);
