@@ -81,12 +81,12 @@ ALAE_API alae_status alae_direction_fit(const float *codes, const int32_t *posit
     if (n < 2 * HOLDOUT_EVERY || n > (INT64_C(1) << 31) || dim < 1 || dim > MAX_DIM)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "%lld codes of dim %lld: need n >= %d and dim 1..%d", (long long)n,
                           (long long)dim, 2 * HOLDOUT_EVERY, MAX_DIM);
-    for (int64_t k = 0; k < n * dim; k++)
-        if (!isfinite(codes[k])) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the codes hold a non-finite value");
+    alae_status s = alaei_eval_check_finite(__func__, codes, n * dim, "the codes hold a non-finite value");
+    if (s != ALAE_OK) return s;
     float *x = NULL;
     int32_t *y = NULL;
     int64_t count = 0;
-    alae_status s = split_fit_rows(codes, positive, n, dim, &x, &y, &count);
+    s = split_fit_rows(codes, positive, n, dim, &x, &y, &count);
     alaei_linear_fit f;
     memset(&f, 0, sizeof f);
     if (s == ALAE_OK) s = alaei_linear_fit_train(&f, x, y, count, dim, __func__);

@@ -29,6 +29,12 @@ void alaei_copy_sized(void *out, const void *full, uint32_t size) {
     memcpy(out, &n, sizeof n);
 }
 
+alae_status alaei_eval_check_finite(const char *func, const float *x, int64_t count, const char *what) {
+    for (int64_t k = 0; k < count; k++)
+        if (!isfinite(x[k])) return alaei_fail(ALAE_E_INVALID_ARG, func, "%s", what);
+    return ALAE_OK;
+}
+
 double alaei_sq_dist(const float *a, const float *b, int64_t dim) {
     float acc = 0.0f;
     for (int64_t k = 0; k < dim; k++) {

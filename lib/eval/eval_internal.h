@@ -23,6 +23,10 @@ double alaei_eval_rng_normal(alaei_eval_rng *r);
  * struct_size, size bytes long) into out, and sets out->struct_size to what was written. */
 void alaei_copy_sized(void *out, const void *full, uint32_t size);
 
+/* ALAE_OK when the count values of x are finite; otherwise ALAE_E_INVALID_ARG from func with
+ * the message what (e.g. "the first set holds a non-finite value"). */
+alae_status alaei_eval_check_finite(const char *func, const float *x, int64_t count, const char *what);
+
 /* Squared Euclidean distance of two dim-vectors. */
 double alaei_sq_dist(const float *a, const float *b, int64_t dim);
 

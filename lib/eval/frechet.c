@@ -10,6 +10,7 @@
  * reflections, and its eigenvalues are found by bisection on Sturm counts. Everything in double. */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,9 +206,9 @@ static double trace_sqrt_product(double *sa, const double *sb, int64_t dim, doub
 static alae_status check_set(const char *func, const char *name, const float *x, int64_t n, int64_t dim) {
     if (n < 2 || n > (INT64_C(1) << 24))
         return alaei_fail(ALAE_E_INVALID_ARG, func, "%s has %lld points: need 2..2^24", name, (long long)n);
-    for (int64_t k = 0; k < n * dim; k++)
-        if (!isfinite(x[k])) return alaei_fail(ALAE_E_INVALID_ARG, func, "%s holds a non-finite value", name);
-    return ALAE_OK;
+    char what[96];
+    snprintf(what, sizeof what, "%s holds a non-finite value", name);
+    return alaei_eval_check_finite(func, x, n * dim, what);
 }
 
 ALAE_API alae_status alae_eval_frechet_distance(const float *a, int64_t n_a, const float *b, int64_t n_b, int64_t dim,

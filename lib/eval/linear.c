@@ -147,12 +147,11 @@ ALAE_API alae_status alae_eval_linear_accuracy(const float *train, const int32_t
     if (n_train < 1 || n_test < 1 || dim < 1 || dim > MAX_DIM)
         return alaei_fail(ALAE_E_INVALID_ARG, __func__, "%lld training and %lld test points of dim %lld: need >= 1 each, dim 1..%d",
                           (long long)n_train, (long long)n_test, (long long)dim, MAX_DIM);
-    for (int64_t k = 0; k < n_train * dim; k++)
-        if (!isfinite(train[k])) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the training set holds a non-finite value");
-    for (int64_t k = 0; k < n_test * dim; k++)
-        if (!isfinite(test[k])) return alaei_fail(ALAE_E_INVALID_ARG, __func__, "the test set holds a non-finite value");
+    alae_status s = alaei_eval_check_finite(__func__, train, n_train * dim, "the training set holds a non-finite value");
+    if (s == ALAE_OK) s = alaei_eval_check_finite(__func__, test, n_test * dim, "the test set holds a non-finite value");
+    if (s != ALAE_OK) return s;
     alaei_linear_fit f;
-    alae_status s = alaei_linear_fit_train(&f, train, train_labels, n_train, dim, __func__);
+    s = alaei_linear_fit_train(&f, train, train_labels, n_train, dim, __func__);
     if (s != ALAE_OK) return s;
     int64_t correct = 0;
     for (int64_t i = 0; i < n_test; i++) correct += alaei_linear_fit_predict(&f, test + i * dim, f.row) == test_labels[i];

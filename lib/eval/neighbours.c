@@ -10,11 +10,8 @@ static alae_status check_features(const char *func, const float *a, int64_t na, 
     if (na < 1 || nb < 1 || dim < 1 || dim > (INT64_C(1) << 24))
         return alaei_fail(ALAE_E_INVALID_ARG, func, "sets of %lld and %lld points of dim %lld: need >= 1 each, dim 1..2^24",
                           (long long)na, (long long)nb, (long long)dim);
-    for (int64_t k = 0; k < na * dim; k++)
-        if (!isfinite(a[k])) return alaei_fail(ALAE_E_INVALID_ARG, func, "the first set holds a non-finite value");
-    for (int64_t k = 0; k < nb * dim; k++)
-        if (!isfinite(b[k])) return alaei_fail(ALAE_E_INVALID_ARG, func, "the second set holds a non-finite value");
-    return ALAE_OK;
+    alae_status s = alaei_eval_check_finite(func, a, na * dim, "the first set holds a non-finite value");
+    return s != ALAE_OK ? s : alaei_eval_check_finite(func, b, nb * dim, "the second set holds a non-finite value");
 }
 
 /* Squared distance of every point of a set to its k-th nearest other point of the set. */
