@@ -255,20 +255,21 @@ typedef struct adam_job {
     float lr, b1, one_minus_b1, b2, one_minus_b2, eps;
 } adam_job;
 
+/* One Adam step of one parameter: updates the moments in place and returns the new value.
+ * c is a local copy of the job's coefficients, so the loops' stores cannot alias them. */
+static inline float adam_next(const adam_job *c, float *m, float *v, float p, float g) {
+    float mi = c->b1 * *m + c->one_minus_b1 * g;
+    float vi = c->b2 * *v + c->one_minus_b2 * (g * g);
+    *m = mi;
+    *v = vi;
+    return p - c->lr * mi / (sqrtf(vi) + c->eps);
+}
+
 static void adam_range(void *arg, int64_t i0, int64_t i1) {
-    const adam_job *job = arg;
-    float *p = job->p, *m = job->m, *v = job->v;
-    const float *g = job->g;
-    const float lr = job->lr, b1 = job->b1, c1 = job->one_minus_b1, b2 = job->b2, c2 = job->one_minus_b2,
-                eps = job->eps;
-    IVDEP for (int64_t i = i0; i < i1; i++) {
-        float gi = g[i];
-        float mi = b1 * m[i] + c1 * gi;
-        float vi = b2 * v[i] + c2 * (gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= lr * mi / (sqrtf(vi) + eps);
-    }
+    const adam_job c = *(const adam_job *)arg;
+    float *p = c.p, *m = c.m, *v = c.v;
+    const float *g = c.g;
+    IVDEP for (int64_t i = i0; i < i1; i++) p[i] = adam_next(&c, &m[i], &v[i], p[i], g[i]);
 }
 
 alae_status cpu_op_adam_step(cpu_ctx *ctx, const alaei_op *op) {
@@ -301,17 +302,12 @@ typedef struct adam_ema_job {
 
 static void adam_ema_range(void *arg, int64_t i0, int64_t i1) {
     const adam_ema_job *job = arg;
-    float *p = job->adam.p, *m = job->adam.m, *v = job->adam.v, *sm = job->s;
-    const float *g = job->adam.g;
-    const float lr = job->adam.lr, b1 = job->adam.b1, c1 = job->adam.one_minus_b1, b2 = job->adam.b2,
-                c2 = job->adam.one_minus_b2, eps = job->adam.eps, rate = job->rate;
+    const adam_job c = job->adam;
+    float *p = c.p, *m = c.m, *v = c.v, *sm = job->s;
+    const float *g = c.g;
+    const float rate = job->rate;
     IVDEP for (int64_t i = i0; i < i1; i++) {
-        float gi = g[i];
-        float mi = b1 * m[i] + c1 * gi;
-        float vi = b2 * v[i] + c2 * (gi * gi);
-        m[i] = mi;
-        v[i] = vi;
-        float pi = p[i] - lr * mi / (sqrtf(vi) + eps);
+        float pi = adam_next(&c, &m[i], &v[i], p[i], g[i]);
         p[i] = pi;
         /* as SUB, SCALE_SHIFT(rate, 0) and ADD compute it, one after the other */
         float t = pi - sm[i];
