@@ -2,6 +2,7 @@
 # End-to-end test of the alae command-line tool.
 # Usage: test_cli.sh ALAE MAKE_IDX WORKDIR
 set -eu
+. "$(dirname "$0")/cli_lib.sh" # fail, expect_fail, is_png
 
 ALAE=$1
 MAKE_IDX=$2
@@ -12,36 +13,12 @@ mkdir -p "$WORK"
 cd "$WORK"
 "$MAKE_IDX" .
 
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
 # train_tiny OUT [more options...]: the tiny mnist-fc run of the contract.
 train_tiny() {
     out=$1
     shift
     "$ALAE" train --preset mnist-fc --data tiny.idx --out "$out" --batch 16 --threads 1 --report-every 2 \
         --save-every 3 --seed 5 "$@" 2>"$out.err" || fail "train $out: $(cat "$out.err")"
-}
-
-# expect_fail RC PATTERN COMMAND...: COMMAND must exit with RC (1 or 2; never a crash) and say
-# PATTERN on stderr.
-expect_fail() {
-    want=$1
-    pattern=$2
-    shift 2
-    rc=0
-    "$@" >fail.out 2>fail.err || rc=$?
-    [ "$rc" -ne 0 ] || fail "succeeded: $*"
-    [ "$rc" -lt 128 ] || fail "crashed with status $rc: $*"
-    [ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want: $* ($(cat fail.err))"
-    grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
-}
-
-is_png() {
-    [ -s "$1" ] || fail "$1 is missing or empty"
-    [ "$(od -An -tx1 -N8 "$1" | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$1 is not a PNG"
 }
 
 rows() { # data rows of a log.csv

@@ -3,6 +3,7 @@
 # edit, traverse.
 # Usage: test_cli_eval.sh ALAE MAKE_IDX WORKDIR FIXTURES
 set -eu
+. "$(dirname "$0")/cli_lib.sh" # fail, expect_fail, is_png
 
 ALAE=$1
 MAKE_IDX=$2
@@ -13,28 +14,6 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 "$MAKE_IDX" .
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# expect_fail RC PATTERN COMMAND...: COMMAND must exit with RC (never a crash) and say PATTERN.
-expect_fail() {
-    want=$1
-    pattern=$2
-    shift 2
-    rc=0
-    "$@" >fail.out 2>fail.err || rc=$?
-    [ "$rc" -lt 128 ] || fail "crashed with status $rc: $*"
-    [ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want: $* ($(cat fail.err))"
-    grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
-}
-
-is_png() {
-    [ -s "$1" ] || fail "$1 is missing or empty"
-    [ "$(od -An -tx1 -N8 "$1" | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$1 is not a PNG"
-}
 
 # value NAME FILE: the number after "NAME " on its line of FILE
 value() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }

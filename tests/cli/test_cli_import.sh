@@ -3,6 +3,7 @@
 # files that the other commands use; bad inputs fail with the documented exit status and message.
 # Usage: test_cli_import.sh ALAE PTH_DIR WORKDIR
 set -eu
+. "$(dirname "$0")/cli_lib.sh" # fail, expect_fail, is_png
 
 ALAE=$1
 PTH=$2
@@ -10,22 +11,6 @@ WORK=$3
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# expect_fail RC PATTERN COMMAND...: COMMAND must exit with RC and say PATTERN on stderr.
-expect_fail() {
-    want=$1
-    pattern=$2
-    shift 2
-    rc=0
-    "$@" >fail.out 2>fail.err || rc=$?
-    [ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want: $* ($(cat fail.err))"
-    grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
-}
 
 # the style16 configuration: the mnist preset's structure at 16 px, 3 channels, 8/16 channels
 S16="--preset mnist --set image_size=16 --set channels=3 --set start_channels=8 --set max_channels=16"

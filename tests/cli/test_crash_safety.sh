@@ -8,6 +8,7 @@
 #     after 5 halvings of the rate.
 # Usage: test_crash_safety.sh ALAE MAKE_IDX WORKDIR
 set -eu
+. "$(dirname "$0")/cli_lib.sh" # fail, expect_fail, is_png
 ALAE=$1
 MAKE_IDX=$2
 WORK=$3
@@ -15,11 +16,6 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 "$MAKE_IDX" . >/dev/null
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
 
 # Long enough that 20 kills (delays of 30-430 ms, about 4.6 s in all, minus each restart) end
 # well before the last step even on an idle, fast machine: a whole run takes ~16 s here.

@@ -3,6 +3,8 @@
 # section 6). Every case here failed before its fix.
 # Usage: test_hardening.sh ALAE MAKE_IDX ST_EDIT WORKDIR
 set -eu
+. "$(dirname "$0")/cli_lib.sh" # fail, expect_fail, is_png
+EXPECT_FAIL_TIMEOUT=60
 
 ALAE=$1
 MAKE_IDX=$2
@@ -13,26 +15,6 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
 "$MAKE_IDX" .
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# expect_fail RC PATTERN COMMAND...: COMMAND must exit with RC (never a crash, never a hang of
-# more than 60 s) and say PATTERN on stderr.
-expect_fail() {
-    want=$1
-    pattern=$2
-    shift 2
-    rc=0
-    timeout 60 "$@" >fail.out 2>fail.err || rc=$?
-    [ "$rc" -ne 124 ] || fail "hung: $*"
-    [ "$rc" -ne 0 ] || fail "succeeded: $*"
-    [ "$rc" -lt 128 ] || fail "crashed with status $rc: $*"
-    [ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want: $* ($(cat fail.err))"
-    grep -q -e "$pattern" fail.err || fail "stderr of '$*' lacks '$pattern': $(cat fail.err)"
-}
 
 # mlp OUT [options...]: a tiny mnist-fc run on $DATA.
 DATA=tiny.idx

@@ -3,6 +3,7 @@
 # and the report.html and progress/ grids that a short `alae train` run writes.
 # Usage: test_report.sh ALAE MAKE_IDX WORKDIR
 set -eu
+. "$(dirname "$0")/cli_lib.sh" # fail, expect_fail, is_png
 
 ALAE=$1
 MAKE_IDX=$2
@@ -11,11 +12,6 @@ WORK=$3
 rm -rf "$WORK"
 mkdir -p "$WORK"
 cd "$WORK"
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
 
 # report DIR: writes DIR/report.html (it must succeed).
 report() {
